@@ -1,0 +1,16 @@
+DROP TABLE refresh_tokens;
+DROP TABLE idempotency_keys;
+DROP TABLE audit_log;
+DROP TABLE outbox;
+DROP TABLE objectives;
+DROP TABLE attendance;
+DROP TABLE signups;
+DROP TABLE events;
+DROP TABLE program_categories;
+DROP TABLE programs;
+DROP TABLE categories;
+DROP TABLE coordinator_sites;
+DROP TABLE users;
+DROP TABLE partners;
+DROP TABLE sites;
+DROP TABLE companies;

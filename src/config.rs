@@ -1,0 +1,373 @@
+//! Settings: the compiled-in `config/default.toml` < `config/default.toml` on disk <
+//! `config/$TOMONI_ENV.toml` < `--config FILE` < `TOMONI__SECTION__KEY` environment variables.
+//!
+//! Secrets are wrapped in [`Secret`] so that no `Debug` or log line can print them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+/// The defaults, compiled in so that the binary needs no files next to it.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: cannot read {key} from {path}: {source}")]
+    SecretFile {
+        key: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration: set either {key} or {key}_file, not both")]
+    SecretTwice { key: &'static str },
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error(
+        "refusing to start with TOMONI_ENV=production:\n  - {}\n",
+        .0.join("\n  - ")
+    )]
+    UnsafeForProduction(Vec<String>),
+}
+
+/// A secret value. Prints as `***`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// From `TOMONI_ENV` ("development" unless set); not a key in the files.
+    #[serde(skip)]
+    pub environment: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub data: DataSettings,
+    pub log: LogSettings,
+    pub jwt: JwtSettings,
+    pub mail: MailSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+    pub json_limit_bytes: usize,
+    pub upload_limit_bytes: usize,
+    pub client_request_timeout_ms: u64,
+    pub keep_alive_secs: u64,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub run_migrations: bool,
+    pub create_database: bool,
+    pub pool_max_size: u32,
+    pub pool_min_idle: u32,
+    pub connect_timeout_secs: u64,
+    pub pool_idle_timeout_secs: u64,
+    pub pool_max_lifetime_secs: u64,
+}
+
+impl DatabaseSettings {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs.max(1))
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = crate::db::DatabaseUrl::parse(&self.url, self.connect_timeout())
+            .map(|u| u.redacted())
+            .unwrap_or_else(|_| "<invalid>".to_owned());
+        f.debug_struct("DatabaseSettings")
+            .field("url", &url)
+            .field("run_migrations", &self.run_migrations)
+            .field("pool_max_size", &self.pool_max_size)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DataSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JwtSettings {
+    pub secret: Secret,
+    pub secret_file: PathBuf,
+    pub issuer: String,
+    pub audience: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    pub from: String,
+    pub smtp: SmtpSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: String,
+    pub password: Secret,
+    pub password_file: PathBuf,
+}
+
+/// The minimum length of an HMAC secret we accept in production.
+pub const MIN_JWT_SECRET_LEN: usize = 32;
+
+impl Settings {
+    /// Loads every layer. `config_dir` is where `default.toml` and `$TOMONI_ENV.toml` are looked
+    /// for (normally `config/`); a missing folder is fine.
+    pub fn load(config_dir: &Path, extra_file: Option<&Path>) -> Result<Settings, SettingsError> {
+        let environment = std::env::var("TOMONI_ENV").unwrap_or_else(|_| "development".to_owned());
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .add_source(File::from(config_dir.join("default.toml")).required(false))
+            .add_source(File::from(config_dir.join(format!("{environment}.toml"))).required(false));
+        if let Some(path) = extra_file {
+            builder = builder.add_source(File::from(path).required(true));
+        }
+        let config = builder
+            .add_source(
+                Environment::with_prefix("TOMONI")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?;
+        let mut settings: Settings = config.try_deserialize()?;
+        settings.environment = environment;
+        settings.resolve_secret_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Only the compiled-in defaults: what tests start from.
+    pub fn defaults() -> Result<Settings, SettingsError> {
+        let config = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .build()?;
+        let mut settings: Settings = config.try_deserialize()?;
+        settings.environment = "development".to_owned();
+        Ok(settings)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+
+    pub fn log_format(&self) -> LogFormat {
+        match self.log.format {
+            LogFormat::Auto if self.is_production() => LogFormat::Json,
+            LogFormat::Auto => LogFormat::Pretty,
+            other => other,
+        }
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), SettingsError> {
+        read_secret_file("jwt.secret", &mut self.jwt.secret, &self.jwt.secret_file)?;
+        read_secret_file(
+            "mail.smtp.password",
+            &mut self.mail.smtp.password,
+            &self.mail.smtp.password_file,
+        )?;
+        Ok(())
+    }
+
+    /// Checks that hold everywhere, then the ones production adds. Every problem is reported at
+    /// once so an operator fixes them in one go.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.database.pool_max_size == 0 {
+            return Err(SettingsError::Invalid(
+                "database.pool_max_size must be at least 1".into(),
+            ));
+        }
+        if self.server.json_limit_bytes == 0 || self.server.upload_limit_bytes == 0 {
+            return Err(SettingsError::Invalid(
+                "server body limits must be positive".into(),
+            ));
+        }
+        if !self.is_production() {
+            return Ok(());
+        }
+        let mut problems = Vec::new();
+        if self.jwt.secret.is_empty() {
+            problems.push(
+                "jwt.secret is not set: set TOMONI__JWT__SECRET or TOMONI__JWT__SECRET_FILE \
+                 (at least 32 random characters)"
+                    .to_owned(),
+            );
+        } else if self.jwt.secret.expose().chars().count() < MIN_JWT_SECRET_LEN {
+            problems.push(format!(
+                "jwt.secret is shorter than {MIN_JWT_SECRET_LEN} characters"
+            ));
+        }
+        match self.mail.transport {
+            MailTransport::File => problems.push(
+                "mail.transport = \"file\" delivers nowhere: set mail.transport = \"smtp\" and mail.smtp.host"
+                    .to_owned(),
+            ),
+            MailTransport::Smtp if self.mail.smtp.host.trim().is_empty() => {
+                problems.push("mail.transport = \"smtp\" but mail.smtp.host is empty".to_owned())
+            }
+            MailTransport::Smtp => {}
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SettingsError::UnsafeForProduction(problems))
+        }
+    }
+}
+
+fn read_secret_file(
+    key: &'static str,
+    value: &mut Secret,
+    file: &Path,
+) -> Result<(), SettingsError> {
+    if file.as_os_str().is_empty() {
+        return Ok(());
+    }
+    if !value.is_empty() {
+        return Err(SettingsError::SecretTwice { key });
+    }
+    let text = std::fs::read_to_string(file).map_err(|source| SettingsError::SecretFile {
+        key,
+        path: file.to_owned(),
+        source,
+    })?;
+    *value = Secret::new(text.trim_end_matches(['\r', '\n']));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn production() -> Settings {
+        let mut s = Settings::defaults().unwrap();
+        s.environment = "production".into();
+        s
+    }
+
+    #[test]
+    fn defaults_parse_and_are_valid_for_development() {
+        let s = Settings::defaults().unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.database.url, "sqlite://data/tomoni.db");
+        s.validate().unwrap();
+        assert_eq!(s.log_format(), LogFormat::Pretty);
+    }
+
+    #[test]
+    fn production_refuses_defaults_and_names_every_problem() {
+        let err = production().validate().unwrap_err().to_string();
+        assert!(err.contains("jwt.secret is not set"), "{err}");
+        assert!(err.contains("delivers nowhere"), "{err}");
+    }
+
+    #[test]
+    fn production_accepts_a_secret_and_smtp() {
+        let mut s = production();
+        s.jwt.secret = Secret::new("x".repeat(32));
+        s.mail.transport = MailTransport::Smtp;
+        s.mail.smtp.host = "smtp.example.com".into();
+        s.validate().unwrap();
+        assert_eq!(s.log_format(), LogFormat::Json);
+        s.jwt.secret = Secret::new("short");
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("shorter than 32")
+        );
+    }
+
+    #[test]
+    fn secret_file_is_read_without_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cret-value\n").unwrap();
+        let mut secret = Secret::default();
+        read_secret_file("jwt.secret", &mut secret, &path).unwrap();
+        assert_eq!(secret.expose(), "s3cret-value");
+        assert!(
+            read_secret_file("jwt.secret", &mut secret, &path).is_err(),
+            "both set"
+        );
+        let mut empty = Secret::default();
+        let missing = read_secret_file("jwt.secret", &mut empty, &dir.path().join("nope"));
+        assert!(missing.unwrap_err().to_string().contains("jwt.secret"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let mut s = Settings::defaults().unwrap();
+        s.jwt.secret = Secret::new("top-secret-value-top-secret-value");
+        s.database.url = "postgres://u:hunter2@localhost/db".into();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("top-secret"), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+}

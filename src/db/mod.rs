@@ -1,0 +1,376 @@
+//! The database layer: one connection type over SQLite and PostgreSQL, its pool, and migrations.
+//!
+//! Everything above this module takes `&mut AnyConnection`. The few statements that must differ
+//! per backend `match` on the variant right where they are needed.
+
+pub mod schema;
+pub mod types;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::DatabaseSettings;
+
+pub use types::{Id, Timestamp, now};
+
+/// A connection to whichever database the service was configured with.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+impl AnyConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            AnyConnection::Postgresql(_) => Backend::Postgres,
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Why the database could not be reached or prepared. Carries the driver's own message.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(
+        "unsupported database URL {0:?}: use postgres://... or postgresql://..., or sqlite://PATH (a plain file path also means SQLite)"
+    )]
+    UnsupportedUrl(String),
+    #[error("cannot connect to {backend} database: {source}")]
+    Connect {
+        backend: &'static str,
+        #[source]
+        source: diesel::ConnectionError,
+    },
+    #[error("cannot prepare the SQLite file {path}: {source}")]
+    SqliteDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create PostgreSQL database {name:?}: {source}")]
+    CreateDatabase {
+        name: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("database migration failed: {0}")]
+    Migration(Box<dyn std::error::Error + Send + Sync>),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(#[from] r2d2::PoolError),
+}
+
+/// A parsed database URL. Keeps the original for PostgreSQL (libpq parses it) and the file path
+/// for SQLite.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    target: String,
+}
+
+impl fmt::Debug for DatabaseUrl {
+    /// Never prints a password that may sit in the URL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.redacted())
+    }
+}
+
+impl DatabaseUrl {
+    /// Dispatches on the scheme. Anything with a scheme we do not know is an error rather than a
+    /// SQLite file named after the URL (which diesel's own `establish` would quietly create).
+    pub fn parse(url: &str, connect_timeout: Duration) -> Result<Self, DbError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl {
+                backend: Backend::Postgres,
+                target: with_connect_timeout(url, connect_timeout),
+            });
+        }
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if rest.is_empty() {
+                return Err(DbError::UnsupportedUrl(url.to_owned()));
+            }
+            return Ok(DatabaseUrl {
+                backend: Backend::Sqlite,
+                target: rest.to_owned(),
+            });
+        }
+        if url.is_empty() || url.contains("://") || url.starts_with("postgres") {
+            return Err(DbError::UnsupportedUrl(redact(url)));
+        }
+        Ok(DatabaseUrl {
+            backend: Backend::Sqlite,
+            target: url.to_owned(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with any password replaced, for logs and error messages.
+    pub fn redacted(&self) -> String {
+        match self.backend {
+            Backend::Postgres => redact(&self.target),
+            Backend::Sqlite => format!("sqlite://{}", self.target),
+        }
+    }
+
+    fn establish(&self) -> Result<AnyConnection, DbError> {
+        match self.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.target)
+                .map(AnyConnection::Postgresql)
+                .map_err(|source| DbError::Connect {
+                    backend: "PostgreSQL",
+                    source,
+                }),
+            Backend::Sqlite => {
+                let mut conn =
+                    diesel::SqliteConnection::establish(&self.target).map_err(|source| {
+                        DbError::Connect {
+                            backend: "SQLite",
+                            source,
+                        }
+                    })?;
+                // Per-connection settings: SQLite forgets them when the connection closes.
+                conn.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(|e| DbError::Connect {
+                    backend: "SQLite",
+                    source: diesel::ConnectionError::CouldntSetupConfiguration(e),
+                })?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let secs = timeout.as_secs().max(1);
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}connect_timeout={secs}")
+}
+
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "<unparseable URL>".to_owned(),
+    }
+}
+
+/// The r2d2 manager. Unlike diesel's own, it knows the backend from the URL scheme and keeps the
+/// driver's error, so a wrong port reads "connection refused", not "timed out".
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<AnyConnection, DbError> {
+        self.url.establish()
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), DbError> {
+        conn.batch_execute("SELECT 1").map_err(DbError::Query)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+/// Logs pool errors through tracing instead of r2d2's default (the `log` crate, unwired here).
+#[derive(Debug)]
+struct PoolErrorLogger;
+
+impl r2d2::HandleError<DbError> for PoolErrorLogger {
+    fn handle_error(&self, error: DbError) {
+        tracing::warn!(error = %error, "database connection failed");
+    }
+}
+
+/// Connects, creates the PostgreSQL database if asked to, runs migrations if asked to, and
+/// returns the pool. Fails with the driver's own message.
+pub fn init(settings: &DatabaseSettings) -> Result<Pool, DbError> {
+    let url = DatabaseUrl::parse(&settings.url, settings.connect_timeout())?;
+    tracing::info!(database = %url.redacted(), backend = url.backend().name(), "opening database");
+    let mut conn = match url.backend() {
+        Backend::Sqlite => {
+            ensure_parent_dir(Path::new(&url.target))?;
+            let mut conn = url.establish()?;
+            // WAL persists in the file; setting it once here covers every later connection.
+            conn.batch_execute("PRAGMA journal_mode = WAL;")?;
+            conn
+        }
+        Backend::Postgres => match url.establish() {
+            Ok(conn) => conn,
+            Err(err) if settings.create_database && is_missing_database(&err) => {
+                create_postgres_database(&url.target)?;
+                url.establish()?
+            }
+            Err(err) => return Err(err),
+        },
+    };
+    if settings.run_migrations {
+        run_migrations(&mut conn)?;
+    }
+    drop(conn);
+
+    let pool = r2d2::Pool::builder()
+        .max_size(settings.pool_max_size)
+        .min_idle(Some(settings.pool_min_idle.min(settings.pool_max_size)))
+        .connection_timeout(settings.connect_timeout())
+        .idle_timeout(Some(Duration::from_secs(settings.pool_idle_timeout_secs)))
+        .max_lifetime(Some(Duration::from_secs(settings.pool_max_lifetime_secs)))
+        .error_handler(Box::new(PoolErrorLogger))
+        .build_unchecked(ConnectionManager { url });
+    Ok(pool)
+}
+
+fn ensure_parent_dir(path: &Path) -> Result<(), DbError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && path.to_str() != Some(":memory:") => {
+            std::fs::create_dir_all(dir).map_err(|source| DbError::SqliteDir {
+                path: path.to_owned(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn is_missing_database(err: &DbError) -> bool {
+    matches!(err, DbError::Connect { source: diesel::ConnectionError::BadConnection(msg), .. }
+        if msg.contains("does not exist") && msg.contains("database"))
+}
+
+/// Creates the database named in the URL by connecting to the `postgres` maintenance database
+/// of the same server with the same credentials.
+fn create_postgres_database(target: &str) -> Result<(), DbError> {
+    let parsed = url::Url::parse(target).map_err(|e| DbError::CreateDatabase {
+        name: String::new(),
+        source: Box::new(e),
+    })?;
+    let name = parsed.path().trim_start_matches('/').to_owned();
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| DbError::CreateDatabase {
+        name: name.clone(),
+        source,
+    };
+    if name.is_empty() || name.contains('"') {
+        return Err(fail("the URL names no usable database".into()));
+    }
+    let mut admin_url = parsed.clone();
+    admin_url.set_path("/postgres");
+    let mut admin =
+        diesel::PgConnection::establish(admin_url.as_str()).map_err(|e| fail(Box::new(e)))?;
+    tracing::info!(database = %name, "creating PostgreSQL database");
+    match admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")) {
+        Ok(()) => Ok(()),
+        // Another instance created it in the meantime.
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("already exists") =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(fail(Box::new(e))),
+    }
+}
+
+/// Applies the pending migrations of the connection's backend and reports how many ran.
+pub fn run_migrations(conn: &mut AnyConnection) -> Result<usize, DbError> {
+    let applied = match conn {
+        AnyConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    }
+    .map_err(DbError::Migration)?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(applied)
+}
+
+/// Opens one connection outside any pool (CLI commands, tests).
+pub fn connect(settings: &DatabaseSettings) -> Result<AnyConnection, DbError> {
+    DatabaseUrl::parse(&settings.url, settings.connect_timeout())?.establish()
+}
+
+/// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so a transaction that reads
+/// before it writes takes the write lock up front and waits (busy_timeout) instead of failing
+/// with SQLITE_BUSY when it later tries to upgrade. On PostgreSQL it is an ordinary transaction.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    if conn.backend() == Backend::Postgres {
+        return conn.transaction(f);
+    }
+    on_sqlite(conn, |c| {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+    })?;
+    match f(conn) {
+        Ok(value) => {
+            on_sqlite(conn, AnsiTransactionManager::commit_transaction)?;
+            Ok(value)
+        }
+        Err(err) => {
+            on_sqlite(conn, AnsiTransactionManager::rollback_transaction)?;
+            Err(err)
+        }
+    }
+}
+
+fn on_sqlite(
+    conn: &mut AnyConnection,
+    op: impl FnOnce(&mut diesel::SqliteConnection) -> QueryResult<()>,
+) -> QueryResult<()> {
+    match conn {
+        AnyConnection::Sqlite(c) => op(c),
+        AnyConnection::Postgresql(_) => Ok(()),
+    }
+}

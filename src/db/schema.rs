@@ -1,0 +1,310 @@
+//! Table definitions for diesel, shared by both backends.
+//!
+//! Written by hand (not `diesel print-schema`) because the uuid and time columns use the
+//! backend-neutral types of [`crate::db::types::sql`]. Keep in step with both migration folders;
+//! the `schema_matches_migrations` test selects every column of every table on both databases.
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    companies (id) {
+        id -> Uuid,
+        code -> Text,
+        name -> Text,
+        country -> Text,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    sites (id) {
+        id -> Uuid,
+        code -> Text,
+        name -> Text,
+        company_id -> Uuid,
+        country -> Text,
+        region -> Text,
+        timezone -> Text,
+        opened_on -> Date,
+        closed_on -> Nullable<Date>,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    partners (id) {
+        id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        country -> Nullable<Text>,
+        website -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    users (id) {
+        id -> Uuid,
+        employee_number -> Text,
+        email -> Text,
+        display_name -> Text,
+        site_id -> Nullable<Uuid>,
+        role -> Text,
+        active -> Bool,
+        locale -> Text,
+        password_hash -> Nullable<Text>,
+        calendar_token_hash -> Nullable<Text>,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    coordinator_sites (user_id, site_id) {
+        user_id -> Uuid,
+        site_id -> Uuid,
+        created_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    categories (code) {
+        code -> Text,
+        label -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    programs (id) {
+        id -> Uuid,
+        site_id -> Uuid,
+        code -> Text,
+        title -> Text,
+        description -> Text,
+        theme -> Text,
+        partner_id -> Nullable<Uuid>,
+        status -> Text,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    program_categories (program_id, category) {
+        program_id -> Uuid,
+        category -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    events (id) {
+        id -> Uuid,
+        program_id -> Uuid,
+        title -> Text,
+        description -> Text,
+        starts_at -> UtcTime,
+        ends_at -> UtcTime,
+        timezone -> Text,
+        location -> Text,
+        capacity -> Nullable<Integer>,
+        taken -> Integer,
+        waitlist_enabled -> Bool,
+        signup_deadline -> Nullable<UtcTime>,
+        cancel_deadline -> Nullable<UtcTime>,
+        status -> Text,
+        check_in_code -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    signups (id) {
+        id -> Uuid,
+        event_id -> Uuid,
+        user_id -> Uuid,
+        status -> Text,
+        waitlist_position -> Nullable<Integer>,
+        forced -> Bool,
+        created_by -> Uuid,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
+        cancelled_at -> Nullable<UtcTime>,
+        cancelled_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    attendance (id) {
+        id -> Uuid,
+        event_id -> Uuid,
+        user_id -> Uuid,
+        signup_id -> Nullable<Uuid>,
+        status -> Text,
+        minutes -> Integer,
+        days -> Integer,
+        source -> Text,
+        approval -> Text,
+        approved_by -> Nullable<Uuid>,
+        approved_at -> Nullable<UtcTime>,
+        rejection_reason -> Nullable<Text>,
+        recorded_by -> Nullable<Uuid>,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    objectives (fiscal_year, metric) {
+        fiscal_year -> Integer,
+        metric -> Text,
+        target_kind -> Text,
+        target_value -> Double,
+        updated_by -> Nullable<Uuid>,
+        updated_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    outbox (id) {
+        id -> Uuid,
+        kind -> Text,
+        dedupe_key -> Text,
+        user_id -> Nullable<Uuid>,
+        to_address -> Text,
+        locale -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> UtcTime,
+        locked_until -> Nullable<UtcTime>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<UtcTime>,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    audit_log (id) {
+        id -> Uuid,
+        occurred_at -> UtcTime,
+        actor_id -> Nullable<Uuid>,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Nullable<Text>,
+        details -> Text,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    idempotency_keys (user_id, key) {
+        user_id -> Uuid,
+        key -> Text,
+        method -> Text,
+        path -> Text,
+        request_hash -> Text,
+        status_code -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> UtcTime,
+        expires_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Date, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    refresh_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        family_id -> Uuid,
+        token_hash -> Text,
+        created_at -> UtcTime,
+        expires_at -> UtcTime,
+        rotated_at -> Nullable<UtcTime>,
+        revoked_at -> Nullable<UtcTime>,
+    }
+}
+
+diesel::joinable!(sites -> companies (company_id));
+diesel::joinable!(users -> sites (site_id));
+diesel::joinable!(coordinator_sites -> sites (site_id));
+diesel::joinable!(coordinator_sites -> users (user_id));
+diesel::joinable!(programs -> sites (site_id));
+diesel::joinable!(programs -> partners (partner_id));
+diesel::joinable!(program_categories -> programs (program_id));
+diesel::joinable!(program_categories -> categories (category));
+diesel::joinable!(events -> programs (program_id));
+diesel::joinable!(signups -> events (event_id));
+diesel::joinable!(signups -> users (user_id));
+diesel::joinable!(attendance -> users (user_id));
+diesel::joinable!(attendance -> events (event_id));
+diesel::joinable!(attendance -> signups (signup_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    companies,
+    sites,
+    partners,
+    users,
+    coordinator_sites,
+    categories,
+    programs,
+    program_categories,
+    events,
+    signups,
+    attendance,
+    objectives,
+    outbox,
+    audit_log,
+    idempotency_keys,
+    refresh_tokens,
+);

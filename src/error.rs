@@ -1,0 +1,390 @@
+//! One error type for the whole service, answered as `application/problem+json` (RFC 9457).
+//!
+//! Every problem carries a stable machine-readable `code` (clients switch on it; wording of
+//! `title`/`detail` may change) and, for validation failures, per-field `errors`. The catalogue
+//! of codes lives in README.md ("Errors").
+
+use std::borrow::Cow;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError};
+use diesel::result::DatabaseErrorKind;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// One invalid input field.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// JSON pointer-like path of the field, e.g. `capacity` or `rows[3].email`.
+    pub field: String,
+    /// Stable reason code, e.g. `required`, `too_long`, `invalid_format`.
+    pub code: Cow<'static, str>,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            code: Cow::Borrowed(code),
+            message: message.into(),
+        }
+    }
+}
+
+/// The problem document as it goes over the wire.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// URI naming the problem type: `urn:tomoni:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable error code.
+    pub code: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// An error on its way to becoming a problem response.
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// What went wrong underneath; logged for server errors, never sent to the client.
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        AppError {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+            source: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    /// 422 with one entry per invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.len() {
+            1 => "1 field is invalid".to_owned(),
+            n => format!("{n} fields are invalid"),
+        };
+        let mut err = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        );
+        err.errors = errors;
+        err
+    }
+
+    /// 500. The source is logged with the request's span; the client sees a generic message.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut err = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an unexpected error occurred",
+        );
+        err.source = Some(source.into());
+        err
+    }
+
+    /// 503 for a database that cannot be reached right now; clients may retry.
+    pub fn database_unavailable(
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        let mut err = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database is not reachable right now; retry shortly",
+        );
+        err.source = Some(source.into());
+        err.with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn with_field(mut self, field: FieldError) -> Self {
+        self.errors.push(field);
+        self
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The error that a bare status (from actix itself or a middleware) stands for.
+    pub fn from_status(status: StatusCode) -> Self {
+        let (code, detail) = match status {
+            StatusCode::NOT_FOUND => ("route_not_found", "no such route"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "this route does not accept that method",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+            StatusCode::REQUEST_TIMEOUT => {
+                ("request_timeout", "the request took too long to arrive")
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("unsupported_media_type", "unsupported content type")
+            }
+            StatusCode::URI_TOO_LONG => ("uri_too_long", "the request URI is too long"),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+                ("headers_too_large", "request headers are too large")
+            }
+            StatusCode::UNAUTHORIZED => ("unauthorized", "authentication required"),
+            StatusCode::FORBIDDEN => ("forbidden", "not allowed"),
+            StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "the service is unavailable"),
+            s if s.is_server_error() => ("internal", "an unexpected error occurred"),
+            _ => ("bad_request", "the request could not be processed"),
+        };
+        Self::new(status, code, detail)
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        Problem {
+            type_uri: format!("urn:tomoni:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, error = %self, "request failed");
+        }
+        let mut builder = HttpResponse::build(self.status);
+        builder.insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE));
+        for (name, value) in &self.headers {
+            builder.insert_header((name.clone(), value.clone()));
+        }
+        let body = serde_json::to_vec(&self.to_problem()).unwrap_or_else(|_| b"{}".to_vec());
+        builder.body(body)
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::Error as E;
+        match &err {
+            E::NotFound => AppError::not_found("no such resource"),
+            E::DatabaseError(kind, info) => match kind {
+                DatabaseErrorKind::UniqueViolation => AppError::conflict(
+                    "conflict",
+                    "a record with the same unique value already exists",
+                ),
+                DatabaseErrorKind::ForeignKeyViolation => AppError::conflict(
+                    "reference_conflict",
+                    "the record refers to something that does not exist, or is still referred to",
+                ),
+                DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
+                    AppError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "constraint_violation",
+                        info.message().to_owned(),
+                    )
+                }
+                DatabaseErrorKind::SerializationFailure => {
+                    let mut e = AppError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "retry",
+                        "a concurrent change interfered; retry the request",
+                    );
+                    e.source = Some(Box::new(err));
+                    e.with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+                }
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
+                    AppError::database_unavailable(err)
+                }
+                // SQLite answers SQLITE_BUSY when busy_timeout ran out.
+                _ if info.message().contains("database is locked") => {
+                    AppError::database_unavailable(err)
+                }
+                _ => AppError::internal(err),
+            },
+            _ => AppError::internal(err),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
+        AppError::database_unavailable(err)
+    }
+}
+
+impl From<crate::db::DbError> for AppError {
+    fn from(err: crate::db::DbError) -> Self {
+        match err {
+            crate::db::DbError::Query(e) => e.into(),
+            other => AppError::database_unavailable(other),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        AppError::internal(err)
+    }
+}
+
+/// Maps the JSON extractor's failures: body too large (413), wrong content type (415), not JSON
+/// at all (400 `malformed_json`), JSON of the wrong shape (422 `invalid_body`, naming the field).
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let app = match &err {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => AppError::payload_too_large(*limit),
+        JsonPayloadError::ContentType => AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            e.to_string(),
+        ),
+        JsonPayloadError::Deserialize(e) => {
+            AppError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+        }
+        JsonPayloadError::Serialize(e) => AppError::internal(e.to_string()),
+        JsonPayloadError::Payload(e) => AppError::bad_request("invalid_payload", e.to_string()),
+        other => AppError::bad_request("invalid_payload", other.to_string()),
+    };
+    app.into()
+}
+
+/// Query string that does not fit the handler's parameters.
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    AppError::bad_request("invalid_query", err.to_string()).into()
+}
+
+/// A path segment that does not parse (e.g. an id that is not a UUID) names no resource.
+pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    AppError::not_found(format!("no such resource: {err}")).into()
+}
+
+/// Raw bodies (CSV uploads) over the limit and other payload failures.
+pub fn payload_error(err: actix_web::error::PayloadError) -> AppError {
+    match err {
+        actix_web::error::PayloadError::Overflow => AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        ),
+        other => AppError::bad_request("invalid_payload", other.to_string()),
+    }
+}
+
+/// Last line of defence, wrapped around the whole app: any error response that is not already
+/// problem+json (actix's own 404/405, a middleware's 413, ...) is rewritten into one, keeping
+/// headers such as `Allow` and `Retry-After`.
+pub fn problem_fallback<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+    if is_problem || res.status().as_u16() < 400 {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, old) = res.into_parts();
+    let mut err = AppError::from_status(status);
+    // An error raised inside actix (e.g. a body limit hit while reading) says more than the status.
+    if let Some(inner) = old.error()
+        && status.is_client_error()
+    {
+        err.detail = inner.to_string();
+    }
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(value) = old.headers().get(&name) {
+            err = err.with_header(name, value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, err.error_response()).map_into_right_body(),
+    ))
+}
+
+/// Handler for requests no route matched.
+pub async fn route_not_found(req: HttpRequest) -> AppResult<HttpResponse> {
+    Err(AppError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
+}

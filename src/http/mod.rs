@@ -1,0 +1,95 @@
+//! HTTP wiring: the route table, middleware, extractor limits and the server itself.
+//!
+//! [`build_server`] is used by `tomoni serve` and by every integration test, so tests exercise
+//! exactly the production stack.
+
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlers, Next, from_fn};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, Resource, web};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::AppState;
+use crate::error::{self, AppError};
+
+/// A resource whose other methods answer 405 problem+json with an `Allow` header.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<HttpResponse, _>(
+            AppError::from_status(actix_web::http::StatusCode::METHOD_NOT_ALLOWED)
+                .with_header(header::ALLOW, HeaderValue::from_static(allow)),
+        )
+    }))
+}
+
+/// Every route of the service.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
+        .service(web::redirect("/docs", "/docs/"));
+}
+
+/// Copies the request id (also in every log line of the request) into the `x-request-id`
+/// response header, so a user's bug report can be matched to the logs.
+async fn request_id_header(
+    req: actix_web::dev::ServiceRequest,
+    next: Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().copied();
+    let mut res = next.call(req).await?;
+    if let Some(id) = id
+        && let Ok(value) = HeaderValue::from_str(&id.to_string())
+    {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+/// Builds the server on an already-bound listener (production binds the configured address,
+/// tests bind port 0). SIGTERM/SIGINT stop it gracefully within `server.shutdown_timeout_secs`.
+pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let server_settings = state.settings.server.clone();
+    let json_limit = server_settings.json_limit_bytes;
+    let upload_limit = server_settings.upload_limit_bytes;
+    let metrics = web::Data::from(state.metrics.clone());
+    let state = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(json_limit)
+                    .error_handler(error::json_error),
+            )
+            .app_data(web::PayloadConfig::new(upload_limit))
+            .app_data(web::QueryConfig::default().error_handler(error::query_error))
+            .app_data(web::PathConfig::default().error_handler(error::path_error))
+            .configure(routes)
+            .default_service(web::to(error::route_not_found))
+            .wrap(ErrorHandlers::new().default_handler(error::problem_fallback))
+            .wrap(from_fn(metrics::track))
+            .wrap(from_fn(request_id_header))
+            .wrap(TracingLogger::default())
+    })
+    .shutdown_timeout(server_settings.shutdown_timeout_secs)
+    .client_request_timeout(Duration::from_millis(
+        server_settings.client_request_timeout_ms,
+    ))
+    .keep_alive(Duration::from_secs(server_settings.keep_alive_secs));
+    if server_settings.workers > 0 {
+        server = server.workers(server_settings.workers);
+    }
+    Ok(server.listen(listener)?.run())
+}

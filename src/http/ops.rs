@@ -1,0 +1,112 @@
+//! Operational endpoints: liveness, readiness, metrics.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use diesel::connection::SimpleConnection;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{AppError, AppResult, PROBLEM_CONTENT_TYPE};
+
+/// The longest `/readyz` waits for a connection; a load balancer's probe must not hang.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the process answers.
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `unavailable` (with status 503).
+    pub status: &'static str,
+    /// `postgres` or `sqlite`.
+    pub backend: &'static str,
+    /// `ok` or `unreachable`.
+    pub database: &'static str,
+}
+
+/// Liveness: the process is up. Does not touch the database, so a database outage does not get
+/// healthy instances restarted.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// Readiness: a database connection answers `SELECT 1` within two seconds.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "ops",
+    responses(
+        (status = 200, body = Readiness),
+        (status = 503, description = "The database cannot be reached", body = Readiness,
+         content_type = "application/problem+json"),
+    )
+)]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.pool.clone();
+    let backend = state.backend.name();
+    let checked = web::block(move || -> Result<(), String> {
+        let mut conn = pool.get_timeout(READY_TIMEOUT).map_err(|e| e.to_string())?;
+        conn.batch_execute("SELECT 1").map_err(|e| e.to_string())
+    })
+    .await;
+    match checked {
+        Ok(Ok(())) => HttpResponse::Ok().json(Readiness {
+            status: "ready",
+            backend,
+            database: "ok",
+        }),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness check failed");
+            not_ready(backend)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "readiness check could not run");
+            not_ready(backend)
+        }
+    }
+}
+
+fn not_ready(backend: &'static str) -> HttpResponse {
+    let problem = AppError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        "the database cannot be reached",
+    )
+    .to_problem();
+    HttpResponse::ServiceUnavailable()
+        .content_type(PROBLEM_CONTENT_TYPE)
+        .insert_header(("Retry-After", "1"))
+        .json(serde_json::json!({
+            "type": problem.type_uri,
+            "title": problem.title,
+            "status": problem.status,
+            "detail": problem.detail,
+            "code": problem.code,
+            "backend": backend,
+            "database": "unreachable",
+        }))
+}
+
+/// Prometheus scrape endpoint (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+pub async fn metrics(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let text = state
+        .metrics
+        .render(&state.pool)
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text))
+}
