@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::error::{AppError, AppResult, PROBLEM_CONTENT_TYPE};
+use crate::error::{AppError, AppResult, PROBLEM_CONTENT_TYPE, Problem};
 
 /// The longest `/readyz` waits for a connection; a load balancer's probe must not hang.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -33,7 +33,7 @@ pub struct Readiness {
 
 /// Liveness: the process is up. Does not touch the database, so a database outage does not get
 /// healthy instances restarted.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is up", body = Health)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
@@ -47,8 +47,8 @@ pub async fn healthz() -> HttpResponse {
     path = "/readyz",
     tag = "ops",
     responses(
-        (status = 200, body = Readiness),
-        (status = 503, description = "The database cannot be reached", body = Readiness,
+        (status = 200, description = "The database answers", body = Readiness),
+        (status = 503, description = "The database cannot be reached", body = Problem,
          content_type = "application/problem+json"),
     )
 )]

@@ -1,0 +1,342 @@
+//! Test harness: the real app (same `AppState` and `build_server` as production) on a free port,
+//! over a fresh database.
+//!
+//! SQLite: a new file in a temporary folder per test. PostgreSQL (when `TOMONI_TEST_POSTGRES_URL`
+//! is set, e.g. `postgres://postgres@127.0.0.1:5432/postgres`): one template database per schema
+//! version, migrated once and cloned with `CREATE DATABASE ... TEMPLATE` per test, dropped when
+//! the test ends.
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use actix_web::dev::ServerHandle;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use tomoni::config::Secret;
+use tomoni::{AppState, Settings, db};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres { admin_url: String },
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+}
+
+/// The PostgreSQL backend when configured. With `TOMONI_TEST_REQUIRE_POSTGRES=1` (set by
+/// `.ci/run`) a missing URL fails the test instead of skipping it, so CI cannot silently run on
+/// SQLite alone.
+pub fn postgres() -> Option<Backend> {
+    match std::env::var("TOMONI_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(Backend::Postgres { admin_url: url }),
+        _ => {
+            assert!(
+                std::env::var("TOMONI_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "TOMONI_TEST_REQUIRE_POSTGRES=1 but TOMONI_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("TOMONI_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+            None
+        }
+    }
+}
+
+/// Declares `name::sqlite` and `name::postgres` tests for each `async fn name(Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+                #[actix_web::test]
+                async fn postgres() {
+                    if let Some(backend) = $crate::common::postgres() {
+                        super::$name(backend).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// A database made for one test, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub fn new(backend: &Backend) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("tomoni.db").display());
+                TestDb {
+                    url,
+                    backend: backend.clone(),
+                    dir,
+                    pg_name: None,
+                }
+            }
+            Backend::Postgres { admin_url } => {
+                let template = postgres_template(admin_url);
+                let name = format!("tomoni_test_{}", uuid::Uuid::now_v7().simple());
+                let mut admin = PgConnection::establish(admin_url)
+                    .expect("connect to TOMONI_TEST_POSTGRES_URL");
+                admin
+                    .batch_execute(&format!(
+                        "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+                    ))
+                    .expect("clone template database");
+                let url = database_url(admin_url, &name);
+                TestDb {
+                    url,
+                    backend: backend.clone(),
+                    dir,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Settings for an app on this database: production defaults with test-sized pools.
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::defaults().expect("default settings");
+        s.database.url = self.url.clone();
+        s.database.pool_max_size = 8;
+        s.database.connect_timeout_secs = 2;
+        s.data.dir = self.dir.path().to_path_buf();
+        s.server.host = "127.0.0.1".into();
+        s.server.port = 0;
+        s.server.workers = 2;
+        s.server.shutdown_timeout_secs = 1;
+        s.jwt.secret = Secret::new("test-secret-test-secret-test-secret-0123");
+        s
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let (Some(name), Backend::Postgres { admin_url }) = (&self.pg_name, &self.backend)
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            let _ =
+                admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+        }
+    }
+}
+
+/// `admin_url` with its database replaced by `name`.
+pub fn database_url(admin_url: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin_url).expect("TOMONI_TEST_POSTGRES_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// The migrated template for this schema version, created once (across test processes: the
+/// advisory lock serialises them).
+fn postgres_template(admin_url: &str) -> String {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let name = format!("tomoni_tpl_{:016x}", migrations_hash());
+            let mut admin =
+                PgConnection::establish(admin_url).expect("connect to TOMONI_TEST_POSTGRES_URL");
+            admin
+                .batch_execute("SELECT pg_advisory_lock(720431)")
+                .expect("advisory lock");
+            let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                &format!("EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}')"),
+            ))
+            .get_result(&mut admin)
+            .expect("look up template");
+            if !exists {
+                let building = format!("{name}_building");
+                admin
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+                    ))
+                    .expect("drop a half-built template");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE \"{building}\""))
+                    .expect("create template");
+                {
+                    let mut conn = db::AnyConnection::Postgresql(
+                        PgConnection::establish(&database_url(admin_url, &building))
+                            .expect("connect template"),
+                    );
+                    db::run_migrations(&mut conn).expect("migrate template");
+                }
+                // Renamed only when complete, so a crash never leaves a half-migrated template.
+                admin
+                    .batch_execute(&format!(
+                        "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+                    ))
+                    .expect("publish template");
+            }
+            admin
+                .batch_execute("SELECT pg_advisory_unlock(720431)")
+                .expect("advisory unlock");
+            name
+        })
+        .clone()
+}
+
+/// Changes whenever a PostgreSQL migration changes, so a stale template is never reused.
+fn migrations_hash() -> u64 {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    for entry in std::fs::read_dir(&root).expect("migrations/postgres") {
+        let dir = entry.expect("dir entry").path();
+        for file in std::fs::read_dir(&dir).expect("migration dir") {
+            files.push(file.expect("file").path());
+        }
+    }
+    files.sort();
+    let mut hasher = DefaultHasher::new();
+    for file in files {
+        file.strip_prefix(&root).unwrap_or(&file).hash(&mut hasher);
+        std::fs::read(&file)
+            .expect("read migration")
+            .hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// A running tomoni on a free port.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub pool: db::Pool,
+    handle: ServerHandle,
+    // Dropped last: the server stops before its database disappears.
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let db = TestDb::new(&backend);
+        let settings = db.settings();
+        Self::spawn_with(db, settings).await
+    }
+
+    /// Starts the app on `db` with adjusted settings.
+    pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
+        let state = AppState::init(settings).expect("app state");
+        let pool = state.pool.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let addr = listener.local_addr().expect("local addr");
+        let server = tomoni::http::build_server(state, listener).expect("build server");
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        TestApp {
+            addr,
+            pool,
+            handle,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn client(&self) -> awc::Client {
+        awc::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .finish()
+    }
+
+    pub fn conn(&self) -> db::PooledConnection {
+        self.pool.get().expect("database connection")
+    }
+
+    /// GET and parse JSON; returns status, content type and body.
+    pub async fn get_json(&self, path: &str) -> (u16, String, serde_json::Value) {
+        let mut res = self
+            .client()
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        read_json(&mut res).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command at once; workers wind down while the database is dropped.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Status, content type and JSON body of a response (Null when the body is not JSON).
+pub async fn read_json<S>(res: &mut awc::ClientResponse<S>) -> (u16, String, serde_json::Value)
+where
+    S: futures_core::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let status = res.status().as_u16();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = res
+        .body()
+        .limit(16 * 1024 * 1024)
+        .await
+        .expect("response body");
+    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    (status, content_type, json)
+}
+
+/// Asserts a problem+json response with the given status and code, and returns the body.
+pub fn assert_problem(
+    got: &(u16, String, serde_json::Value),
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    let (s, ct, body) = got;
+    assert_eq!(*s, status, "status; body: {body}");
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content type {ct:?}; body: {body}"
+    );
+    assert_eq!(body["code"], code, "code; body: {body}");
+    assert_eq!(body["status"], status, "status member; body: {body}");
+    assert!(
+        body["type"].as_str().is_some_and(|t| t.ends_with(code)),
+        "type; body: {body}"
+    );
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "title; body: {body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+        "detail; body: {body}"
+    );
+    body.clone()
+}

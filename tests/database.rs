@@ -1,0 +1,254 @@
+//! The database layer means the same on both backends: schema, types, constraints, transactions.
+
+mod common;
+
+use chrono::{TimeZone, Utc};
+use common::{Backend, TestDb};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use tomoni::db::schema::*;
+use tomoni::db::{self, AnyConnection, Id, Timestamp};
+
+fn open(backend: &Backend) -> (TestDb, db::Pool) {
+    let test_db = TestDb::new(backend);
+    let pool = db::init(&test_db.settings().database).expect("init database");
+    (test_db, pool)
+}
+
+fn insert_company(conn: &mut AnyConnection, code: &str) -> Id {
+    let id = Id::new();
+    let now = Timestamp::now();
+    diesel::insert_into(companies::table)
+        .values((
+            companies::id.eq(id),
+            companies::code.eq(code),
+            companies::name.eq(format!("Company {code}")),
+            companies::country.eq("JP"),
+            companies::created_at.eq(now),
+            companies::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .expect("insert company");
+    id
+}
+
+fn insert_site(conn: &mut AnyConnection, company: Id, code: &str) -> QueryResult<Id> {
+    let id = Id::new();
+    let now = Timestamp::now();
+    diesel::insert_into(sites::table)
+        .values((
+            sites::id.eq(id),
+            sites::code.eq(code),
+            sites::name.eq("Site"),
+            sites::company_id.eq(company),
+            sites::country.eq("JP"),
+            sites::region.eq("domestic"),
+            sites::timezone.eq("Asia/Tokyo"),
+            sites::opened_on.eq(chrono::NaiveDate::from_ymd_opt(2010, 4, 1).unwrap()),
+            sites::created_at.eq(now),
+            sites::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|_| id)
+}
+
+fn kind(result: QueryResult<impl Sized>) -> Option<DatabaseErrorKind> {
+    match result {
+        Err(DieselError::DatabaseError(kind, _)) => Some(kind),
+        _ => None,
+    }
+}
+
+/// Every column diesel knows about exists in the migrated database (catches drift between
+/// `schema.rs` and either migration folder).
+async fn schema_matches_migrations(backend: Backend) {
+    let (_db, pool) = open(&backend);
+    let conn = &mut pool.get().unwrap();
+    macro_rules! check {
+        ($($t:ident),*) => {$(
+            $t::table.select($t::all_columns).limit(0).execute(conn)
+                .unwrap_or_else(|e| panic!("table {}: {e}", stringify!($t)));
+        )*};
+    }
+    check!(
+        companies,
+        sites,
+        partners,
+        users,
+        coordinator_sites,
+        categories,
+        programs,
+        program_categories,
+        events,
+        signups,
+        attendance,
+        objectives,
+        outbox,
+        audit_log,
+        idempotency_keys,
+        refresh_tokens
+    );
+    let seeded: i64 = categories::table.count().get_result(conn).unwrap();
+    assert!(seeded >= 2, "categories are seeded");
+    let biodiversity: i64 = categories::table
+        .filter(categories::code.eq("biodiversity"))
+        .count()
+        .get_result(conn)
+        .unwrap();
+    assert_eq!(biodiversity, 1);
+}
+
+/// Ids and instants come back exactly as written (instants at microsecond precision), and
+/// instants order as time on both backends.
+async fn ids_and_instants_round_trip(backend: Backend) {
+    let (_db, pool) = open(&backend);
+    let conn = &mut pool.get().unwrap();
+    let company = insert_company(conn, "ACME");
+    let site = insert_site(conn, company, "TKY").unwrap();
+    let user = Id::new();
+    let t0 = Timestamp::from(Utc.timestamp_opt(1_700_000_000, 123_456_789).unwrap());
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(user),
+            users::employee_number.eq("E1"),
+            users::email.eq("a@example.com"),
+            users::display_name.eq("A"),
+            users::site_id.eq(Some(site)),
+            users::role.eq("employee"),
+            users::created_at.eq(t0),
+            users::updated_at.eq(t0),
+        ))
+        .execute(conn)
+        .unwrap();
+    let (id, site_id, created, active): (Id, Option<Id>, Timestamp, bool) = users::table
+        .select((users::id, users::site_id, users::created_at, users::active))
+        .first(conn)
+        .unwrap();
+    assert_eq!(id, user);
+    assert_eq!(site_id, Some(site));
+    assert_eq!(created, t0);
+    assert_eq!(
+        created.get().timestamp_subsec_nanos(),
+        123_456_000,
+        "truncated to microseconds"
+    );
+    assert!(active, "defaults apply");
+
+    // Filtering and ordering by instants agree with time on both backends.
+    let later = Timestamp::from(t0.get() + chrono::Duration::microseconds(1));
+    let found: i64 = users::table
+        .filter(users::created_at.lt(later))
+        .count()
+        .get_result(conn)
+        .unwrap();
+    assert_eq!(found, 1);
+    let found: i64 = users::table
+        .filter(users::created_at.gt(t0))
+        .count()
+        .get_result(conn)
+        .unwrap();
+    assert_eq!(found, 0);
+}
+
+/// Foreign keys, uniques and checks reject the same rows on both backends.
+async fn constraints_protect_the_data(backend: Backend) {
+    let (_db, pool) = open(&backend);
+    let conn = &mut pool.get().unwrap();
+    let company = insert_company(conn, "ACME");
+    assert_eq!(
+        kind(insert_site(conn, Id::new(), "X1")),
+        Some(DatabaseErrorKind::ForeignKeyViolation)
+    );
+    insert_site(conn, company, "TKY").unwrap();
+    assert_eq!(
+        kind(insert_site(conn, company, "TKY")),
+        Some(DatabaseErrorKind::UniqueViolation)
+    );
+
+    // A region outside the list.
+    let now = Timestamp::now();
+    let bad_region = diesel::insert_into(sites::table)
+        .values((
+            sites::id.eq(Id::new()),
+            sites::code.eq("OSK"),
+            sites::name.eq("Osaka"),
+            sites::company_id.eq(company),
+            sites::country.eq("JP"),
+            sites::region.eq("moon"),
+            sites::timezone.eq("Asia/Tokyo"),
+            sites::opened_on.eq(chrono::NaiveDate::from_ymd_opt(2010, 4, 1).unwrap()),
+            sites::created_at.eq(now),
+            sites::updated_at.eq(now),
+        ))
+        .execute(conn);
+    assert_eq!(kind(bad_region), Some(DatabaseErrorKind::CheckViolation));
+
+    // Emails are stored lower-case: upper case is refused by the database itself.
+    let shouting = diesel::insert_into(users::table)
+        .values((
+            users::id.eq(Id::new()),
+            users::employee_number.eq("E9"),
+            users::email.eq("A@Example.com"),
+            users::display_name.eq("A"),
+            users::role.eq("employee"),
+            users::created_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn);
+    assert_eq!(kind(shouting), Some(DatabaseErrorKind::CheckViolation));
+}
+
+/// A failed write transaction leaves nothing behind; a successful one commits.
+async fn write_transactions_are_all_or_nothing(backend: Backend) {
+    let (_db, pool) = open(&backend);
+    let conn = &mut pool.get().unwrap();
+    let result: QueryResult<()> = db::write_transaction(conn, |c| {
+        insert_company(c, "B1");
+        Err(DieselError::RollbackTransaction)
+    });
+    assert!(result.is_err());
+    let count: i64 = companies::table
+        .filter(companies::code.eq("B1"))
+        .count()
+        .get_result(conn)
+        .unwrap();
+    assert_eq!(count, 0, "rolled back");
+    let ok: QueryResult<()> = db::write_transaction(conn, |c| {
+        insert_company(c, "C1");
+        Ok(())
+    });
+    ok.unwrap();
+    let count: i64 = companies::table
+        .filter(companies::code.eq("C1"))
+        .count()
+        .get_result(conn)
+        .unwrap();
+    assert_eq!(count, 1, "committed");
+}
+
+both_backends!(
+    schema_matches_migrations,
+    ids_and_instants_round_trip,
+    constraints_protect_the_data,
+    write_transactions_are_all_or_nothing,
+);
+
+/// On PostgreSQL the database named in the URL is created when missing, then migrated.
+#[actix_web::test]
+async fn missing_postgres_database_is_created_postgres() {
+    let Some(Backend::Postgres { admin_url }) = common::postgres() else {
+        return;
+    };
+    let name = format!("tomoni_test_{}", uuid::Uuid::now_v7().simple());
+    let mut settings = tomoni::Settings::defaults().unwrap();
+    settings.database.url = common::database_url(&admin_url, &name);
+    let pool = db::init(&settings.database).expect("creates and migrates");
+    let conn = &mut pool.get().unwrap();
+    let n: i64 = companies::table.count().get_result(conn).unwrap();
+    assert_eq!(n, 0);
+    drop(pool);
+    let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+    diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .unwrap();
+}
