@@ -68,7 +68,13 @@ pub struct Settings {
     pub data: DataSettings,
     pub log: LogSettings,
     pub jwt: JwtSettings,
+    pub auth: AuthSettings,
     pub mail: MailSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub bootstrap_admin_email: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,6 +145,8 @@ pub struct JwtSettings {
     pub secret_file: PathBuf,
     pub issuer: String,
     pub audience: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

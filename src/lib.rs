@@ -3,10 +3,12 @@
 //! The binary (`src/main.rs`) is a thin CLI over this library; integration tests build the same
 //! [`AppState`] and call the same [`http::build_server`] as production.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod people;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -19,20 +21,57 @@ pub struct AppState {
     pub backend: db::Backend,
     pub settings: Arc<Settings>,
     pub metrics: Arc<http::metrics::Metrics>,
+    pub tokens: auth::tokens::TokenKeys,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Secret(#[from] auth::secret::SecretError),
+    #[error("cannot create the first administrator: {0}")]
+    Bootstrap(error::AppError),
 }
 
 impl AppState {
     /// Opens (and, as configured, creates and migrates) the database and prepares the state.
-    pub fn init(settings: Settings) -> Result<AppState, db::DbError> {
+    pub fn init(settings: Settings) -> Result<AppState, StartError> {
         let pool = db::init(&settings.database)?;
         let backend =
             db::DatabaseUrl::parse(&settings.database.url, settings.database.connect_timeout())?
                 .backend();
+        let secret = auth::secret::resolve(&settings)?;
+        let tokens = auth::tokens::TokenKeys::new(&secret, &settings.jwt);
         Ok(AppState {
             pool,
             backend,
             settings: Arc::new(settings),
             metrics: Arc::new(http::metrics::Metrics::new()),
+            tokens,
         })
+    }
+
+    /// On an empty database, creates the first administrator and logs its password once: the
+    /// only way into a fresh installation without the CLI. Another instance racing to do the
+    /// same is fine (the loser finds the account taken).
+    pub fn bootstrap_admin(&self) -> Result<(), StartError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| StartError::Bootstrap(e.into()))?;
+        match people::users::bootstrap_admin(&mut conn, &self.settings.auth.bootstrap_admin_email) {
+            Ok(Some((email, password))) => {
+                tracing::warn!(
+                    "created the first administrator {email} with password {password} \
+                     (shown only this once; change it with `tomoni user set-password --email {email}`)"
+                );
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) if e.code() == "user_exists" => Ok(()),
+            Err(e) => Err(StartError::Bootstrap(e)),
+        }
     }
 }

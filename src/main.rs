@@ -40,6 +40,38 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage user accounts (for operators; the API does the same for admins).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. Prints a generated password unless --password-stdin is given.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// employee, coordinator, hr or admin.
+        #[arg(long, default_value = "employee")]
+        role: String,
+        /// HR's employee number (defaults to the email).
+        #[arg(long)]
+        employee_number: Option<String>,
+        /// Display name (defaults to the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password and end their sign-ins. Prints a generated password unless
+    /// --password-stdin is given.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +87,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(settings),
+        Command::User(cmd) => user(settings, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,6 +114,7 @@ fn migrate(mut settings: Settings) -> anyhow::Result<()> {
 fn serve(settings: Settings) -> anyhow::Result<()> {
     let addr = (settings.server.host.clone(), settings.server.port);
     let state = AppState::init(settings)?;
+    state.bootstrap_admin()?;
     let listener = TcpListener::bind(&addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", addr.0, addr.1))?;
     let local = listener.local_addr()?;
@@ -91,5 +125,66 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new()
         .block_on(async move { http::build_server(state, listener)?.await })?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The password from stdin, or a generated one that is printed (to stdout, never the log).
+fn password_from(stdin: bool) -> anyhow::Result<(String, bool)> {
+    if stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    } else {
+        Ok((tomoni::auth::password::generate(), true))
+    }
+}
+
+fn user(settings: Settings, cmd: UserCommand) -> anyhow::Result<()> {
+    use tomoni::people::users;
+    let pool = db::init(&settings.database)?;
+    let mut conn = pool.get()?;
+    match cmd {
+        UserCommand::Create {
+            email,
+            role,
+            employee_number,
+            name,
+            password_stdin,
+        } => {
+            let role: tomoni::auth::Role = role.parse()?;
+            let (password, generated) = password_from(password_stdin)?;
+            let local = email.split('@').next().unwrap_or(&email).to_owned();
+            let new = users::NewUser {
+                employee_number: employee_number.unwrap_or_else(|| email.clone()),
+                email: email.clone(),
+                display_name: name.unwrap_or(local),
+                site_id: None,
+                role,
+                locale: "en".into(),
+                password: Some(password.clone()),
+            };
+            let id = users::create(&mut conn, &new).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created {role} {} ({id})", users::normalize_email(&email));
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::SetPassword {
+            email,
+            password_stdin,
+        } => {
+            let id = users::id_by_email(&mut conn, &email)?
+                .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
+            let (password, generated) = password_from(password_stdin)?;
+            users::set_password(&mut conn, id, &password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "password changed for {}; their sign-ins are revoked",
+                users::normalize_email(&email)
+            );
+            if generated {
+                println!("password: {password}");
+            }
+        }
+    }
     Ok(())
 }

@@ -32,11 +32,23 @@ fn resource(path: &str, allow: &'static str) -> Resource {
 
 /// Every route of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    use crate::{auth, people};
     cfg.service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
         .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
-        .service(web::redirect("/docs", "/docs/"));
+        .service(web::redirect("/docs", "/docs/"))
+        .service(
+            resource("/api/v1/auth/login", "POST").route(web::post().to(auth::handlers::login)),
+        )
+        .service(
+            resource("/api/v1/auth/refresh", "POST")
+                .route(web::post().to(auth::handlers::refresh_tokens)),
+        )
+        .service(
+            resource("/api/v1/auth/logout", "POST").route(web::post().to(auth::handlers::logout)),
+        )
+        .service(resource("/api/v1/me", "GET").route(web::get().to(people::handlers::me)));
 }
 
 /// Copies the request id (also in every log line of the request) into the `x-request-id`

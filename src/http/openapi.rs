@@ -4,8 +4,30 @@
 
 use utoipa::OpenApi;
 
+use utoipa::Modify;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
 use crate::error::{FieldError, Problem};
 use crate::http::ops;
+use crate::{auth, people};
+
+/// Declares the bearer scheme the `security(("bearer" = []))` annotations refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,9 +38,18 @@ use crate::http::ops;
                        Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         license(name = "Proprietary"),
     ),
-    paths(ops::healthz, ops::readyz, ops::metrics),
-    components(schemas(Problem, FieldError, ops::Health, ops::Readiness)),
-    tags((name = "ops", description = "Health, readiness and metrics")),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics,
+        auth::handlers::login, auth::handlers::refresh_tokens, auth::handlers::logout,
+        people::handlers::me,
+    ),
+    components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "ops", description = "Health, readiness and metrics"),
+        (name = "auth", description = "Sign-in with email and password; access and refresh tokens"),
+        (name = "people", description = "Employees, coordinators, HR and administrators"),
+    ),
 )]
 pub struct ApiDoc;
 

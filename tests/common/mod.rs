@@ -18,7 +18,10 @@ use std::sync::OnceLock;
 use actix_web::dev::ServerHandle;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, RunQueryDsl};
+use tomoni::auth::Role;
+use tomoni::auth::tokens::TokenKeys;
 use tomoni::config::Secret;
+use tomoni::people::users;
 use tomoni::{AppState, Settings, db};
 
 /// Which database a test runs on.
@@ -229,6 +232,7 @@ fn migrations_hash() -> u64 {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub pool: db::Pool,
+    pub settings: Settings,
     handle: ServerHandle,
     // Dropped last: the server stops before its database disappears.
     pub db: TestDb,
@@ -243,7 +247,7 @@ impl TestApp {
 
     /// Starts the app on `db` with adjusted settings.
     pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
-        let state = AppState::init(settings).expect("app state");
+        let state = AppState::init(settings.clone()).expect("app state");
         let pool = state.pool.clone();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let addr = listener.local_addr().expect("local addr");
@@ -253,6 +257,7 @@ impl TestApp {
         TestApp {
             addr,
             pool,
+            settings,
             handle,
             db,
         }
@@ -281,6 +286,88 @@ impl TestApp {
             .await
             .expect("request");
         read_json(&mut res).await
+    }
+}
+
+/// A user made for a test, with the password they sign in with.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: db::Id,
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+}
+
+impl TestApp {
+    /// Creates a user straight in the database (no API involved).
+    pub fn user(&self, role: Role, site: Option<db::Id>) -> TestUser {
+        let n = uuid::Uuid::now_v7().simple().to_string();
+        let email = format!("{}.{}@example.com", role.as_str(), &n[20..]);
+        let password = format!("pw-{n}");
+        let id = users::create(
+            &mut self.conn(),
+            &users::NewUser {
+                employee_number: format!("E{n}"),
+                email: email.clone(),
+                display_name: format!("{role} {}", &n[24..]),
+                site_id: site,
+                role,
+                locale: "en".into(),
+                password: Some(password.clone()),
+            },
+        )
+        .expect("create test user");
+        TestUser {
+            id,
+            email,
+            password,
+            role,
+        }
+    }
+
+    /// An access token for `user`, minted with the app's own key (skips the password check).
+    pub fn token(&self, user: &TestUser) -> String {
+        let keys = TokenKeys::new(&self.settings.jwt.secret, &self.settings.jwt);
+        keys.issue(user.id, user.role).expect("issue token")
+    }
+
+    /// POSTs JSON and returns status, content type and body.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, String, serde_json::Value) {
+        let mut res = self
+            .client()
+            .post(self.url(path))
+            .send_json(&body)
+            .await
+            .expect("request");
+        read_json(&mut res).await
+    }
+
+    /// GET with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> (u16, String, serde_json::Value) {
+        let mut res = self
+            .client()
+            .get(self.url(path))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .send()
+            .await
+            .expect("request");
+        read_json(&mut res).await
+    }
+
+    /// Signs in through the API; returns the token response.
+    pub async fn login(&self, user: &TestUser) -> serde_json::Value {
+        let got = self
+            .post_json(
+                "/api/v1/auth/login",
+                serde_json::json!({"email": user.email, "password": user.password}),
+            )
+            .await;
+        assert_eq!(got.0, 200, "login: {}", got.2);
+        got.2
     }
 }
 

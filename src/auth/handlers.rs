@@ -1,0 +1,166 @@
+//! Sign-in endpoints: login, refresh, logout.
+
+use actix_web::{HttpResponse, web};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::caller::{Caller, load_caller, unauthorized};
+use crate::auth::password;
+use crate::auth::refresh::{self, Rotation};
+use crate::db::Id;
+use crate::db::schema::users;
+use crate::error::{AppError, AppResult};
+use crate::people::users::normalize_email;
+
+/// Credentials. Deliberately no `Debug`: the password must not reach a log line.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "a.tanaka@example.com")]
+    pub email: String,
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// A new pair of tokens.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Exchange at `/api/v1/auth/refresh` for a new pair; single use.
+    pub refresh_token: String,
+}
+
+fn tokens(state: &AppState, caller: &Caller, refresh_token: String) -> AppResult<TokenResponse> {
+    let access_token = state
+        .tokens
+        .issue(caller.id, caller.role)
+        .map_err(AppError::internal)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.tokens.access_ttl_secs,
+        refresh_token,
+    })
+}
+
+/// Signs in with email and password.
+///
+/// Wrong email and wrong password answer the same 401 in the same time.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Wrong email or password, or the account is deactivated", body = crate::error::Problem,
+         content_type = "application/problem+json"),
+        (status = 422, description = "The body is not a login request", body = crate::error::Problem,
+         content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> AppResult<HttpResponse> {
+    let LoginRequest {
+        email,
+        password: given,
+    } = body.into_inner();
+    let st = state.clone();
+    let response = web::block(move || -> AppResult<TokenResponse> {
+        let found: Option<(Id, Option<String>)> = {
+            let mut conn = st.pool.get()?;
+            users::table
+                .filter(users::email.eq(normalize_email(&email)))
+                .select((users::id, users::password_hash))
+                .first(&mut conn)
+                .optional()?
+        };
+        // The hash is checked without holding a connection: it takes tens of milliseconds.
+        let user = match found {
+            Some((id, Some(hash))) if password::verify(&given, &hash) => id,
+            Some((_, Some(_))) => return Err(invalid_credentials()),
+            _ => {
+                password::verify_dummy(&given);
+                return Err(invalid_credentials());
+            }
+        };
+        let mut conn = st.pool.get()?;
+        let caller = load_caller(&mut conn, user)?
+            .ok_or_else(|| unauthorized("account_inactive", "the account is deactivated"))?;
+        let refresh_token =
+            refresh::issue(&mut conn, user, None, st.settings.jwt.refresh_ttl_secs)?;
+        tracing::info!(user = %user, "signed in");
+        tokens(&st, &caller, refresh_token)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+fn invalid_credentials() -> AppError {
+    unauthorized("invalid_credentials", "wrong email or password")
+}
+
+/// Exchanges a refresh token for a new token pair.
+///
+/// Each refresh token works once. Presenting one again revokes every token of that sign-in.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 401, description = "Unknown, expired, revoked or re-used refresh token", body = crate::error::Problem,
+         content_type = "application/problem+json"),
+    ))]
+pub async fn refresh_tokens(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> AppResult<HttpResponse> {
+    let presented = body.into_inner().refresh_token;
+    let st = state.clone();
+    let response = web::block(move || -> AppResult<TokenResponse> {
+        let mut conn = st.pool.get()?;
+        match refresh::rotate(&mut conn, &presented, st.settings.jwt.refresh_ttl_secs)? {
+            Rotation::Rotated {
+                caller,
+                refresh_token,
+            } => tokens(&st, &caller, refresh_token),
+            Rotation::Reused => {
+                tracing::warn!(
+                    "a rotated refresh token was presented again; its sign-in is revoked"
+                );
+                Err(unauthorized(
+                    "refresh_token_reused",
+                    "this refresh token was already used; sign in again",
+                ))
+            }
+            Rotation::Invalid(why) => Err(unauthorized("invalid_refresh_token", why)),
+        }
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+/// Signs out: revokes the refresh token and every token of the same sign-in.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "Signed out (also for an unknown token)")))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> AppResult<HttpResponse> {
+    let presented = body.into_inner().refresh_token;
+    let pool = state.pool.clone();
+    web::block(move || -> AppResult<()> {
+        let mut conn = pool.get()?;
+        Ok(refresh::revoke(&mut conn, &presented)?)
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,12 @@
+//! Who is calling, and what they may do: passwords, tokens, the `Caller` extractor, sign-in.
+
+pub mod caller;
+pub mod handlers;
+pub mod password;
+pub mod refresh;
+pub mod roles;
+pub mod secret;
+pub mod tokens;
+
+pub use caller::Caller;
+pub use roles::Role;

@@ -1,0 +1,6 @@
+//! Employees (users): the model, queries, and their HTTP handlers.
+
+pub mod handlers;
+pub mod users;
+
+pub use users::{NewUser, User};

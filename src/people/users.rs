@@ -1,0 +1,248 @@
+//! Users: how they are stored, created and shown.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{Role, password};
+use crate::db::schema::{coordinator_sites, users};
+use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
+use crate::error::{AppError, AppResult, FieldError};
+
+/// A user row as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: Id,
+    pub employee_number: String,
+    pub email: String,
+    pub display_name: String,
+    pub site_id: Option<Id>,
+    pub role: String,
+    pub active: bool,
+    pub locale: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A user as the API shows them. Never carries the password hash.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub id: uuid::Uuid,
+    /// HR's key for the employee; unique.
+    pub employee_number: String,
+    pub email: String,
+    pub display_name: String,
+    /// Home site.
+    pub site_id: Option<uuid::Uuid>,
+    pub role: Role,
+    pub active: bool,
+    /// `en` or `ja`: the language of the emails the user receives.
+    pub locale: String,
+    /// Sites this user coordinates (coordinators only).
+    pub coordinated_site_ids: Vec<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    fn from_row(row: UserRow, sites: Vec<Id>) -> AppResult<User> {
+        let role = row.role.parse::<Role>().map_err(AppError::internal)?;
+        Ok(User {
+            id: row.id.into(),
+            employee_number: row.employee_number,
+            email: row.email,
+            display_name: row.display_name,
+            site_id: row.site_id.map(Into::into),
+            role,
+            active: row.active,
+            locale: row.locale,
+            coordinated_site_ids: sites.into_iter().map(Into::into).collect(),
+            created_at: row.created_at.into(),
+            updated_at: row.updated_at.into(),
+        })
+    }
+}
+
+/// Reads one user with their coordinated sites.
+pub fn find(conn: &mut AnyConnection, id: Id) -> AppResult<Option<User>> {
+    let row: Option<UserRow> = users::table
+        .filter(users::id.eq(id))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    let sites = coordinator_sites::table
+        .filter(coordinator_sites::user_id.eq(id))
+        .select(coordinator_sites::site_id)
+        .order(coordinator_sites::site_id)
+        .load(conn)?;
+    User::from_row(row, sites).map(Some)
+}
+
+/// What it takes to create a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub employee_number: String,
+    pub email: String,
+    pub display_name: String,
+    pub site_id: Option<Id>,
+    pub role: Role,
+    pub locale: String,
+    /// Plain text; hashed here and never stored or logged as given.
+    pub password: Option<String>,
+}
+
+/// Normalises an email address for storage and look-up.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Field checks shared by the API, the CLI and imports.
+pub fn validate(new: &NewUser) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let email = normalize_email(&new.email);
+    let well_formed = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+    });
+    if !well_formed || email.len() > 254 || email.chars().any(char::is_whitespace) {
+        errors.push(FieldError::new(
+            "email",
+            "invalid_format",
+            "an email address like name@example.com",
+        ));
+    }
+    let number = new.employee_number.trim();
+    if number.is_empty() || number.len() > 64 {
+        errors.push(FieldError::new(
+            "employee_number",
+            "invalid_length",
+            "1 to 64 characters",
+        ));
+    }
+    let name = new.display_name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.push(FieldError::new(
+            "display_name",
+            "invalid_length",
+            "1 to 200 characters",
+        ));
+    }
+    if !matches!(new.locale.as_str(), "en" | "ja") {
+        errors.push(FieldError::new("locale", "invalid_value", "en or ja"));
+    }
+    if let Some(p) = &new.password
+        && p.chars().count() < password::MIN_PASSWORD_LEN
+    {
+        errors.push(FieldError::new(
+            "password",
+            "too_short",
+            format!("at least {} characters", password::MIN_PASSWORD_LEN),
+        ));
+    }
+    errors
+}
+
+/// Creates a user. The password (if any) is hashed before the transaction so the write lock is
+/// held only for the insert.
+pub fn create(conn: &mut AnyConnection, new: &NewUser) -> AppResult<Id> {
+    let errors = validate(new);
+    if !errors.is_empty() {
+        return Err(AppError::validation(errors));
+    }
+    let password_hash = match &new.password {
+        Some(p) => Some(password::hash(p).map_err(AppError::internal)?),
+        None => None,
+    };
+    let id = Id::new();
+    let now = Timestamp::now();
+    write_transaction(conn, |conn| {
+        diesel::insert_into(users::table)
+            .values((
+                users::id.eq(id),
+                users::employee_number.eq(new.employee_number.trim()),
+                users::email.eq(normalize_email(&new.email)),
+                users::display_name.eq(new.display_name.trim()),
+                users::site_id.eq(new.site_id),
+                users::role.eq(new.role.as_str()),
+                users::active.eq(true),
+                users::locale.eq(&new.locale),
+                users::password_hash.eq(&password_hash),
+                users::created_at.eq(now),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .map_err(|e| match e {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                ) => AppError::conflict(
+                    "user_exists",
+                    "a user with this email or employee number already exists",
+                ),
+                other => other.into(),
+            })?;
+        Ok(id)
+    })
+}
+
+/// Replaces a user's password (and ends their sign-ins elsewhere).
+pub fn set_password(conn: &mut AnyConnection, id: Id, new_password: &str) -> AppResult<()> {
+    if new_password.chars().count() < password::MIN_PASSWORD_LEN {
+        return Err(AppError::validation(vec![FieldError::new(
+            "password",
+            "too_short",
+            format!("at least {} characters", password::MIN_PASSWORD_LEN),
+        )]));
+    }
+    let hash = password::hash(new_password).map_err(AppError::internal)?;
+    write_transaction(conn, |conn| {
+        let n = diesel::update(users::table.filter(users::id.eq(id)))
+            .set((
+                users::password_hash.eq(Some(hash)),
+                users::updated_at.eq(Timestamp::now()),
+            ))
+            .execute(conn)?;
+        if n == 0 {
+            return Err(AppError::not_found("no such user"));
+        }
+        crate::auth::refresh::revoke_all_for_user(conn, id)?;
+        Ok(())
+    })
+}
+
+/// Finds a user id by email.
+pub fn id_by_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Option<Id>> {
+    users::table
+        .filter(users::email.eq(normalize_email(email)))
+        .select(users::id)
+        .first(conn)
+        .optional()
+}
+
+/// On an empty database, creates the first administrator with a random password and returns
+/// (email, password) so the caller can show it once. Does nothing when any user exists.
+pub fn bootstrap_admin(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> AppResult<Option<(String, String)>> {
+    let any: i64 = users::table.count().get_result(conn)?;
+    if any > 0 {
+        return Ok(None);
+    }
+    let password = password::generate();
+    create(
+        conn,
+        &NewUser {
+            employee_number: "admin".into(),
+            email: email.into(),
+            display_name: "Administrator".into(),
+            site_id: None,
+            role: Role::Admin,
+            locale: "en".into(),
+            password: Some(password.clone()),
+        },
+    )?;
+    Ok(Some((normalize_email(email), password)))
+}

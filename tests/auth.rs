@@ -1,0 +1,305 @@
+//! Sign-in, tokens and their rejection.
+
+mod common;
+
+use chrono::Utc;
+use common::{Backend, TestApp, assert_problem, read_json};
+use diesel::prelude::*;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+use tomoni::auth::Role;
+use tomoni::db::schema::users;
+
+async fn login_issues_tokens_that_open_me(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Employee, None);
+    let tokens = app.login(&user).await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 900);
+    assert_eq!(tokens["refresh_token"].as_str().unwrap().len(), 64);
+    let (status, _, me) = app
+        .get_as(tokens["access_token"].as_str().unwrap(), "/api/v1/me")
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["id"], user.id.to_string());
+    assert_eq!(me["email"], user.email);
+    assert_eq!(me["role"], "employee");
+    let text = me.to_string();
+    assert!(
+        !text.contains("argon2") && !text.contains("password"),
+        "no hash in responses: {text}"
+    );
+}
+
+async fn email_is_matched_case_insensitively(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Employee, None);
+    let got = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({"email": user.email.to_uppercase(), "password": user.password}),
+        )
+        .await;
+    assert_eq!(got.0, 200, "{}", got.2);
+}
+
+async fn wrong_password_and_unknown_email_look_the_same(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Employee, None);
+    let wrong = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({"email": user.email, "password": "not-the-password"}),
+        )
+        .await;
+    let unknown = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({"email": "nobody@example.com", "password": "whatever-at-all"}),
+        )
+        .await;
+    assert_problem(&wrong, 401, "invalid_credentials");
+    assert_problem(&unknown, 401, "invalid_credentials");
+    assert_eq!(wrong.2, unknown.2, "same body");
+}
+
+async fn login_rejects_bad_bodies_with_problems(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let post = |body: &'static str, ct: &'static str| {
+        let req = app
+            .client()
+            .post(app.url("/api/v1/auth/login"))
+            .insert_header(("content-type", ct));
+        async move {
+            let mut res = req.send_body(body).await.unwrap();
+            read_json(&mut res).await
+        }
+    };
+    assert_problem(
+        &post("{\"email\": ", "application/json").await,
+        400,
+        "malformed_json",
+    );
+    let shape = assert_problem(
+        &post("{\"email\": 5}", "application/json").await,
+        422,
+        "invalid_body",
+    );
+    assert!(
+        shape["detail"].as_str().unwrap().contains("invalid type"),
+        "{shape}"
+    );
+    let extra = post(
+        r#"{"email":"a@b.c","password":"x","role":"admin"}"#,
+        "application/json",
+    )
+    .await;
+    assert_problem(&extra, 422, "invalid_body");
+    assert_problem(
+        &post("email=a", "application/x-www-form-urlencoded").await,
+        415,
+        "unsupported_media_type",
+    );
+
+    let huge = format!(r#"{{"email":"a@b.c","password":"{}"}}"#, "x".repeat(70_000));
+    let mut res = app
+        .client()
+        .post(app.url("/api/v1/auth/login"))
+        .insert_header(("content-type", "application/json"))
+        .send_body(huge)
+        .await
+        .unwrap();
+    let got = read_json(&mut res).await;
+    let body = assert_problem(&got, 413, "payload_too_large");
+    assert!(body["detail"].as_str().unwrap().contains("65536"), "{body}");
+}
+
+async fn deactivated_users_cannot_sign_in_refresh_or_use_tokens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Coordinator, None);
+    let tokens = app.login(&user).await;
+    diesel::update(users::table.filter(users::id.eq(user.id)))
+        .set(users::active.eq(false))
+        .execute(&mut app.conn())
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_problem(
+        &app.get_as(access, "/api/v1/me").await,
+        401,
+        "invalid_token",
+    );
+    let refresh = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": tokens["refresh_token"]}),
+        )
+        .await;
+    assert_problem(&refresh, 401, "invalid_refresh_token");
+    let login = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({"email": user.email, "password": user.password}),
+        )
+        .await;
+    assert_problem(&login, 401, "account_inactive");
+}
+
+async fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Hr, None);
+    let first = app.login(&user).await;
+    let r1 = first["refresh_token"].clone();
+    let second = app
+        .post_json("/api/v1/auth/refresh", json!({"refresh_token": r1}))
+        .await;
+    assert_eq!(second.0, 200, "{}", second.2);
+    let r2 = second.2["refresh_token"].clone();
+    assert_ne!(r1, r2, "rotated");
+    let (status, _, _) = app
+        .get_as(second.2["access_token"].as_str().unwrap(), "/api/v1/me")
+        .await;
+    assert_eq!(status, 200);
+
+    let reused = app
+        .post_json("/api/v1/auth/refresh", json!({"refresh_token": r1}))
+        .await;
+    assert_problem(&reused, 401, "refresh_token_reused");
+    let after = app
+        .post_json("/api/v1/auth/refresh", json!({"refresh_token": r2}))
+        .await;
+    assert_problem(&after, 401, "invalid_refresh_token");
+
+    // Another sign-in of the same user is a different family and keeps working.
+    let other = app.login(&user).await;
+    let ok = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": other["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(ok.0, 200);
+}
+
+async fn logout_revokes_the_sign_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Employee, None);
+    let tokens = app.login(&user).await;
+    let mut res = app
+        .client()
+        .post(app.url("/api/v1/auth/logout"))
+        .send_json(&json!({"refresh_token": tokens["refresh_token"]}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(res.body().await.unwrap().is_empty());
+    let refresh = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": tokens["refresh_token"]}),
+        )
+        .await;
+    assert_problem(&refresh, 401, "invalid_refresh_token");
+    let unknown = app
+        .post_json("/api/v1/auth/logout", json!({"refresh_token": "nope"}))
+        .await;
+    assert_eq!(unknown.0, 204, "logging out twice is fine");
+}
+
+/// Claims as an attacker would craft them.
+fn claims(app: &TestApp, user: &common::TestUser, aud: &str, exp_offset: i64) -> serde_json::Value {
+    let now = Utc::now().timestamp();
+    json!({
+        "iss": app.settings.jwt.issuer, "aud": aud, "sub": user.id.to_string(), "role": "admin",
+        "iat": now, "exp": now + exp_offset, "jti": "x",
+    })
+}
+
+async fn forged_and_stale_tokens_are_rejected(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Employee, None);
+    let secret = app.settings.jwt.secret.expose().as_bytes().to_vec();
+    let aud = app.settings.jwt.audience.clone();
+    let good = app.token(&user);
+    assert_eq!(app.get_as(&good, "/api/v1/me").await.0, 200);
+
+    // Signature changed in its last characters.
+    let mut tampered = good.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    // Payload changed (role escalated), signature kept.
+    let parts: Vec<&str> = good.split('.').collect();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    payload["role"] = json!("admin");
+    let escalated = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(payload.to_string()),
+        parts[2]
+    );
+    // Unsigned.
+    let none = format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
+    let sign = |alg, key: &EncodingKey, claims: &serde_json::Value| {
+        jsonwebtoken::encode(&Header::new(alg), claims, key).unwrap()
+    };
+    let hs512 = sign(
+        Algorithm::HS512,
+        &EncodingKey::from_secret(&secret),
+        &claims(&app, &user, &aud, 600),
+    );
+    let other_key = sign(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(b"another-secret-another-secret-0000"),
+        &claims(&app, &user, &aud, 600),
+    );
+    let expired = sign(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(&secret),
+        &claims(&app, &user, &aud, -120),
+    );
+    let wrong_aud = sign(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(&secret),
+        &claims(&app, &user, "other-app", 600),
+    );
+
+    for (what, token) in [
+        ("tampered signature", tampered),
+        ("escalated payload", escalated),
+        ("alg none", none),
+        ("HS512", hs512),
+        ("another key", other_key),
+        ("expired", expired),
+        ("wrong audience", wrong_aud),
+        ("garbage", "not.a.jwt".to_owned()),
+    ] {
+        let got = app.get_as(&token, "/api/v1/me").await;
+        assert_problem(&got, 401, "invalid_token");
+        assert!(!got.2["detail"].as_str().unwrap().is_empty(), "{what}");
+    }
+    let mut res = app
+        .client()
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");
+    assert_problem(&read_json(&mut res).await, 401, "unauthorized");
+}
+
+both_backends!(
+    login_issues_tokens_that_open_me,
+    email_is_matched_case_insensitively,
+    wrong_password_and_unknown_email_look_the_same,
+    login_rejects_bad_bodies_with_problems,
+    deactivated_users_cannot_sign_in_refresh_or_use_tokens,
+    refresh_rotates_and_reuse_revokes_the_family,
+    logout_revokes_the_sign_in,
+    forged_and_stale_tokens_are_rejected,
+);
