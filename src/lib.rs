@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin CLI over this library; integration tests build the same
 //! [`AppState`] and call the same [`http::build_server`] as production.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

@@ -6,6 +6,7 @@
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod pagination;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -48,7 +49,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/v1/auth/logout", "POST").route(web::post().to(auth::handlers::logout)),
         )
-        .service(resource("/api/v1/me", "GET").route(web::get().to(people::handlers::me)));
+        .service(resource("/api/v1/me", "GET").route(web::get().to(people::handlers::me)))
+        .service(
+            resource("/api/v1/users", "GET, POST")
+                .route(web::get().to(people::handlers::list))
+                .route(web::post().to(people::handlers::create)),
+        )
+        .service(
+            resource("/api/v1/users/{id}", "GET, PATCH")
+                .route(web::get().to(people::handlers::get))
+                .route(web::patch().to(people::handlers::patch)),
+        );
 }
 
 /// Copies the request id (also in every log line of the request) into the `x-request-id`

@@ -41,7 +41,8 @@ impl Modify for BearerAuth {
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         auth::handlers::login, auth::handlers::refresh_tokens, auth::handlers::logout,
-        people::handlers::me,
+        people::handlers::me, people::handlers::list, people::handlers::create,
+        people::handlers::get, people::handlers::patch,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role)),
     modifiers(&BearerAuth),

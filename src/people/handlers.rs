@@ -1,26 +1,166 @@
 //! HTTP handlers for users.
 
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use tracing_actix_web::RequestId;
+use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::auth::Caller;
-use crate::error::{AppError, AppResult};
-use crate::people::users;
+use crate::auth::{Caller, Role};
+use crate::db::Id;
+use crate::error::{AppError, AppResult, Problem};
+use crate::http::pagination::{self, Page};
+use crate::people::changes::{self, CreateUser, UserPatch};
+use crate::people::users::{self, ListFilter, User, Visibility};
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/me", tag = "people", security(("bearer" = [])),
     responses(
-        (status = 200, description = "The caller", body = users::User),
-        (status = 401, description = "No or invalid token", body = crate::error::Problem,
-         content_type = "application/problem+json"),
+        (status = 200, description = "The caller", body = User),
+        (status = 401, description = "No or invalid token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     let pool = state.pool.clone();
-    let user = web::block(move || -> AppResult<Option<users::User>> {
+    let user = web::block(move || -> AppResult<Option<User>> {
         let mut conn = pool.get()?;
         users::find(&mut conn, caller.id)
     })
     .await??
     .ok_or_else(|| AppError::not_found("no such user"))?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UserListQuery {
+    /// Home site.
+    pub site_id: Option<uuid::Uuid>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    /// Case-insensitive text in email, display name or employee number.
+    pub q: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Lists the users the caller may see: everyone for admins and HR, the users of their sites for
+/// coordinators, themselves for employees.
+#[utoipa::path(get, path = "/api/v1/users", tag = "people", security(("bearer" = [])), params(UserListQuery),
+    responses(
+        (status = 200, description = "A page of users", body = Page<User>),
+        (status = 400, description = "Bad filter or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<UserListQuery>,
+) -> AppResult<HttpResponse> {
+    let q = query.into_inner();
+    let limit = pagination::limit(q.limit)?;
+    let after = match q.cursor.as_deref() {
+        Some(c) => Some(
+            c.parse::<Id>()
+                .map_err(|_| AppError::bad_request("invalid_query", "unknown cursor"))?,
+        ),
+        None => None,
+    };
+    let filter = ListFilter {
+        site_id: q.site_id.map(Id::from),
+        role: q.role,
+        active: q.active,
+        text: q.q,
+        after,
+        limit,
+    };
+    let pool = state.pool.clone();
+    let rows = web::block(move || -> AppResult<Vec<User>> {
+        let mut conn = pool.get()?;
+        users::list(&mut conn, &Visibility::of(&caller), &filter)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |u| u.id.to_string())))
+}
+
+/// Creates a user (admins; HR for employees and coordinators).
+#[utoipa::path(post, path = "/api/v1/users", tag = "people", security(("bearer" = [])), request_body = CreateUser,
+    responses(
+        (status = 201, description = "Created", body = User),
+        (status = 403, description = "The caller may not create this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email or employee number taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    body: web::Json<CreateUser>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Admin, Role::Hr])?;
+    let pool = state.pool.clone();
+    let req = body.into_inner();
+    let user = web::block(move || -> AppResult<User> {
+        let mut conn = pool.get()?;
+        changes::create(&mut conn, &caller, req, Some(request_id.to_string()))
+    })
+    .await??;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/users/{}", user.id)))
+        .json(user))
+}
+
+/// One user, if the caller may see them (404 otherwise: existence is private).
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "people", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 404, description = "No such user, or not visible to the caller", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let pool = state.pool.clone();
+    let user = web::block(move || -> AppResult<Option<User>> {
+        let mut conn = pool.get()?;
+        users::find(&mut conn, id)
+    })
+    .await??
+    .filter(|u| Visibility::of(&caller).allows(u))
+    .ok_or_else(|| AppError::not_found("no such user"))?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+/// Changes a user. Everyone may change their own display name and locale; admins and HR manage
+/// accounts (HR not admins, and not the hr/admin roles). Role, site, activation and coordinated
+/// sites changes are written to the audit log.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "people", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")), request_body = UserPatch,
+    responses(
+        (status = 200, description = "The changed user", body = User),
+        (status = 403, description = "A field the caller may not change", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or not visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email or employee number taken, or the last admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn patch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    id: web::Path<uuid::Uuid>,
+    body: web::Json<UserPatch>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let pool = state.pool.clone();
+    let patch = body.into_inner();
+    let user = web::block(move || -> AppResult<User> {
+        let mut conn = pool.get()?;
+        changes::update(&mut conn, &caller, id, patch, Some(request_id.to_string()))
+    })
+    .await??;
     Ok(HttpResponse::Ok().json(user))
 }

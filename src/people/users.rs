@@ -144,47 +144,64 @@ pub fn validate(new: &NewUser) -> Vec<FieldError> {
     errors
 }
 
-/// Creates a user. The password (if any) is hashed before the transaction so the write lock is
-/// held only for the insert.
-pub fn create(conn: &mut AnyConnection, new: &NewUser) -> AppResult<Id> {
+/// Validates a new user and hashes their password: the slow part, done before any transaction
+/// so the write lock is held only for the insert.
+pub fn prepare(new: &NewUser) -> AppResult<Option<String>> {
     let errors = validate(new);
     if !errors.is_empty() {
         return Err(AppError::validation(errors));
     }
-    let password_hash = match &new.password {
-        Some(p) => Some(password::hash(p).map_err(AppError::internal)?),
-        None => None,
-    };
+    match &new.password {
+        Some(p) => Ok(Some(password::hash(p).map_err(AppError::internal)?)),
+        None => Ok(None),
+    }
+}
+
+/// Inserts a prepared user inside the caller's transaction.
+pub fn insert(
+    conn: &mut AnyConnection,
+    new: &NewUser,
+    password_hash: Option<String>,
+) -> AppResult<Id> {
     let id = Id::new();
     let now = Timestamp::now();
-    write_transaction(conn, |conn| {
-        diesel::insert_into(users::table)
-            .values((
-                users::id.eq(id),
-                users::employee_number.eq(new.employee_number.trim()),
-                users::email.eq(normalize_email(&new.email)),
-                users::display_name.eq(new.display_name.trim()),
-                users::site_id.eq(new.site_id),
-                users::role.eq(new.role.as_str()),
-                users::active.eq(true),
-                users::locale.eq(&new.locale),
-                users::password_hash.eq(&password_hash),
-                users::created_at.eq(now),
-                users::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .map_err(|e| match e {
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                ) => AppError::conflict(
-                    "user_exists",
-                    "a user with this email or employee number already exists",
-                ),
-                other => other.into(),
-            })?;
-        Ok(id)
-    })
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(id),
+            users::employee_number.eq(new.employee_number.trim()),
+            users::email.eq(normalize_email(&new.email)),
+            users::display_name.eq(new.display_name.trim()),
+            users::site_id.eq(new.site_id),
+            users::role.eq(new.role.as_str()),
+            users::active.eq(true),
+            users::locale.eq(&new.locale),
+            users::password_hash.eq(&password_hash),
+            users::created_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(unique_to_conflict)?;
+    Ok(id)
+}
+
+/// A duplicate email or employee number is the client's conflict, not a server error.
+pub fn unique_to_conflict(e: diesel::result::Error) -> AppError {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => AppError::conflict(
+            "user_exists",
+            "a user with this email or employee number already exists",
+        ),
+        other => other.into(),
+    }
+}
+
+/// Creates a user (CLI, bootstrap, tests).
+pub fn create(conn: &mut AnyConnection, new: &NewUser) -> AppResult<Id> {
+    let hash = prepare(new)?;
+    write_transaction(conn, |conn| insert(conn, new, hash))
 }
 
 /// Replaces a user's password (and ends their sign-ins elsewhere).
@@ -245,4 +262,129 @@ pub fn bootstrap_admin(
         },
     )?;
     Ok(Some((normalize_email(email), password)))
+}
+
+/// Which users a caller may see.
+#[derive(Debug, Clone)]
+pub enum Visibility {
+    /// Admins and HR.
+    All,
+    /// A coordinator: users whose home site is one of these, and themselves.
+    Sites { sites: Vec<Id>, me: Id },
+    /// An employee: themselves only.
+    OnlySelf(Id),
+}
+
+impl Visibility {
+    pub fn of(caller: &crate::auth::Caller) -> Visibility {
+        match caller.role {
+            Role::Admin | Role::Hr => Visibility::All,
+            Role::Coordinator => Visibility::Sites {
+                sites: caller.sites.clone(),
+                me: caller.id,
+            },
+            Role::Employee => Visibility::OnlySelf(caller.id),
+        }
+    }
+
+    pub fn allows(&self, user: &User) -> bool {
+        let id = Id::from(user.id);
+        match self {
+            Visibility::All => true,
+            Visibility::Sites { sites, me } => {
+                id == *me || user.site_id.is_some_and(|s| sites.contains(&Id::from(s)))
+            }
+            Visibility::OnlySelf(me) => id == *me,
+        }
+    }
+}
+
+/// Filters of the user list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub site_id: Option<Id>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    /// Case-insensitive substring of email, display name or employee number.
+    pub text: Option<String>,
+    /// Keyset: users after this id (ids are time-ordered UUID v7).
+    pub after: Option<Id>,
+    pub limit: i64,
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Escapes LIKE wildcards so user text matches literally.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// One page (plus one row) of users the caller may see, in id order.
+pub fn list(
+    conn: &mut AnyConnection,
+    visibility: &Visibility,
+    filter: &ListFilter,
+) -> AppResult<Vec<User>> {
+    let mut query = users::table.select(UserRow::as_select()).into_boxed();
+    match visibility {
+        Visibility::All => {}
+        Visibility::Sites { sites, me } => {
+            query = query.filter(users::site_id.eq_any(sites.clone()).or(users::id.eq(*me)));
+        }
+        Visibility::OnlySelf(me) => query = query.filter(users::id.eq(*me)),
+    }
+    if let Some(site) = filter.site_id {
+        query = query.filter(users::site_id.eq(site));
+    }
+    if let Some(role) = filter.role {
+        query = query.filter(users::role.eq(role.as_str()));
+    }
+    if let Some(active) = filter.active {
+        query = query.filter(users::active.eq(active));
+    }
+    if let Some(text) = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let pattern = like_pattern(text);
+        query = query.filter(
+            lower(users::email)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(users::display_name)
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(users::employee_number).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(users::id.gt(after));
+    }
+    let rows: Vec<UserRow> = query
+        .order(users::id.asc())
+        .limit(filter.limit + 1)
+        .load(conn)?;
+    let ids: Vec<Id> = rows.iter().map(|r| r.id).collect();
+    let mut sites: std::collections::HashMap<Id, Vec<Id>> = std::collections::HashMap::new();
+    let pairs: Vec<(Id, Id)> = coordinator_sites::table
+        .filter(coordinator_sites::user_id.eq_any(ids))
+        .select((coordinator_sites::user_id, coordinator_sites::site_id))
+        .order((coordinator_sites::user_id, coordinator_sites::site_id))
+        .load(conn)?;
+    for (user, site) in pairs {
+        sites.entry(user).or_default().push(site);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let s = sites.remove(&row.id).unwrap_or_default();
+            User::from_row(row, s)
+        })
+        .collect()
 }

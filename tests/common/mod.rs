@@ -325,6 +325,91 @@ impl TestApp {
         }
     }
 
+    /// A site (and its company, created on first use).
+    pub fn site(&self, code: &str) -> db::Id {
+        use diesel::prelude::*;
+        use tomoni::db::schema::{companies, sites};
+        let conn = &mut self.conn();
+        let now = db::Timestamp::now();
+        let company: Option<db::Id> = companies::table
+            .filter(companies::code.eq("TST"))
+            .select(companies::id)
+            .first(conn)
+            .optional()
+            .unwrap();
+        let company = company.unwrap_or_else(|| {
+            let id = db::Id::new();
+            diesel::insert_into(companies::table)
+                .values((
+                    companies::id.eq(id),
+                    companies::code.eq("TST"),
+                    companies::name.eq("Test Group"),
+                    companies::country.eq("JP"),
+                    companies::created_at.eq(now),
+                    companies::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .unwrap();
+            id
+        });
+        let id = db::Id::new();
+        diesel::insert_into(sites::table)
+            .values((
+                sites::id.eq(id),
+                sites::code.eq(code),
+                sites::name.eq(format!("Site {code}")),
+                sites::company_id.eq(company),
+                sites::country.eq("JP"),
+                sites::region.eq("domestic"),
+                sites::timezone.eq("Asia/Tokyo"),
+                sites::opened_on.eq(chrono::NaiveDate::from_ymd_opt(2000, 4, 1).unwrap()),
+                sites::created_at.eq(now),
+                sites::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .unwrap();
+        id
+    }
+
+    /// A coordinator of `sites` (home site: the first).
+    pub fn coordinator(&self, sites: &[db::Id]) -> TestUser {
+        use diesel::prelude::*;
+        use tomoni::db::schema::coordinator_sites;
+        let user = self.user(Role::Coordinator, sites.first().copied());
+        for site in sites {
+            diesel::insert_into(coordinator_sites::table)
+                .values((
+                    coordinator_sites::user_id.eq(user.id),
+                    coordinator_sites::site_id.eq(*site),
+                    coordinator_sites::created_at.eq(db::Timestamp::now()),
+                ))
+                .execute(&mut self.conn())
+                .unwrap();
+        }
+        user
+    }
+
+    /// Sends `method path` with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, String, serde_json::Value) {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client().request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let mut res = match body {
+            Some(body) => req.send_json(&body).await,
+            None => req.send().await,
+        }
+        .expect("request");
+        read_json(&mut res).await
+    }
+
     /// An access token for `user`, minted with the app's own key (skips the password check).
     pub fn token(&self, user: &TestUser) -> String {
         let keys = TokenKeys::new(&self.settings.jwt.secret, &self.settings.jwt);

@@ -1,0 +1,73 @@
+//! Keyset pagination shared by every list endpoint: `?limit=` (default 50, at most 200) and an
+//! opaque `?cursor=` taken from the previous page's `next_cursor`.
+//!
+//! Keyset (seek) pagination stays fast at any depth, where OFFSET was measured to collapse.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{AppError, AppResult};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The validated page size.
+pub fn limit(requested: Option<i64>) -> AppResult<i64> {
+    match requested {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(AppError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_LIMIT}, got {n}"),
+        )),
+    }
+}
+
+/// Builds a page from up to `limit + 1` rows (the extra row only tells that more exist).
+pub fn page<T: ToSchema>(
+    mut rows: Vec<T>,
+    limit: i64,
+    cursor_of: impl Fn(&T) -> String,
+) -> Page<T> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(cursor_of)
+    } else {
+        None
+    };
+    Page {
+        items: rows,
+        next_cursor,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_bounded() {
+        assert_eq!(limit(None).unwrap(), 50);
+        assert_eq!(limit(Some(200)).unwrap(), 200);
+        assert!(limit(Some(0)).is_err());
+        assert!(limit(Some(201)).is_err());
+    }
+
+    #[test]
+    fn next_cursor_only_when_more_rows_exist() {
+        let p = page(vec![1, 2, 3], 2, |n| n.to_string());
+        assert_eq!(p.items, vec![1, 2]);
+        assert_eq!(p.next_cursor.as_deref(), Some("2"));
+        let p = page(vec![1, 2], 2, |n| n.to_string());
+        assert_eq!(p.next_cursor, None);
+    }
+}

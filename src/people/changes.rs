@@ -1,0 +1,369 @@
+//! Creating and changing users through the API, with the rules of who may change what.
+//!
+//! Mass assignment is refused loudly: a field the caller may not change is a 403 naming it, not
+//! silently dropped, so a client never believes a change happened that did not.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::audit;
+use crate::auth::{Caller, Role};
+use crate::db::schema::{coordinator_sites, sites, users as users_t};
+use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::people::users::{self, NewUser, User, Visibility};
+
+/// Distinguishes "absent" (`None`) from "set to null" (`Some(None)`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A new user. No `Debug`: it may carry a password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub employee_number: String,
+    pub email: String,
+    pub display_name: String,
+    /// Home site.
+    pub site_id: Option<uuid::Uuid>,
+    /// Defaults to `employee`.
+    pub role: Option<Role>,
+    /// `en` (default) or `ja`.
+    pub locale: Option<String>,
+    /// Optional: without one the user signs in through the identity provider only.
+    #[schema(format = Password)]
+    pub password: Option<String>,
+    /// Sites the user coordinates (role `coordinator` only).
+    #[serde(default)]
+    pub coordinated_site_ids: Vec<uuid::Uuid>,
+}
+
+/// Fields to change; absent fields stay as they are.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub employee_number: Option<String>,
+    /// Home site; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<uuid::Uuid>, nullable)]
+    pub site_id: Option<Option<uuid::Uuid>>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    pub locale: Option<String>,
+    pub coordinated_site_ids: Option<Vec<uuid::Uuid>>,
+}
+
+impl UserPatch {
+    /// The fields present in the request.
+    fn fields(&self) -> Vec<&'static str> {
+        let mut f = Vec::new();
+        let present = [
+            ("email", self.email.is_some()),
+            ("display_name", self.display_name.is_some()),
+            ("employee_number", self.employee_number.is_some()),
+            ("site_id", self.site_id.is_some()),
+            ("role", self.role.is_some()),
+            ("active", self.active.is_some()),
+            ("locale", self.locale.is_some()),
+            ("coordinated_site_ids", self.coordinated_site_ids.is_some()),
+        ];
+        for (name, is) in present {
+            if is {
+                f.push(name);
+            }
+        }
+        f
+    }
+}
+
+/// Fields anyone may change on their own account.
+const SELF_SERVICE: [&str; 2] = ["display_name", "locale"];
+
+/// HR manages people but not the keys to the kingdom: it may not create or promote admins or
+/// other HR staff, nor change an admin's account.
+fn check_grant(caller: &Caller, role: Role) -> AppResult<()> {
+    match (caller.role, role) {
+        (Role::Admin, _) => Ok(()),
+        (Role::Hr, Role::Employee | Role::Coordinator) => Ok(()),
+        (Role::Hr, _) => Err(AppError::forbidden(format!(
+            "HR may not grant the {role} role"
+        ))),
+        _ => Err(AppError::forbidden("only admins and HR manage accounts")),
+    }
+}
+
+fn check_sites_exist(conn: &mut AnyConnection, field: &str, ids: &[Id]) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let found: i64 = sites::table
+        .filter(sites::id.eq_any(ids.to_vec()))
+        .count()
+        .get_result(conn)?;
+    let mut unique = ids.to_vec();
+    unique.sort();
+    unique.dedup();
+    if found as usize != unique.len() {
+        return Err(AppError::validation(vec![FieldError::new(
+            field,
+            "unknown_site",
+            "no such site",
+        )]));
+    }
+    Ok(())
+}
+
+fn replace_coordinated_sites(
+    conn: &mut AnyConnection,
+    user: Id,
+    site_ids: &[Id],
+) -> QueryResult<()> {
+    diesel::delete(coordinator_sites::table.filter(coordinator_sites::user_id.eq(user)))
+        .execute(conn)?;
+    let now = Timestamp::now();
+    let mut unique = site_ids.to_vec();
+    unique.sort();
+    unique.dedup();
+    for site in unique {
+        diesel::insert_into(coordinator_sites::table)
+            .values((
+                coordinator_sites::user_id.eq(user),
+                coordinator_sites::site_id.eq(site),
+                coordinator_sites::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Creates a user on behalf of an admin or HR, recording it in the audit log.
+pub fn create(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    req: CreateUser,
+    request_id: Option<String>,
+) -> AppResult<User> {
+    let role = req.role.unwrap_or(Role::Employee);
+    check_grant(caller, role)?;
+    let coordinated: Vec<Id> = req
+        .coordinated_site_ids
+        .iter()
+        .copied()
+        .map(Id::from)
+        .collect();
+    if !coordinated.is_empty() && role != Role::Coordinator {
+        return Err(AppError::validation(vec![FieldError::new(
+            "coordinated_site_ids",
+            "not_a_coordinator",
+            "only coordinators coordinate sites",
+        )]));
+    }
+    let site_id = req.site_id.map(Id::from);
+    check_sites_exist(conn, "site_id", &site_id.into_iter().collect::<Vec<_>>())?;
+    check_sites_exist(conn, "coordinated_site_ids", &coordinated)?;
+    let new = NewUser {
+        employee_number: req.employee_number,
+        email: req.email,
+        display_name: req.display_name,
+        site_id,
+        role,
+        locale: req.locale.unwrap_or_else(|| "en".into()),
+        password: req.password,
+    };
+    let hash = users::prepare(&new)?;
+    let id = write_transaction(conn, |conn| -> AppResult<Id> {
+        let id = users::insert(conn, &new, hash)?;
+        replace_coordinated_sites(conn, id, &coordinated)?;
+        audit::record(
+            conn,
+            audit::Entry {
+                actor: Some(caller.id),
+                action: "user.created",
+                entity_type: "user",
+                entity_id: Some(id.to_string()),
+                details: json!({"role": role, "site_id": site_id, "coordinated_site_ids": coordinated}),
+                request_id,
+            },
+        )?;
+        Ok(id)
+    })?;
+    users::find(conn, id)?.ok_or_else(|| AppError::not_found("no such user"))
+}
+
+/// Applies a patch after checking who may change which field.
+pub fn update(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    target: Id,
+    patch: UserPatch,
+    request_id: Option<String>,
+) -> AppResult<User> {
+    let before = users::find(conn, target)?.ok_or_else(|| AppError::not_found("no such user"))?;
+    if !Visibility::of(caller).allows(&before) {
+        return Err(AppError::not_found("no such user"));
+    }
+    let fields = patch.fields();
+    let is_self = caller.id == target;
+    match caller.role {
+        Role::Admin => {}
+        Role::Hr => {
+            if before.role == Role::Admin || (before.role == Role::Hr && !is_self) {
+                return Err(AppError::forbidden(format!(
+                    "HR may not change a {} account",
+                    before.role
+                )));
+            }
+            if let Some(role) = patch.role {
+                check_grant(caller, role)?;
+            }
+            if is_self && patch.role.is_some() {
+                return Err(AppError::forbidden("you may not change your own role"));
+            }
+        }
+        Role::Coordinator | Role::Employee => {
+            if !is_self {
+                return Err(AppError::forbidden(
+                    "only admins and HR change other accounts",
+                ));
+            }
+            let refused: Vec<&str> = fields
+                .iter()
+                .copied()
+                .filter(|f| !SELF_SERVICE.contains(f))
+                .collect();
+            if !refused.is_empty() {
+                return Err(AppError::forbidden(format!(
+                    "you may not change your own {}",
+                    refused.join(", ")
+                )));
+            }
+        }
+    }
+
+    let new_role = patch.role.unwrap_or(before.role);
+    let new_site = match patch.site_id {
+        Some(s) => s.map(Id::from),
+        None => before.site_id.map(Id::from),
+    };
+    let new_active = patch.active.unwrap_or(before.active);
+    let before_sites: Vec<Id> = before
+        .coordinated_site_ids
+        .iter()
+        .copied()
+        .map(Id::from)
+        .collect();
+    let mut new_sites: Vec<Id> = match &patch.coordinated_site_ids {
+        Some(ids) => ids.iter().copied().map(Id::from).collect(),
+        None if new_role == Role::Coordinator => before_sites.clone(),
+        None => Vec::new(),
+    };
+    new_sites.sort();
+    new_sites.dedup();
+    if new_role != Role::Coordinator
+        && patch
+            .coordinated_site_ids
+            .as_ref()
+            .is_some_and(|s| !s.is_empty())
+    {
+        return Err(AppError::validation(vec![FieldError::new(
+            "coordinated_site_ids",
+            "not_a_coordinator",
+            "only coordinators coordinate sites",
+        )]));
+    }
+    if let Some(Some(site)) = patch.site_id {
+        check_sites_exist(conn, "site_id", &[Id::from(site)])?;
+    }
+    check_sites_exist(conn, "coordinated_site_ids", &new_sites)?;
+    let check = NewUser {
+        employee_number: patch
+            .employee_number
+            .clone()
+            .unwrap_or_else(|| before.employee_number.clone()),
+        email: patch.email.clone().unwrap_or_else(|| before.email.clone()),
+        display_name: patch
+            .display_name
+            .clone()
+            .unwrap_or_else(|| before.display_name.clone()),
+        site_id: new_site,
+        role: new_role,
+        locale: patch
+            .locale
+            .clone()
+            .unwrap_or_else(|| before.locale.clone()),
+        password: None,
+    };
+    let errors = users::validate(&check);
+    if !errors.is_empty() {
+        return Err(AppError::validation(errors));
+    }
+
+    write_transaction(conn, |conn| -> AppResult<()> {
+        // Never leave the installation without an active administrator.
+        if before.role == Role::Admin && before.active && (new_role != Role::Admin || !new_active) {
+            let admins: i64 = users_t::table
+                .filter(users_t::role.eq("admin"))
+                .filter(users_t::active.eq(true))
+                .count()
+                .get_result(conn)?;
+            if admins <= 1 {
+                return Err(AppError::conflict(
+                    "last_admin",
+                    "this is the last active administrator",
+                ));
+            }
+        }
+        diesel::update(users_t::table.filter(users_t::id.eq(target)))
+            .set((
+                users_t::email.eq(users::normalize_email(&check.email)),
+                users_t::display_name.eq(check.display_name.trim()),
+                users_t::employee_number.eq(check.employee_number.trim()),
+                users_t::site_id.eq(new_site),
+                users_t::role.eq(new_role.as_str()),
+                users_t::active.eq(new_active),
+                users_t::locale.eq(&check.locale),
+                users_t::updated_at.eq(Timestamp::now()),
+            ))
+            .execute(conn)
+            .map_err(users::unique_to_conflict)?;
+        if new_sites != before_sites {
+            replace_coordinated_sites(conn, target, &new_sites)?;
+        }
+        if !new_active && before.active {
+            crate::auth::refresh::revoke_all_for_user(conn, target)?;
+        }
+        let access_changed = new_role != before.role
+            || new_site != before.site_id.map(Id::from)
+            || new_active != before.active
+            || new_sites != before_sites;
+        if access_changed {
+            audit::record(
+                conn,
+                audit::Entry {
+                    actor: Some(caller.id),
+                    action: "user.access_changed",
+                    entity_type: "user",
+                    entity_id: Some(target.to_string()),
+                    details: json!({
+                        "before": {"role": before.role, "site_id": before.site_id, "active": before.active,
+                                   "coordinated_site_ids": before_sites},
+                        "after": {"role": new_role, "site_id": new_site, "active": new_active,
+                                  "coordinated_site_ids": new_sites},
+                    }),
+                    request_id,
+                },
+            )?;
+        }
+        Ok(())
+    })?;
+    users::find(conn, target)?.ok_or_else(|| AppError::not_found("no such user"))
+}
