@@ -23,6 +23,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub metrics: Arc<http::metrics::Metrics>,
     pub tokens: auth::tokens::TokenKeys,
+    pub login_limiter: auth::ratelimit::LoginLimiter,
 }
 
 /// Why the service could not start.
@@ -45,12 +46,14 @@ impl AppState {
                 .backend();
         let secret = auth::secret::resolve(&settings)?;
         let tokens = auth::tokens::TokenKeys::new(&secret, &settings.jwt);
+        let login_limiter = auth::ratelimit::LoginLimiter::new(&settings.auth);
         Ok(AppState {
             pool,
             backend,
             settings: Arc::new(settings),
             metrics: Arc::new(http::metrics::Metrics::new()),
             tokens,
+            login_limiter,
         })
     }
 

@@ -303,3 +303,64 @@ both_backends!(
     logout_revokes_the_sign_in,
     forged_and_stale_tokens_are_rejected,
 );
+
+/// The per-account and per-address limits answer 429 with Retry-After, and sign-in works again
+/// once that time has passed (the wait is the behaviour under test, not synchronisation).
+async fn login_rate_limit_trips_and_recovers(backend: Backend) {
+    let db = common::TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.auth.login_account_burst = 2;
+    settings.auth.login_account_period_secs = 1;
+    // No address refill during the test: its budget is exactly 5 attempts.
+    settings.auth.login_address_burst = 5;
+    settings.auth.login_address_period_secs = 3600;
+    let app = TestApp::spawn_with(db, settings).await;
+    let user = app.user(Role::Employee, None);
+    let wrong = json!({"email": user.email, "password": "wrong-password"});
+    let right = json!({"email": user.email, "password": user.password});
+
+    assert_problem(
+        &app.post_json("/api/v1/auth/login", wrong.clone()).await,
+        401,
+        "invalid_credentials",
+    );
+    assert_problem(
+        &app.post_json("/api/v1/auth/login", wrong.clone()).await,
+        401,
+        "invalid_credentials",
+    );
+    let mut res = app
+        .client()
+        .post(app.url("/api/v1/auth/login"))
+        .send_json(&right)
+        .await
+        .unwrap();
+    let retry_after: u64 = res
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_problem(&read_json(&mut res).await, 429, "too_many_attempts");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+
+    std::thread::sleep(std::time::Duration::from_secs(retry_after));
+    let got = app.post_json("/api/v1/auth/login", right).await;
+    assert_eq!(got.0, 200, "recovered: {}", got.2);
+
+    // Per address: one client trying many accounts (4 attempts so far from this address).
+    for n in 0..2 {
+        let other =
+            json!({"email": format!("nobody{n}@example.com"), "password": "whatever-whatever"});
+        let got = app.post_json("/api/v1/auth/login", other).await;
+        if n == 0 {
+            assert_problem(&got, 401, "invalid_credentials");
+        } else {
+            assert_problem(&got, 429, "too_many_attempts");
+        }
+    }
+}
+
+both_backends!(login_rate_limit_trips_and_recovers);

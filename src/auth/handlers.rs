@@ -1,6 +1,10 @@
 //! Sign-in endpoints: login, refresh, logout.
 
-use actix_web::{HttpResponse, web};
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,6 +16,7 @@ use crate::auth::refresh::{self, Rotation};
 use crate::db::Id;
 use crate::db::schema::users;
 use crate::error::{AppError, AppResult};
+use crate::http::json::Json;
 use crate::people::users::normalize_email;
 
 /// Credentials. Deliberately no `Debug`: the password must not reach a log line.
@@ -66,15 +71,29 @@ fn tokens(state: &AppState, caller: &Caller, refresh_token: String) -> AppResult
          content_type = "application/problem+json"),
         (status = 422, description = "The body is not a login request", body = crate::error::Problem,
          content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts for this account or address; see Retry-After",
+         body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
 ) -> AppResult<HttpResponse> {
     let LoginRequest {
         email,
         password: given,
     } = body.into_inner();
+    let address = client_address(&req, state.settings.auth.trust_forwarded_for);
+    if let Err(wait) = state.login_limiter.check(&normalize_email(&email), address) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        tracing::warn!(retry_after = secs, "sign-in rate limit reached");
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many sign-in attempts; retry in {secs} s"),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(secs.max(1))));
+    }
     let st = state.clone();
     let response = web::block(move || -> AppResult<TokenResponse> {
         let found: Option<(Id, Option<String>)> = {
@@ -106,6 +125,26 @@ pub async fn login(
     Ok(HttpResponse::Ok().json(response))
 }
 
+/// The address the limit is counted against: the TCP peer, or the proxy-reported client when
+/// the proxy is trusted.
+fn client_address(req: &HttpRequest, trust_forwarded: bool) -> Option<IpAddr> {
+    if trust_forwarded
+        && let Some(ip) = req
+            .connection_info()
+            .realip_remote_addr()
+            .and_then(parse_ip)
+    {
+        return Some(ip);
+    }
+    req.peer_addr().map(|a| a.ip())
+}
+
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+}
+
 fn invalid_credentials() -> AppError {
     unauthorized("invalid_credentials", "wrong email or password")
 }
@@ -121,7 +160,7 @@ fn invalid_credentials() -> AppError {
     ))]
 pub async fn refresh_tokens(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> AppResult<HttpResponse> {
     let presented = body.into_inner().refresh_token;
     let st = state.clone();
@@ -153,7 +192,7 @@ pub async fn refresh_tokens(
     responses((status = 204, description = "Signed out (also for an unknown token)")))]
 pub async fn logout(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> AppResult<HttpResponse> {
     let presented = body.into_inner().refresh_token;
     let pool = state.pool.clone();

@@ -3,6 +3,7 @@
 pub mod caller;
 pub mod handlers;
 pub mod password;
+pub mod ratelimit;
 pub mod refresh;
 pub mod roles;
 pub mod secret;

@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
+use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
 use crate::people::changes::{self, CreateUser, UserPatch};
 use crate::people::users::{self, ListFilter, User, Visibility};
@@ -96,7 +97,7 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     request_id: RequestId,
-    body: web::Json<CreateUser>,
+    body: Json<CreateUser>,
 ) -> AppResult<HttpResponse> {
     caller.require(&[Role::Admin, Role::Hr])?;
     let pool = state.pool.clone();
@@ -152,7 +153,7 @@ pub async fn patch(
     caller: Caller,
     request_id: RequestId,
     id: web::Path<uuid::Uuid>,
-    body: web::Json<UserPatch>,
+    body: Json<UserPatch>,
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
     let pool = state.pool.clone();

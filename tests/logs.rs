@@ -1,0 +1,111 @@
+//! Passwords and tokens never reach the log, at any level. The whole server runs in this test's
+//! process, so a global subscriber sees every line it writes.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use common::{Backend, TestApp};
+use serde_json::json;
+use tomoni::auth::Role;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture() -> Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            tracing_subscriber::fmt()
+                .with_env_filter("trace")
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .init();
+            captured
+        })
+        .clone()
+}
+
+async fn secrets_never_reach_the_log(backend: Backend) {
+    let captured = capture();
+    let app = TestApp::spawn(backend).await;
+    let admin = app.user(Role::Admin, None);
+    let admin_token = app.token(&admin);
+    let new_password = "correct-horse-battery-staple-77";
+    let created = app
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&admin_token),
+            Some(
+                json!({"employee_number": "L1", "email": "logs@example.com", "display_name": "L",
+                        "password": new_password}),
+            ),
+        )
+        .await;
+    assert_eq!(created.0, 201);
+    let wrong = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({"email": "logs@example.com", "password": "wrong-guess-123456"}),
+        )
+        .await;
+    assert_eq!(wrong.0, 401);
+    let tokens = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({"email": "logs@example.com", "password": new_password}),
+        )
+        .await
+        .2;
+    let refreshed = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": tokens["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(refreshed.0, 200);
+    // A malformed body that contains a password still must not be echoed into the log.
+    let bad = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({"email": "logs@example.com", "password": 12345678987654321u64}),
+        )
+        .await;
+    assert_eq!(bad.0, 422);
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("signed in"),
+        "the capture works: {}",
+        &log[..log.len().min(2000)]
+    );
+    for secret in [
+        new_password,
+        "wrong-guess-123456",
+        "12345678987654321",
+        admin.password.as_str(),
+        app.settings.jwt.secret.expose(),
+        tokens["access_token"].as_str().unwrap(),
+        tokens["refresh_token"].as_str().unwrap(),
+        refreshed.2["refresh_token"].as_str().unwrap(),
+    ] {
+        assert!(!log.contains(secret), "{secret:?} found in the log");
+    }
+    assert!(!log.contains("$argon2id$"), "no password hash in the log");
+}
+
+both_backends!(secrets_never_reach_the_log);
