@@ -80,6 +80,26 @@ pub struct AuthSettings {
     pub login_address_burst: u32,
     pub login_address_period_secs: u64,
     pub trust_forwarded_for: bool,
+    pub idp: IdpSettings,
+}
+
+/// How a provider token is matched to a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdpMatch {
+    Email,
+    EmployeeNumber,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdpSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub algorithm: String,
+    pub public_key_file: PathBuf,
+    pub jwks_file: PathBuf,
+    pub match_by: IdpMatch,
+    pub claim: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

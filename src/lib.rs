@@ -24,6 +24,8 @@ pub struct AppState {
     pub metrics: Arc<http::metrics::Metrics>,
     pub tokens: auth::tokens::TokenKeys,
     pub login_limiter: auth::ratelimit::LoginLimiter,
+    /// The external identity provider, when configured.
+    pub idp: Option<auth::idp::ExternalIdp>,
 }
 
 /// Why the service could not start.
@@ -33,6 +35,8 @@ pub enum StartError {
     Db(#[from] db::DbError),
     #[error(transparent)]
     Secret(#[from] auth::secret::SecretError),
+    #[error(transparent)]
+    Idp(#[from] auth::idp::IdpError),
     #[error("cannot create the first administrator: {0}")]
     Bootstrap(error::AppError),
 }
@@ -47,6 +51,7 @@ impl AppState {
         let secret = auth::secret::resolve(&settings)?;
         let tokens = auth::tokens::TokenKeys::new(&secret, &settings.jwt);
         let login_limiter = auth::ratelimit::LoginLimiter::new(&settings.auth);
+        let idp = auth::idp::ExternalIdp::from_settings(&settings.auth.idp)?;
         Ok(AppState {
             pool,
             backend,
@@ -54,6 +59,7 @@ impl AppState {
             metrics: Arc::new(http::metrics::Metrics::new()),
             tokens,
             login_limiter,
+            idp,
         })
     }
 

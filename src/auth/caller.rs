@@ -10,10 +10,13 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use diesel::prelude::*;
 
 use crate::AppState;
+use crate::auth::idp::Identity;
 use crate::auth::roles::Role;
+use crate::config::IdpMatch;
 use crate::db::schema::{coordinator_sites, users};
 use crate::db::{AnyConnection, Id};
 use crate::error::{AppError, AppResult};
+use crate::people::users::normalize_email;
 
 /// The authenticated user making the request, as the database knows them now (a role change or
 /// deactivation takes effect on the next request, not when the token expires).
@@ -85,6 +88,21 @@ pub fn load_caller(conn: &mut AnyConnection, id: Id) -> QueryResult<Option<Calle
     }))
 }
 
+/// Whose token it is: one of ours (user id) or the identity provider's (a claim to match).
+enum Subject {
+    Own(Id),
+    External(Identity),
+}
+
+fn find_by_identity(conn: &mut AnyConnection, identity: &Identity) -> QueryResult<Option<Id>> {
+    let query = users::table.select(users::id).into_boxed();
+    let query = match identity.match_by {
+        IdpMatch::Email => query.filter(users::email.eq(normalize_email(&identity.value))),
+        IdpMatch::EmployeeNumber => query.filter(users::employee_number.eq(identity.value.clone())),
+    };
+    query.first(conn).optional()
+}
+
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -104,17 +122,33 @@ impl FromRequest for Caller {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
             let token =
                 token.ok_or_else(|| unauthorized("unauthorized", "a bearer token is required"))?;
-            let claims = state
-                .tokens
-                .verify(&token)
-                .map_err(|e| unauthorized("invalid_token", e.to_string()))?;
-            let id: Id = claims.sub.parse().map_err(|_| {
-                unauthorized("invalid_token", "the token's subject is not a user id")
-            })?;
+            let alg = jsonwebtoken::decode_header(&token).map(|h| h.alg).ok();
+            let subject = match (&state.idp, alg) {
+                (Some(idp), Some(alg)) if idp.handles(alg) => Subject::External(
+                    idp.verify(&token)
+                        .map_err(|e| unauthorized("invalid_token", e.to_string()))?,
+                ),
+                _ => {
+                    let claims = state
+                        .tokens
+                        .verify(&token)
+                        .map_err(|e| unauthorized("invalid_token", e.to_string()))?;
+                    Subject::Own(claims.sub.parse().map_err(|_| {
+                        unauthorized("invalid_token", "the token's subject is not a user id")
+                    })?)
+                }
+            };
             let pool = state.pool.clone();
             let caller = web::block(move || -> AppResult<Option<Caller>> {
                 let mut conn = pool.get()?;
-                Ok(load_caller(&mut conn, id)?)
+                let id = match subject {
+                    Subject::Own(id) => Some(id),
+                    Subject::External(identity) => find_by_identity(&mut conn, &identity)?,
+                };
+                match id {
+                    Some(id) => Ok(load_caller(&mut conn, id)?),
+                    None => Ok(None),
+                }
             })
             .await??;
             caller.ok_or_else(|| {

@@ -2,6 +2,7 @@
 
 pub mod caller;
 pub mod handlers;
+pub mod idp;
 pub mod password;
 pub mod ratelimit;
 pub mod refresh;

@@ -80,6 +80,7 @@ mod tests {
             login_address_burst: address_burst,
             login_address_period_secs: 60,
             trust_forwarded_for: false,
+            idp: crate::config::Settings::defaults().unwrap().auth.idp,
         }
     }
 
