@@ -129,11 +129,17 @@ fn migrate_creates_the_sqlite_database() {
     assert!(out.status.success());
 }
 
-/// Serves with no set-up at all, answers, and stops cleanly on SIGTERM.
-#[actix_web::test]
-async fn serves_out_of_the_box_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = tomoni(dir.path())
+/// A running `tomoni serve` child with its log lines.
+struct Served {
+    /// `None` once stopped; a test that panics kills the server on drop.
+    child: Option<std::process::Child>,
+    addr: String,
+    log: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+fn serve(dir: &std::path::Path) -> Served {
+    let mut child = tomoni(dir)
         .env("TOMONI__SERVER__PORT", "0")
         .stderr(Stdio::piped())
         .spawn()
@@ -145,16 +151,71 @@ async fn serves_out_of_the_box_and_stops_on_sigterm() {
             let _ = tx.send(line);
         }
     });
-    let mut addr = None;
-    while addr.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("start-up log line");
+    let mut seen = Vec::new();
+    loop {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no start-up line within 60 s: {seen:?}");
+        };
+        seen.push(line.clone());
         if let Some(rest) = line.split("listening on http://").nth(1) {
-            addr = rest.split_whitespace().next().map(str::to_owned);
+            let addr = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            return Served {
+                child: Some(child),
+                addr,
+                log: rx,
+                seen,
+            };
         }
     }
-    let addr = addr.unwrap();
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Served {
+    /// Stops with SIGTERM and returns whether it exited cleanly, with the remaining log.
+    fn stop(mut self) -> (bool, Vec<String>) {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = child.wait().unwrap();
+        let rest: Vec<String> = self.log.try_iter().collect();
+        (exit.success(), rest)
+    }
+}
+
+async fn login(addr: &str, email: &str, password: &str) -> u16 {
+    awc::Client::default()
+        .post(format!("http://{addr}/api/v1/auth/login"))
+        .send_json(&serde_json::json!({"email": email, "password": password}))
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Serves with no set-up at all, creates the first administrator once (password in the log),
+/// answers, and stops cleanly on SIGTERM.
+#[actix_web::test]
+async fn serves_out_of_the_box_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path());
+    let addr = served.addr.clone();
     let client = awc::Client::default();
     let res = client
         .get(format!("http://{addr}/healthz"))
@@ -168,14 +229,117 @@ async fn serves_out_of_the_box_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "graceful exit: {exit:?}");
-    let rest: Vec<String> = rx.try_iter().collect();
+    let bootstrap = served
+        .seen
+        .iter()
+        .find_map(|l| {
+            l.split("created the first administrator admin@localhost with password ")
+                .nth(1)
+        })
+        .expect("bootstrap admin line")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(login(&addr, "admin@localhost", &bootstrap).await, 200);
+    let (clean, rest) = served.stop();
+    assert!(clean, "graceful exit");
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+
+    // Second start: the administrator exists, no new password is printed.
+    let again = serve(dir.path());
+    assert!(
+        !again.seen.iter().any(|l| l.contains("first administrator")),
+        "{:?}",
+        again.seen
+    );
+    assert_eq!(login(&again.addr, "admin@localhost", &bootstrap).await, 200);
+    let (clean, _) = again.stop();
+    assert!(clean);
+}
+
+/// Operators create users and reset passwords from the command line.
+#[actix_web::test]
+async fn user_commands_create_accounts_and_set_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tomoni(dir.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "Ops@Example.com",
+            "--role",
+            "hr",
+            "--name",
+            "Ops",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("created hr ops@example.com"), "{stdout}");
+    let generated = stdout.split("password: ").nth(1).unwrap().trim().to_owned();
+    assert_eq!(generated.len(), 20);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(&generated),
+        "not in the log"
+    );
+
+    let bad_role = tomoni(dir.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "x@example.com",
+            "--role",
+            "root",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad_role.status.success());
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
+
+    let mut child = tomoni(dir.path())
+        .args([
+            "user",
+            "set-password",
+            "--email",
+            "ops@example.com",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a-brand-new-password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("a-brand-new-password"));
+
+    let served = serve(dir.path());
+    assert_eq!(
+        login(&served.addr, "ops@example.com", "a-brand-new-password").await,
+        200
+    );
+    assert_eq!(
+        login(&served.addr, "ops@example.com", &generated).await,
+        401
+    );
+    let (clean, _) = served.stop();
+    assert!(clean);
 }
