@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod org;
 pub mod people;
 pub mod telemetry;
 

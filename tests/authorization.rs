@@ -14,6 +14,9 @@ use tomoni::auth::Role;
 struct Cast {
     users: HashMap<&'static str, TestUser>,
     tokens: HashMap<&'static str, String>,
+    site_a: tomoni::db::Id,
+    company: String,
+    partner: String,
 }
 
 const CALLERS: [&str; 7] = [
@@ -31,7 +34,19 @@ fn cast(app: &TestApp) -> Cast {
     users.insert("emp_a", app.user(Role::Employee, Some(a)));
     users.insert("emp_b", app.user(Role::Employee, Some(b)));
     let tokens = users.iter().map(|(k, u)| (*k, app.token(u))).collect();
-    Cast { users, tokens }
+    let site = tomoni::org::sites::find(&mut app.conn(), a).unwrap();
+    let partner = tomoni::org::partners::create(
+        &mut app.conn(),
+        serde_json::from_value(json!({"name": "Partner", "kind": "npo"})).unwrap(),
+    )
+    .unwrap();
+    Cast {
+        users,
+        tokens,
+        site_a: a,
+        company: site.company_id.to_string(),
+        partner: partner.id.to_string(),
+    }
 }
 
 /// One row: a request and the status each caller gets, in `CALLERS` order.
@@ -40,8 +55,16 @@ struct Row {
     method: &'static str,
     path: String,
     /// A fresh body per call (creates need unique values).
-    body: Option<fn() -> Value>,
+    body: Option<Box<dyn Fn() -> Value>>,
     expect: [u16; 7],
+}
+
+fn body(f: impl Fn() -> Value + 'static) -> Option<Box<dyn Fn() -> Value>> {
+    Some(Box::new(f))
+}
+
+fn unique() -> String {
+    uuid::Uuid::now_v7().simple().to_string()[20..].to_owned()
 }
 
 fn new_user_body() -> Value {
@@ -63,87 +86,54 @@ fn same_role_body() -> Value {
     json!({"role": "employee"})
 }
 
+/// The table. Columns:                   anon admin  hr  c_a  c_b  e_a  e_b
+#[rustfmt::skip]
 fn table(cast: &Cast) -> Vec<Row> {
-    let id = |k: &str| cast.users[k].id.to_string();
-    //                                        anon admin  hr  c_a  c_b  e_a  e_b
+    let user = |k: &str| format!("/api/v1/users/{}", cast.users[k].id);
+    let company = cast.company.clone();
+    let site_a = cast.site_a.to_string();
+    let partner = cast.partner.clone();
+    let company_for_sites = company.clone();
+    let row = |name, method, path: String, body, expect| Row { name, method, path, body, expect };
     vec![
-        Row {
-            name: "me",
-            method: "GET",
-            path: "/api/v1/me".into(),
-            body: None,
-            expect: [401, 200, 200, 200, 200, 200, 200],
-        },
-        Row {
-            name: "list users",
-            method: "GET",
-            path: "/api/v1/users".into(),
-            body: None,
-            expect: [401, 200, 200, 200, 200, 200, 200],
-        },
-        Row {
-            name: "create user",
-            method: "POST",
-            path: "/api/v1/users".into(),
-            body: Some(new_user_body),
-            expect: [401, 201, 201, 403, 403, 403, 403],
-        },
-        Row {
-            name: "create admin",
-            method: "POST",
-            path: "/api/v1/users".into(),
-            body: Some(new_admin_body),
-            expect: [401, 201, 403, 403, 403, 403, 403],
-        },
-        Row {
-            name: "get employee A",
-            method: "GET",
-            path: format!("/api/v1/users/{}", id("emp_a")),
-            body: None,
-            expect: [401, 200, 200, 200, 404, 200, 404],
-        },
-        Row {
-            name: "get coordinator B",
-            method: "GET",
-            path: format!("/api/v1/users/{}", id("coord_b")),
-            body: None,
-            expect: [401, 200, 200, 404, 200, 404, 404],
-        },
-        Row {
-            name: "get admin",
-            method: "GET",
-            path: format!("/api/v1/users/{}", id("admin")),
-            body: None,
-            expect: [401, 200, 200, 404, 404, 404, 404],
-        },
-        Row {
-            name: "rename employee A",
-            method: "PATCH",
-            path: format!("/api/v1/users/{}", id("emp_a")),
-            body: Some(rename_body),
-            expect: [401, 200, 200, 403, 404, 200, 404],
-        },
-        Row {
-            name: "set employee A's role",
-            method: "PATCH",
-            path: format!("/api/v1/users/{}", id("emp_a")),
-            body: Some(same_role_body),
-            expect: [401, 200, 200, 403, 404, 403, 404],
-        },
-        Row {
-            name: "rename admin",
-            method: "PATCH",
-            path: format!("/api/v1/users/{}", id("admin")),
-            body: Some(rename_body),
-            expect: [401, 200, 403, 404, 404, 404, 404],
-        },
-        Row {
-            name: "unknown user",
-            method: "GET",
-            path: format!("/api/v1/users/{}", uuid::Uuid::now_v7()),
-            body: None,
-            expect: [401, 404, 404, 404, 404, 404, 404],
-        },
+        row("me", "GET", "/api/v1/me".into(), None,                          [401, 200, 200, 200, 200, 200, 200]),
+        row("list users", "GET", "/api/v1/users".into(), None,               [401, 200, 200, 200, 200, 200, 200]),
+        row("create user", "POST", "/api/v1/users".into(), body(new_user_body),
+                                                                             [401, 201, 201, 403, 403, 403, 403]),
+        row("create admin", "POST", "/api/v1/users".into(), body(new_admin_body),
+                                                                             [401, 201, 403, 403, 403, 403, 403]),
+        row("get employee A", "GET", user("emp_a"), None,                    [401, 200, 200, 200, 404, 200, 404]),
+        row("get coordinator B", "GET", user("coord_b"), None,               [401, 200, 200, 404, 200, 404, 404]),
+        row("get admin", "GET", user("admin"), None,                         [401, 200, 200, 404, 404, 404, 404]),
+        row("rename employee A", "PATCH", user("emp_a"), body(rename_body),  [401, 200, 200, 403, 404, 200, 404]),
+        row("set employee A's role", "PATCH", user("emp_a"), body(same_role_body),
+                                                                             [401, 200, 200, 403, 404, 403, 404]),
+        row("rename admin", "PATCH", user("admin"), body(rename_body),       [401, 200, 403, 404, 404, 404, 404]),
+        row("unknown user", "GET", format!("/api/v1/users/{}", uuid::Uuid::now_v7()), None,
+                                                                             [401, 404, 404, 404, 404, 404, 404]),
+        row("list companies", "GET", "/api/v1/companies".into(), None,       [401, 200, 200, 200, 200, 200, 200]),
+        row("create company", "POST", "/api/v1/companies".into(),
+            body(|| json!({"code": unique(), "name": "C", "country": "JP"})),
+                                                                             [401, 201, 403, 403, 403, 403, 403]),
+        row("get company", "GET", format!("/api/v1/companies/{company}"), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
+        row("patch company", "PATCH", format!("/api/v1/companies/{company}"), body(|| json!({"name": "Test Group"})),
+                                                                             [401, 200, 403, 403, 403, 403, 403]),
+        row("list sites", "GET", "/api/v1/sites".into(), None,               [401, 200, 200, 200, 200, 200, 200]),
+        row("create site", "POST", "/api/v1/sites".into(),
+            body(move || json!({"code": unique(), "name": "S", "company_id": company_for_sites, "country": "JP",
+                                "region": "domestic", "timezone": "Asia/Tokyo", "opened_on": "2020-01-01"})),
+                                                                             [401, 201, 403, 403, 403, 403, 403]),
+        row("get site", "GET", format!("/api/v1/sites/{site_a}"), None,      [401, 200, 200, 200, 200, 200, 200]),
+        row("patch site", "PATCH", format!("/api/v1/sites/{site_a}"), body(|| json!({"name": "Site A"})),
+                                                                             [401, 200, 403, 403, 403, 403, 403]),
+        row("list partners", "GET", "/api/v1/partners".into(), None,         [401, 200, 200, 200, 200, 200, 200]),
+        row("create partner", "POST", "/api/v1/partners".into(), body(|| json!({"name": unique(), "kind": "ngo"})),
+                                                                             [401, 201, 403, 403, 403, 403, 403]),
+        row("get partner", "GET", format!("/api/v1/partners/{partner}"), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
+        row("patch partner", "PATCH", format!("/api/v1/partners/{partner}"), body(|| json!({"kind": "npo"})),
+                                                                             [401, 200, 403, 403, 403, 403, 403]),
     ]
 }
 
@@ -155,7 +145,7 @@ async fn every_role_against_every_endpoint(backend: Backend) {
         for (caller, expected) in CALLERS.iter().zip(row.expect) {
             let token = cast.tokens.get(caller).map(String::as_str);
             let (status, ct, body) = app
-                .call(row.method, &row.path, token, row.body.map(|f| f()))
+                .call(row.method, &row.path, token, row.body.as_ref().map(|f| f()))
                 .await;
             if status != expected {
                 failures.push(format!(

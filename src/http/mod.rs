@@ -22,6 +22,20 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::AppState;
 use crate::error::{self, AppError};
 
+/// Runs `f` with a pooled connection on the blocking thread pool (diesel is synchronous; an
+/// actix worker must never wait on the database itself).
+pub async fn with_conn<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    f: impl FnOnce(&mut crate::db::AnyConnection) -> crate::error::AppResult<T> + Send + 'static,
+) -> crate::error::AppResult<T> {
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}
+
 /// A resource whose other methods answer 405 problem+json with an `Allow` header.
 fn resource(path: &str, allow: &'static str) -> Resource {
     web::resource(path).default_service(web::to(move || async move {
@@ -34,6 +48,7 @@ fn resource(path: &str, allow: &'static str) -> Resource {
 
 /// Every route of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    use crate::org::handlers as org;
     use crate::{auth, people};
     cfg.service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
@@ -60,6 +75,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/api/v1/users/{id}", "GET, PATCH")
                 .route(web::get().to(people::handlers::get))
                 .route(web::patch().to(people::handlers::patch)),
+        )
+        .service(
+            resource("/api/v1/companies", "GET, POST")
+                .route(web::get().to(org::list_companies))
+                .route(web::post().to(org::create_company)),
+        )
+        .service(
+            resource("/api/v1/companies/{id}", "GET, PATCH")
+                .route(web::get().to(org::get_company))
+                .route(web::patch().to(org::patch_company)),
+        )
+        .service(
+            resource("/api/v1/sites", "GET, POST")
+                .route(web::get().to(org::list_sites))
+                .route(web::post().to(org::create_site)),
+        )
+        .service(
+            resource("/api/v1/sites/{id}", "GET, PATCH")
+                .route(web::get().to(org::get_site))
+                .route(web::patch().to(org::patch_site)),
+        )
+        .service(
+            resource("/api/v1/partners", "GET, POST")
+                .route(web::get().to(org::list_partners))
+                .route(web::post().to(org::create_partner)),
+        )
+        .service(
+            resource("/api/v1/partners/{id}", "GET, PATCH")
+                .route(web::get().to(org::get_partner))
+                .route(web::patch().to(org::patch_partner)),
         );
 }
 

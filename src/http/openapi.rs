@@ -9,6 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::error::{FieldError, Problem};
 use crate::http::ops;
+use crate::org::handlers as org;
 use crate::{auth, people};
 
 /// Declares the bearer scheme the `security(("bearer" = []))` annotations refer to.
@@ -43,6 +44,9 @@ impl Modify for BearerAuth {
         auth::handlers::login, auth::handlers::refresh_tokens, auth::handlers::logout,
         people::handlers::me, people::handlers::list, people::handlers::create,
         people::handlers::get, people::handlers::patch,
+        org::list_companies, org::create_company, org::get_company, org::patch_company,
+        org::list_sites, org::create_site, org::get_site, org::patch_site,
+        org::list_partners, org::create_partner, org::get_partner, org::patch_partner,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role)),
     modifiers(&BearerAuth),
@@ -50,6 +54,7 @@ impl Modify for BearerAuth {
         (name = "ops", description = "Health, readiness and metrics"),
         (name = "auth", description = "Sign-in with email and password; access and refresh tokens"),
         (name = "people", description = "Employees, coordinators, HR and administrators"),
+        (name = "org", description = "Group companies, sites (a dated registry) and partner organisations"),
     ),
 )]
 pub struct ApiDoc;

@@ -31,6 +31,16 @@ pub fn limit(requested: Option<i64>) -> AppResult<i64> {
     }
 }
 
+/// Parses an id cursor (lists ordered by their time-ordered UUID v7 keys).
+pub fn id_cursor(cursor: Option<&str>) -> AppResult<Option<crate::db::Id>> {
+    cursor
+        .map(|c| {
+            c.parse()
+                .map_err(|_| AppError::bad_request("invalid_query", "unknown cursor"))
+        })
+        .transpose()
+}
+
 /// Builds a page from up to `limit + 1` rows (the extra row only tells that more exist).
 pub fn page<T: ToSchema>(
     mut rows: Vec<T>,

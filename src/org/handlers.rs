@@ -1,0 +1,243 @@
+//! HTTP handlers for companies, sites and partners: readable by every signed-in user, changed
+//! by admins.
+
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::auth::{Caller, Role};
+use crate::db::Id;
+use crate::error::{AppResult, Problem};
+use crate::http::json::Json;
+use crate::http::pagination::{self, Page};
+use crate::http::with_conn;
+use crate::org::companies::{self, Company, CompanyPatch, CreateCompany};
+use crate::org::partners::{self, CreatePartner, Partner, PartnerPatch};
+use crate::org::sites::{self, CreateSite, Region, Site, SitePatch};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/companies", tag = "org", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, description = "A page of companies", body = Page<Company>),
+              (status = 401, description = "No or invalid token", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_companies(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    q: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let limit = pagination::limit(q.limit)?;
+    let after = pagination::id_cursor(q.cursor.as_deref())?;
+    let rows = with_conn(&state, move |c| companies::list(c, after, limit)).await?;
+    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |r| r.id.to_string())))
+}
+
+#[utoipa::path(post, path = "/api/v1/companies", tag = "org", security(("bearer" = [])), request_body = CreateCompany,
+    responses((status = 201, description = "Created", body = Company),
+              (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_company(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<CreateCompany>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let req = body.into_inner();
+    let company = with_conn(&state, move |c| companies::create(c, req)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/companies/{}", company.id)))
+        .json(company))
+}
+
+#[utoipa::path(get, path = "/api/v1/companies/{id}", tag = "org", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Company id")),
+    responses((status = 200, description = "The company", body = Company),
+              (status = 404, description = "No such company", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_company(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let company = with_conn(&state, move |c| companies::find(c, id)).await?;
+    Ok(HttpResponse::Ok().json(company))
+}
+
+#[utoipa::path(patch, path = "/api/v1/companies/{id}", tag = "org", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Company id")), request_body = CompanyPatch,
+    responses((status = 200, description = "Changed", body = Company),
+              (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such company", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
+pub async fn patch_company(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: Json<CompanyPatch>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let id = Id::from(id.into_inner());
+    let patch = body.into_inner();
+    let company = with_conn(&state, move |c| companies::update(c, id, patch)).await?;
+    Ok(HttpResponse::Ok().json(company))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SiteQuery {
+    pub company_id: Option<uuid::Uuid>,
+    pub region: Option<Region>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// Only sites open on this date (YYYY-MM-DD).
+    pub open_on: Option<NaiveDate>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sites", tag = "org", security(("bearer" = [])), params(SiteQuery),
+    responses((status = 200, description = "A page of sites", body = Page<Site>),
+              (status = 401, description = "No or invalid token", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_sites(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    q: web::Query<SiteQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    let limit = pagination::limit(q.limit)?;
+    let filter = sites::ListFilter {
+        company_id: q.company_id.map(Id::from),
+        region: q.region,
+        country: q.country,
+        open_on: q.open_on,
+        after: pagination::id_cursor(q.cursor.as_deref())?,
+        limit,
+    };
+    let rows = with_conn(&state, move |c| sites::list(c, &filter)).await?;
+    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |r| r.id.to_string())))
+}
+
+#[utoipa::path(post, path = "/api/v1/sites", tag = "org", security(("bearer" = [])), request_body = CreateSite,
+    responses((status = 201, description = "Created", body = Site),
+              (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_site(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<CreateSite>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let req = body.into_inner();
+    let site = with_conn(&state, move |c| sites::create(c, req)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/sites/{}", site.id)))
+        .json(site))
+}
+
+#[utoipa::path(get, path = "/api/v1/sites/{id}", tag = "org", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Site id")),
+    responses((status = 200, description = "The site", body = Site),
+              (status = 404, description = "No such site", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_site(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let site = with_conn(&state, move |c| sites::find(c, id)).await?;
+    Ok(HttpResponse::Ok().json(site))
+}
+
+#[utoipa::path(patch, path = "/api/v1/sites/{id}", tag = "org", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Site id")), request_body = SitePatch,
+    responses((status = 200, description = "Changed", body = Site),
+              (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such site", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
+pub async fn patch_site(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: Json<SitePatch>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let id = Id::from(id.into_inner());
+    let patch = body.into_inner();
+    let site = with_conn(&state, move |c| sites::update(c, id, patch)).await?;
+    Ok(HttpResponse::Ok().json(site))
+}
+
+#[utoipa::path(get, path = "/api/v1/partners", tag = "org", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, description = "A page of partners", body = Page<Partner>),
+              (status = 401, description = "No or invalid token", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_partners(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    q: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let limit = pagination::limit(q.limit)?;
+    let after = pagination::id_cursor(q.cursor.as_deref())?;
+    let rows = with_conn(&state, move |c| partners::list(c, after, limit)).await?;
+    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |r| r.id.to_string())))
+}
+
+#[utoipa::path(post, path = "/api/v1/partners", tag = "org", security(("bearer" = [])), request_body = CreatePartner,
+    responses((status = 201, description = "Created", body = Partner),
+              (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_partner(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<CreatePartner>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let req = body.into_inner();
+    let partner = with_conn(&state, move |c| partners::create(c, req)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/partners/{}", partner.id)))
+        .json(partner))
+}
+
+#[utoipa::path(get, path = "/api/v1/partners/{id}", tag = "org", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Partner id")),
+    responses((status = 200, description = "The partner", body = Partner),
+              (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_partner(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let partner = with_conn(&state, move |c| partners::find(c, id)).await?;
+    Ok(HttpResponse::Ok().json(partner))
+}
+
+#[utoipa::path(patch, path = "/api/v1/partners/{id}", tag = "org", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Partner id")), request_body = PartnerPatch,
+    responses((status = 200, description = "Changed", body = Partner),
+              (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such partner", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
+pub async fn patch_partner(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: Json<PartnerPatch>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let id = Id::from(id.into_inner());
+    let patch = body.into_inner();
+    let partner = with_conn(&state, move |c| partners::update(c, id, patch)).await?;
+    Ok(HttpResponse::Ok().json(partner))
+}
