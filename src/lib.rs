@@ -11,6 +11,8 @@ pub mod error;
 pub mod http;
 pub mod org;
 pub mod people;
+pub mod programs;
+pub mod signups;
 pub mod telemetry;
 
 use std::sync::Arc;

@@ -17,6 +17,33 @@ struct Cast {
     site_a: tomoni::db::Id,
     company: String,
     partner: String,
+    program: String,
+    published: String,
+    draft: String,
+    cancelled: String,
+    emp_a_signup: String,
+}
+
+/// A published (or draft) event of `program`, a week ahead, unlimited seats.
+fn fixture_event(
+    app: &TestApp,
+    program: tomoni::db::Id,
+    by: tomoni::db::Id,
+    day: i64,
+    publish: bool,
+) -> tomoni::db::Id {
+    use tomoni::programs::events;
+    let start = chrono::Utc::now() + chrono::Duration::days(day);
+    let req: events::CreateEvent = serde_json::from_value(json!({
+        "program_id": program.to_string(), "starts_at": start.to_rfc3339(),
+        "ends_at": (start + chrono::Duration::hours(2)).to_rfc3339()}))
+    .unwrap();
+    let conn = &mut app.conn();
+    let id = events::create(conn, &req, by).unwrap();
+    if publish {
+        events::publish(conn, id).unwrap();
+    }
+    id
 }
 
 const CALLERS: [&str; 7] = [
@@ -40,12 +67,39 @@ fn cast(app: &TestApp) -> Cast {
         serde_json::from_value(json!({"name": "Partner", "kind": "npo"})).unwrap(),
     )
     .unwrap();
+    let program = tomoni::programs::program::create(
+        &mut app.conn(),
+        &serde_json::from_value(json!({"site_id": a.to_string(), "code": "P1", "title": "Programme", "theme": "community"}))
+            .unwrap(),
+    )
+    .unwrap();
+    let by = users["coord_a"].id;
+    let published = fixture_event(app, program, by, 7, true);
+    let draft = fixture_event(app, program, by, 8, false);
+    let cancelled = fixture_event(app, program, by, 9, true);
+    tomoni::signups::service::cancel_event(&mut app.conn(), cancelled, by).unwrap();
+    let other = fixture_event(app, program, by, 10, true);
+    let signup = tomoni::signups::service::sign_up(
+        &mut app.conn(),
+        &tomoni::signups::service::Request {
+            event: other,
+            user: users["emp_a"].id,
+            by: users["emp_a"].id,
+            force: false,
+        },
+    )
+    .unwrap();
     Cast {
         users,
         tokens,
         site_a: a,
         company: site.company_id.to_string(),
         partner: partner.id.to_string(),
+        program: program.to_string(),
+        published: published.to_string(),
+        draft: draft.to_string(),
+        cancelled: cancelled.to_string(),
+        emp_a_signup: signup.id.to_string(),
     }
 }
 
@@ -94,6 +148,11 @@ fn table(cast: &Cast) -> Vec<Row> {
     let site_a = cast.site_a.to_string();
     let partner = cast.partner.clone();
     let company_for_sites = company.clone();
+    let site_for_programs = site_a.clone();
+    let program = cast.program.clone();
+    let program_for_events = program.clone();
+    let (published, draft, cancelled) = (cast.published.clone(), cast.draft.clone(), cast.cancelled.clone());
+    let emp_a = cast.users["emp_a"].id.to_string();
     let row = |name, method, path: String, body, expect| Row { name, method, path, body, expect };
     vec![
         row("me", "GET", "/api/v1/me".into(), None,                          [401, 200, 200, 200, 200, 200, 200]),
@@ -134,6 +193,40 @@ fn table(cast: &Cast) -> Vec<Row> {
                                                                              [401, 200, 200, 200, 200, 200, 200]),
         row("patch partner", "PATCH", format!("/api/v1/partners/{partner}"), body(|| json!({"kind": "npo"})),
                                                                              [401, 200, 403, 403, 403, 403, 403]),
+        row("list programmes", "GET", "/api/v1/programs".into(), None,       [401, 200, 200, 200, 200, 200, 200]),
+        row("create programme at A", "POST", "/api/v1/programs".into(),
+            body(move || json!({"site_id": site_for_programs, "code": unique(), "title": "T", "theme": "nature"})),
+                                                                             [401, 201, 403, 201, 403, 403, 403]),
+        row("get programme", "GET", format!("/api/v1/programs/{program}"), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
+        row("patch programme", "PATCH", format!("/api/v1/programs/{program}"), body(|| json!({"title": "Programme"})),
+                                                                             [401, 200, 403, 200, 403, 403, 403]),
+        row("list events", "GET", "/api/v1/events".into(), None,             [401, 200, 200, 200, 200, 200, 200]),
+        row("list draft events", "GET", "/api/v1/events?status=draft".into(), None,
+                                                                             [401, 200, 200, 200, 200, 403, 403]),
+        row("create event", "POST", "/api/v1/events".into(),
+            body(move || json!({"program_id": program_for_events, "starts_at": "2031-01-01T00:00:00Z",
+                                "ends_at": "2031-01-01T02:00:00Z"})),
+                                                                             [401, 201, 403, 201, 403, 403, 403]),
+        row("get published event", "GET", format!("/api/v1/events/{published}"), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
+        row("get draft event", "GET", format!("/api/v1/events/{draft}"), None,
+                                                                             [401, 200, 200, 200, 404, 404, 404]),
+        row("patch event", "PATCH", format!("/api/v1/events/{published}"), body(|| json!({"location": "Hall"})),
+                                                                             [401, 200, 403, 200, 403, 403, 403]),
+        row("publish a published event", "POST", format!("/api/v1/events/{published}/publish"), None,
+                                                                             [401, 409, 403, 409, 403, 403, 403]),
+        row("cancel a cancelled event", "POST", format!("/api/v1/events/{cancelled}/cancel"), None,
+                                                                             [401, 409, 403, 409, 403, 403, 403]),
+        row("sign up", "POST", format!("/api/v1/events/{published}/signups"), body(|| json!({})),
+                                                                             [401, 201, 201, 201, 201, 201, 201]),
+        row("sign up employee A", "POST", format!("/api/v1/events/{draft}/signups"), body(move || json!({"user_id": emp_a})),
+                                                                             [401, 409, 403, 409, 404, 404, 404]),
+        row("roster", "GET", format!("/api/v1/events/{published}/roster"), None,
+                                                                             [401, 200, 200, 200, 403, 403, 403]),
+        row("cancel employee A's sign-up", "DELETE", format!("/api/v1/signups/{}", cast.emp_a_signup), None,
+                                                                             [401, 200, 404, 409, 404, 409, 404]),
+        row("my sign-ups", "GET", "/api/v1/me/signups".into(), None,         [401, 200, 200, 200, 200, 200, 200]),
     ]
 }
 

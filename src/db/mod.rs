@@ -347,7 +347,14 @@ where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    if conn.backend() == Backend::Postgres {
+    // Nested (a service called inside another's transaction): a savepoint, as diesel does.
+    let nested = match conn {
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_some(),
+        AnyConnection::Postgresql(_) => true,
+    };
+    if nested {
         return conn.transaction(f);
     }
     on_sqlite(conn, |c| {

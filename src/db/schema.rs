@@ -134,6 +134,7 @@ diesel::table! {
         location -> Text,
         capacity -> Nullable<Integer>,
         taken -> Integer,
+        waitlisted -> Integer,
         waitlist_enabled -> Bool,
         signup_deadline -> Nullable<UtcTime>,
         cancel_deadline -> Nullable<UtcTime>,

@@ -49,6 +49,8 @@ fn resource(path: &str, allow: &'static str) -> Resource {
 /// Every route of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use crate::org::handlers as org;
+    use crate::programs::handlers as prog;
+    use crate::signups::handlers as signup;
     use crate::{auth, people};
     cfg.service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
@@ -105,7 +107,41 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/api/v1/partners/{id}", "GET, PATCH")
                 .route(web::get().to(org::get_partner))
                 .route(web::patch().to(org::patch_partner)),
-        );
+        )
+        .service(
+            resource("/api/v1/programs", "GET, POST")
+                .route(web::get().to(prog::list_programs))
+                .route(web::post().to(prog::create_program)),
+        )
+        .service(
+            resource("/api/v1/programs/{id}", "GET, PATCH")
+                .route(web::get().to(prog::get_program))
+                .route(web::patch().to(prog::patch_program)),
+        )
+        .service(
+            resource("/api/v1/events", "GET, POST")
+                .route(web::get().to(prog::list_events))
+                .route(web::post().to(prog::create_event)),
+        )
+        .service(
+            resource("/api/v1/events/{id}", "GET, PATCH")
+                .route(web::get().to(prog::get_event))
+                .route(web::patch().to(prog::patch_event)),
+        )
+        .service(
+            resource("/api/v1/events/{id}/publish", "POST")
+                .route(web::post().to(prog::publish_event)),
+        )
+        .service(
+            resource("/api/v1/events/{id}/cancel", "POST")
+                .route(web::post().to(prog::cancel_event)),
+        )
+        .service(
+            resource("/api/v1/events/{id}/signups", "POST").route(web::post().to(signup::sign_up)),
+        )
+        .service(resource("/api/v1/events/{id}/roster", "GET").route(web::get().to(signup::roster)))
+        .service(resource("/api/v1/signups/{id}", "DELETE").route(web::delete().to(signup::cancel)))
+        .service(resource("/api/v1/me/signups", "GET").route(web::get().to(signup::my_signups)));
 }
 
 /// Copies the request id (also in every log line of the request) into the `x-request-id`

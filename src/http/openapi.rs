@@ -10,6 +10,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use crate::error::{FieldError, Problem};
 use crate::http::ops;
 use crate::org::handlers as org;
+use crate::programs::handlers as prog;
+use crate::signups::handlers as signup;
 use crate::{auth, people};
 
 /// Declares the bearer scheme the `security(("bearer" = []))` annotations refer to.
@@ -47,6 +49,10 @@ impl Modify for BearerAuth {
         org::list_companies, org::create_company, org::get_company, org::patch_company,
         org::list_sites, org::create_site, org::get_site, org::patch_site,
         org::list_partners, org::create_partner, org::get_partner, org::patch_partner,
+        prog::list_programs, prog::create_program, prog::get_program, prog::patch_program,
+        prog::list_events, prog::create_event, prog::get_event, prog::patch_event,
+        prog::publish_event, prog::cancel_event,
+        signup::sign_up, signup::cancel, signup::roster, signup::my_signups,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role)),
     modifiers(&BearerAuth),
@@ -55,6 +61,8 @@ impl Modify for BearerAuth {
         (name = "auth", description = "Sign-in with email and password; access and refresh tokens"),
         (name = "people", description = "Employees, coordinators, HR and administrators"),
         (name = "org", description = "Group companies, sites (a dated registry) and partner organisations"),
+        (name = "programmes", description = "Programmes and their events"),
+        (name = "signups", description = "Sign-ups, the waitlist and rosters"),
     ),
 )]
 pub struct ApiDoc;

@@ -325,6 +325,36 @@ impl TestApp {
         }
     }
 
+    /// `n` employees without passwords (no argon2 cost), for load and concurrency tests.
+    pub fn employees(&self, n: usize, site: Option<db::Id>) -> Vec<TestUser> {
+        let conn = &mut self.conn();
+        (0..n)
+            .map(|i| {
+                let tag = uuid::Uuid::now_v7().simple().to_string();
+                let email = format!("emp{i}.{}@example.com", &tag[20..]);
+                let id = users::create(
+                    conn,
+                    &users::NewUser {
+                        employee_number: format!("B{tag}"),
+                        email: email.clone(),
+                        display_name: format!("Employee {i}"),
+                        site_id: site,
+                        role: Role::Employee,
+                        locale: "en".into(),
+                        password: None,
+                    },
+                )
+                .expect("create employee");
+                TestUser {
+                    id,
+                    email,
+                    password: String::new(),
+                    role: Role::Employee,
+                }
+            })
+            .collect()
+    }
+
     /// A site (and its company, created on first use).
     pub fn site(&self, code: &str) -> db::Id {
         use diesel::prelude::*;

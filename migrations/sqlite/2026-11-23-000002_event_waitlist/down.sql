@@ -1,0 +1,2 @@
+DROP INDEX events_status_start_idx;
+ALTER TABLE events DROP COLUMN waitlisted;

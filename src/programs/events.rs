@@ -1,0 +1,477 @@
+//! Events: dated occurrences of a programme, with capacity, waitlist and deadlines.
+//!
+//! Instants are stored in UTC; the API shows them with the offset of the event's time zone
+//! (the organising site's unless given), because "10:00 in Tokyo" is what a volunteer reads.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::schema::{events, program_categories, programs, sites};
+use crate::db::{AnyConnection, Id, Timestamp};
+use crate::error::{AppError, AppResult, FieldError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    Draft,
+    Published,
+    Cancelled,
+    Completed,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Draft => "draft",
+            EventStatus::Published => "published",
+            EventStatus::Cancelled => "cancelled",
+            EventStatus::Completed => "completed",
+        }
+    }
+    pub fn parse(s: &str) -> AppResult<EventStatus> {
+        match s {
+            "draft" => Ok(EventStatus::Draft),
+            "published" => Ok(EventStatus::Published),
+            "cancelled" => Ok(EventStatus::Cancelled),
+            "completed" => Ok(EventStatus::Completed),
+            o => Err(AppError::internal(format!(
+                "unknown event status {o:?} in the database"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: Id,
+    pub program_id: Id,
+    pub title: String,
+    pub description: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub timezone: String,
+    pub location: String,
+    pub capacity: Option<i32>,
+    pub taken: i32,
+    pub waitlisted: i32,
+    pub waitlist_enabled: bool,
+    pub signup_deadline: Option<Timestamp>,
+    pub cancel_deadline: Option<Timestamp>,
+    pub status: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// An event as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    pub id: uuid::Uuid,
+    pub program_id: uuid::Uuid,
+    /// The organising site.
+    pub site_id: uuid::Uuid,
+    pub title: String,
+    pub description: String,
+    /// RFC 3339 with the offset of `timezone`.
+    pub starts_at: DateTime<FixedOffset>,
+    pub ends_at: DateTime<FixedOffset>,
+    /// IANA time zone the event is held in.
+    pub timezone: String,
+    pub location: String,
+    /// `null` = unlimited.
+    pub capacity: Option<i32>,
+    pub seats_taken: i32,
+    /// `null` when unlimited.
+    pub seats_free: Option<i32>,
+    pub waitlist_enabled: bool,
+    pub waitlist_length: i32,
+    pub signup_deadline: Option<DateTime<FixedOffset>>,
+    pub cancel_deadline: Option<DateTime<FixedOffset>>,
+    pub status: EventStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `t` shown in zone `tz` (UTC if the zone is unknown, which validation prevents).
+pub fn local(t: Timestamp, tz: &str) -> DateTime<FixedOffset> {
+    match tz.parse::<chrono_tz::Tz>() {
+        Ok(zone) => t.get().with_timezone(&zone).fixed_offset(),
+        Err(_) => t.get().fixed_offset(),
+    }
+}
+
+impl Event {
+    pub fn from_row(r: EventRow, site_id: Id) -> AppResult<Event> {
+        let tz = r.timezone.clone();
+        Ok(Event {
+            id: r.id.into(),
+            program_id: r.program_id.into(),
+            site_id: site_id.into(),
+            title: r.title,
+            description: r.description,
+            starts_at: local(r.starts_at, &tz),
+            ends_at: local(r.ends_at, &tz),
+            location: r.location,
+            capacity: r.capacity,
+            seats_taken: r.taken,
+            seats_free: r.capacity.map(|c| (c - r.taken).max(0)),
+            waitlist_enabled: r.waitlist_enabled,
+            waitlist_length: r.waitlisted,
+            signup_deadline: r.signup_deadline.map(|t| local(t, &tz)),
+            cancel_deadline: r.cancel_deadline.map(|t| local(t, &tz)),
+            status: EventStatus::parse(&r.status)?,
+            created_at: r.created_at.into(),
+            updated_at: r.updated_at.into(),
+            timezone: tz,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEvent {
+    pub program_id: uuid::Uuid,
+    /// Defaults to the programme's title.
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub starts_at: DateTime<FixedOffset>,
+    pub ends_at: DateTime<FixedOffset>,
+    /// Defaults to the organising site's time zone.
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub location: String,
+    /// Omit or `null` for unlimited.
+    pub capacity: Option<i32>,
+    /// Defaults to true.
+    pub waitlist_enabled: Option<bool>,
+    pub signup_deadline: Option<DateTime<FixedOffset>>,
+    pub cancel_deadline: Option<DateTime<FixedOffset>>,
+}
+
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EventPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub starts_at: Option<DateTime<FixedOffset>>,
+    pub ends_at: Option<DateTime<FixedOffset>>,
+    pub timezone: Option<String>,
+    pub location: Option<String>,
+    /// `null` makes it unlimited. Raising it promotes from the waitlist at once.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i32>, nullable)]
+    pub capacity: Option<Option<i32>>,
+    pub waitlist_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<FixedOffset>>, nullable)]
+    pub signup_deadline: Option<Option<DateTime<FixedOffset>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<FixedOffset>>, nullable)]
+    pub cancel_deadline: Option<Option<DateTime<FixedOffset>>>,
+}
+
+/// The schedule and limits of an event, checked together.
+pub struct Plan {
+    pub title: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub timezone: String,
+    pub capacity: Option<i32>,
+    pub signup_deadline: Option<Timestamp>,
+    pub cancel_deadline: Option<Timestamp>,
+}
+
+impl Plan {
+    pub fn errors(&self) -> Vec<FieldError> {
+        let mut e = Vec::new();
+        if !(1..=200).contains(&self.title.trim().chars().count()) {
+            e.push(FieldError::new(
+                "title",
+                "invalid_length",
+                "1 to 200 characters",
+            ));
+        }
+        if self.ends_at <= self.starts_at {
+            e.push(FieldError::new(
+                "ends_at",
+                "not_after_start",
+                "an event ends after it starts",
+            ));
+        }
+        if let Some(tz) = crate::org::check_timezone("timezone", &self.timezone) {
+            e.push(tz);
+        }
+        if self.capacity.is_some_and(|c| c < 1) {
+            e.push(FieldError::new(
+                "capacity",
+                "too_small",
+                "at least 1, or null for unlimited",
+            ));
+        }
+        if self.signup_deadline.is_some_and(|d| d > self.starts_at) {
+            e.push(FieldError::new(
+                "signup_deadline",
+                "after_start",
+                "sign-up closes at the latest when it starts",
+            ));
+        }
+        if self.cancel_deadline.is_some_and(|d| d > self.starts_at) {
+            e.push(FieldError::new(
+                "cancel_deadline",
+                "after_start",
+                "cancellation closes at the latest when it starts",
+            ));
+        }
+        e
+    }
+}
+
+fn ts(t: DateTime<FixedOffset>) -> Timestamp {
+    Timestamp::from(t.with_timezone(&Utc))
+}
+
+/// An event with the site that runs it.
+pub fn find_row(conn: &mut AnyConnection, id: Id) -> AppResult<(EventRow, Id)> {
+    events::table
+        .inner_join(programs::table)
+        .filter(events::id.eq(id))
+        .select((EventRow::as_select(), programs::site_id))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("no such event"))
+}
+
+pub fn find(conn: &mut AnyConnection, id: Id) -> AppResult<Event> {
+    let (row, site) = find_row(conn, id)?;
+    Event::from_row(row, site)
+}
+
+/// Creates a draft event (authorization done by the caller).
+pub fn create(conn: &mut AnyConnection, req: &CreateEvent, created_by: Id) -> AppResult<Id> {
+    let (program_title, site_tz): (String, String) = programs::table
+        .inner_join(sites::table)
+        .filter(programs::id.eq(Id::from(req.program_id)))
+        .select((programs::title, sites::timezone))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| {
+            AppError::validation(vec![FieldError::new(
+                "program_id",
+                "unknown_program",
+                "no such programme",
+            )])
+        })?;
+    let plan = Plan {
+        title: req.title.clone().unwrap_or(program_title),
+        starts_at: ts(req.starts_at),
+        ends_at: ts(req.ends_at),
+        timezone: req.timezone.clone().unwrap_or(site_tz),
+        capacity: req.capacity,
+        signup_deadline: req.signup_deadline.map(ts),
+        cancel_deadline: req.cancel_deadline.map(ts),
+    };
+    let errors = plan.errors();
+    if !errors.is_empty() {
+        return Err(AppError::validation(errors));
+    }
+    let id = Id::new();
+    let now = Timestamp::now();
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(id),
+            events::program_id.eq(Id::from(req.program_id)),
+            events::title.eq(plan.title.trim()),
+            events::description.eq(&req.description),
+            events::starts_at.eq(plan.starts_at),
+            events::ends_at.eq(plan.ends_at),
+            events::timezone.eq(&plan.timezone),
+            events::location.eq(&req.location),
+            events::capacity.eq(plan.capacity),
+            events::waitlist_enabled.eq(req.waitlist_enabled.unwrap_or(true)),
+            events::signup_deadline.eq(plan.signup_deadline),
+            events::cancel_deadline.eq(plan.cancel_deadline),
+            events::status.eq("draft"),
+            events::created_by.eq(Some(created_by)),
+            events::created_at.eq(now),
+            events::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Applies everything but capacity (which goes through the sign-up service, since raising it
+/// promotes waitlisted people). Returns the new capacity wish, if any.
+pub fn update_plan(conn: &mut AnyConnection, id: Id, p: &EventPatch) -> AppResult<()> {
+    let (b, _) = find_row(conn, id)?;
+    let status = EventStatus::parse(&b.status)?;
+    if matches!(status, EventStatus::Cancelled | EventStatus::Completed) {
+        return Err(AppError::conflict(
+            "event_closed",
+            format!("a {} event cannot be changed", status.as_str()),
+        ));
+    }
+    let plan = Plan {
+        title: p.title.clone().unwrap_or(b.title),
+        starts_at: p.starts_at.map(ts).unwrap_or(b.starts_at),
+        ends_at: p.ends_at.map(ts).unwrap_or(b.ends_at),
+        timezone: p.timezone.clone().unwrap_or(b.timezone),
+        capacity: match p.capacity {
+            Some(c) => c,
+            None => b.capacity,
+        },
+        signup_deadline: match p.signup_deadline {
+            Some(d) => d.map(ts),
+            None => b.signup_deadline,
+        },
+        cancel_deadline: match p.cancel_deadline {
+            Some(d) => d.map(ts),
+            None => b.cancel_deadline,
+        },
+    };
+    let errors = plan.errors();
+    if !errors.is_empty() {
+        return Err(AppError::validation(errors));
+    }
+    diesel::update(events::table.filter(events::id.eq(id)))
+        .set((
+            events::title.eq(plan.title.trim()),
+            events::description.eq(p.description.clone().unwrap_or(b.description)),
+            events::starts_at.eq(plan.starts_at),
+            events::ends_at.eq(plan.ends_at),
+            events::timezone.eq(&plan.timezone),
+            events::location.eq(p.location.clone().unwrap_or(b.location)),
+            events::waitlist_enabled.eq(p.waitlist_enabled.unwrap_or(b.waitlist_enabled)),
+            events::signup_deadline.eq(plan.signup_deadline),
+            events::cancel_deadline.eq(plan.cancel_deadline),
+            events::updated_at.eq(Timestamp::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Draft → published.
+pub fn publish(conn: &mut AnyConnection, id: Id) -> AppResult<()> {
+    let n = diesel::update(
+        events::table
+            .filter(events::id.eq(id))
+            .filter(events::status.eq("draft")),
+    )
+    .set((
+        events::status.eq("published"),
+        events::updated_at.eq(Timestamp::now()),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        find_row(conn, id)?;
+        return Err(AppError::conflict(
+            "not_a_draft",
+            "only a draft can be published",
+        ));
+    }
+    Ok(())
+}
+
+/// Filters of the event list.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub statuses: Vec<EventStatus>,
+    /// Limit drafts to these sites (coordinators); `None` = no site restriction on drafts.
+    pub draft_sites: Option<Vec<Id>>,
+    pub site_id: Option<Id>,
+    pub company_id: Option<Id>,
+    pub region: Option<String>,
+    pub theme: Option<String>,
+    pub category: Option<String>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub free_seats: bool,
+    pub text: Option<String>,
+    /// Keyset: (starts_at, id) of the last item of the previous page.
+    pub after: Option<(Timestamp, Id)>,
+    pub limit: i64,
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Events by start time, then id.
+pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
+    let mut q = events::table
+        .inner_join(programs::table.inner_join(sites::table))
+        .select((EventRow::as_select(), programs::site_id))
+        .into_boxed();
+    let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+    q = q.filter(events::status.eq_any(statuses));
+    if let Some(sites_allowed) = &f.draft_sites {
+        q = q.filter(
+            events::status
+                .ne("draft")
+                .or(programs::site_id.eq_any(sites_allowed.clone())),
+        );
+    }
+    if let Some(s) = f.site_id {
+        q = q.filter(programs::site_id.eq(s));
+    }
+    if let Some(c) = f.company_id {
+        q = q.filter(sites::company_id.eq(c));
+    }
+    if let Some(r) = &f.region {
+        q = q.filter(sites::region.eq(r.clone()));
+    }
+    if let Some(t) = &f.theme {
+        q = q.filter(programs::theme.eq(t.clone()));
+    }
+    if let Some(c) = &f.category {
+        let with = program_categories::table
+            .filter(program_categories::category.eq(c.clone()))
+            .select(program_categories::program_id);
+        q = q.filter(events::program_id.eq_any(with));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(events::ends_at.gt(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(events::starts_at.lt(to));
+    }
+    if f.free_seats {
+        q = q.filter(
+            events::capacity
+                .is_null()
+                .or(events::taken.lt(events::capacity.assume_not_null())),
+        );
+    }
+    if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            text.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        q = q.filter(lower(events::title).like(pattern).escape('\\'));
+    }
+    if let Some((start, id)) = f.after {
+        q = q.filter(
+            events::starts_at
+                .gt(start)
+                .or(events::starts_at.eq(start).and(events::id.gt(id))),
+        );
+    }
+    let rows: Vec<(EventRow, Id)> = q
+        .order((events::starts_at, events::id))
+        .limit(f.limit + 1)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(r, s)| Event::from_row(r, s))
+        .collect()
+}

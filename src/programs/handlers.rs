@@ -1,0 +1,329 @@
+//! HTTP handlers for programmes and events.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::auth::{Caller, Role};
+use crate::db::{Id, Timestamp, write_transaction};
+use crate::error::{AppError, AppResult, Problem};
+use crate::http::json::Json;
+use crate::http::pagination::{self, Page};
+use crate::http::with_conn;
+use crate::programs::events::{self, CreateEvent, Event, EventPatch, EventStatus};
+use crate::programs::program::{
+    self as programs, CreateProgram, Program, ProgramPatch, ProgramStatus, Theme,
+};
+use crate::programs::require_runs_site;
+use crate::signups::service;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramQuery {
+    pub site_id: Option<uuid::Uuid>,
+    pub theme: Option<Theme>,
+    pub category: Option<String>,
+    pub status: Option<ProgramStatus>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/programs", tag = "programmes", security(("bearer" = [])), params(ProgramQuery),
+    responses((status = 200, description = "A page of programmes", body = Page<Program>)))]
+pub async fn list_programs(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    q: web::Query<ProgramQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    let limit = pagination::limit(q.limit)?;
+    let filter = programs::ListFilter {
+        site_id: q.site_id.map(Id::from),
+        theme: q.theme,
+        category: q.category,
+        status: q.status,
+        after: pagination::id_cursor(q.cursor.as_deref())?,
+        limit,
+    };
+    let rows = with_conn(&state, move |c| programs::list(c, &filter)).await?;
+    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |p| p.id.to_string())))
+}
+
+#[utoipa::path(post, path = "/api/v1/programs", tag = "programmes", security(("bearer" = [])), request_body = CreateProgram,
+    responses((status = 201, description = "Created", body = Program),
+              (status = 403, description = "Not a coordinator of the site", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Code taken at the site", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_program(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<CreateProgram>,
+) -> AppResult<HttpResponse> {
+    let req = body.into_inner();
+    require_runs_site(&caller, req.site_id.into())?;
+    let program = with_conn(&state, move |c| {
+        let id = write_transaction(c, |c| programs::create(c, &req))?;
+        programs::find(c, id)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/programs/{}", program.id)))
+        .json(program))
+}
+
+#[utoipa::path(get, path = "/api/v1/programs/{id}", tag = "programmes", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Programme id")),
+    responses((status = 200, description = "The programme", body = Program),
+              (status = 404, description = "No such programme", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_program(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    Ok(HttpResponse::Ok().json(with_conn(&state, move |c| programs::find(c, id)).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/programs/{id}", tag = "programmes", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Programme id")), request_body = ProgramPatch,
+    responses((status = 200, description = "Changed", body = Program),
+              (status = 403, description = "Not a coordinator of the site", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such programme", body = Problem, content_type = "application/problem+json")))]
+pub async fn patch_program(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: Json<ProgramPatch>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let patch = body.into_inner();
+    let program = with_conn(&state, move |c| {
+        write_transaction(c, |c| {
+            require_runs_site(&caller, programs::site_of(c, id)?)?;
+            programs::update(c, id, patch)
+        })?;
+        programs::find(c, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(program))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// Default `published`; `draft`/`cancelled`/`completed` for those who run the site.
+    pub status: Option<EventStatus>,
+    pub site_id: Option<uuid::Uuid>,
+    pub company_id: Option<uuid::Uuid>,
+    /// `domestic` or `overseas`.
+    pub region: Option<String>,
+    pub theme: Option<Theme>,
+    pub category: Option<String>,
+    /// Events still running at or after this instant (default: now).
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Events starting before this instant.
+    pub to: Option<DateTime<FixedOffset>>,
+    /// Only events with a free seat.
+    pub free_seats: Option<bool>,
+    /// Text in the title.
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn event_cursor(e: &Event) -> String {
+    format!(
+        "{}_{}",
+        e.starts_at.with_timezone(&Utc).timestamp_micros(),
+        e.id
+    )
+}
+
+fn parse_event_cursor(c: &str) -> AppResult<(Timestamp, Id)> {
+    let bad = || AppError::bad_request("invalid_query", "unknown cursor");
+    let (micros, id) = c.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = micros.parse().map_err(|_| bad())?;
+    let at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(bad)?;
+    Ok((Timestamp::from(at), id.parse().map_err(|_| bad())?))
+}
+
+/// Events by start time. Employees see published events, upcoming by default; coordinators also
+/// drafts of their sites (`status=draft`), admins and HR all.
+#[utoipa::path(get, path = "/api/v1/events", tag = "programmes", security(("bearer" = [])), params(EventQuery),
+    responses((status = 200, description = "A page of events", body = Page<Event>),
+              (status = 400, description = "Bad filter or cursor", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_events(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<EventQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    let limit = pagination::limit(q.limit)?;
+    let status = q.status.unwrap_or(EventStatus::Published);
+    let draft_sites = match (status, caller.role) {
+        (EventStatus::Draft, Role::Admin | Role::Hr) => None,
+        (EventStatus::Draft, Role::Coordinator) => Some(caller.sites.clone()),
+        (EventStatus::Draft, Role::Employee) => {
+            return Err(AppError::forbidden("employees see published events"));
+        }
+        _ => None,
+    };
+    let filter = events::ListFilter {
+        statuses: vec![status],
+        draft_sites,
+        site_id: q.site_id.map(Id::from),
+        company_id: q.company_id.map(Id::from),
+        region: q.region,
+        theme: q.theme.map(|t| t.as_str().to_owned()),
+        category: q.category,
+        from: Some(
+            q.from
+                .map(|f| Timestamp::from(f.with_timezone(&Utc)))
+                .unwrap_or_else(Timestamp::now),
+        ),
+        to: q.to.map(|t| Timestamp::from(t.with_timezone(&Utc))),
+        free_seats: q.free_seats.unwrap_or(false),
+        text: q.q,
+        after: q.cursor.as_deref().map(parse_event_cursor).transpose()?,
+        limit,
+    };
+    let rows = with_conn(&state, move |c| events::list(c, &filter)).await?;
+    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, event_cursor)))
+}
+
+#[utoipa::path(post, path = "/api/v1/events", tag = "programmes", security(("bearer" = [])), request_body = CreateEvent,
+    responses((status = 201, description = "Created as a draft", body = Event),
+              (status = 403, description = "Not a coordinator of the programme's site", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_event(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<CreateEvent>,
+) -> AppResult<HttpResponse> {
+    let req = body.into_inner();
+    let event = with_conn(&state, move |c| {
+        let id = write_transaction(c, |c| {
+            let site = programs::site_of(c, req.program_id.into()).map_err(|_| {
+                AppError::validation(vec![crate::error::FieldError::new(
+                    "program_id",
+                    "unknown_program",
+                    "no such programme",
+                )])
+            })?;
+            require_runs_site(&caller, site)?;
+            events::create(c, &req, caller.id)
+        })?;
+        events::find(c, id)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/events/{}", event.id)))
+        .json(event))
+}
+
+/// Drafts are private to those who run the site (and HR): others get 404.
+pub fn visible(caller: &Caller, event: &Event) -> bool {
+    event.status != EventStatus::Draft
+        || caller.role == Role::Hr
+        || caller.coordinates(event.site_id.into())
+}
+
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "programmes", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Event id")),
+    responses((status = 200, description = "The event", body = Event),
+              (status = 404, description = "No such event (or a draft of another site)", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_event(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let event = with_conn(&state, move |c| events::find(c, id)).await?;
+    if !visible(&caller, &event) {
+        return Err(AppError::not_found("no such event"));
+    }
+    Ok(HttpResponse::Ok().json(event))
+}
+
+/// Loads the event and checks the caller runs its site (404 for a draft they may not see).
+fn runnable(c: &mut crate::db::AnyConnection, caller: &Caller, id: Id) -> AppResult<Event> {
+    let event = events::find(c, id)?;
+    if !visible(caller, &event) {
+        return Err(AppError::not_found("no such event"));
+    }
+    require_runs_site(caller, event.site_id.into())?;
+    Ok(event)
+}
+
+#[utoipa::path(patch, path = "/api/v1/events/{id}", tag = "programmes", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Event id")), request_body = EventPatch,
+    responses((status = 200, description = "Changed", body = Event),
+              (status = 403, description = "Not a coordinator of the site", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Cancelled/completed event, or capacity below the seats taken", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
+pub async fn patch_event(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: Json<EventPatch>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let patch = body.into_inner();
+    let event = with_conn(&state, move |c| {
+        write_transaction(c, |c| -> AppResult<()> {
+            runnable(c, &caller, id)?;
+            events::update_plan(c, id, &patch)?;
+            if let Some(capacity) = patch.capacity {
+                service::set_capacity(c, id, capacity)?;
+            }
+            Ok(())
+        })?;
+        events::find(c, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(event))
+}
+
+#[utoipa::path(post, path = "/api/v1/events/{id}/publish", tag = "programmes", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Event id")),
+    responses((status = 200, description = "Published", body = Event),
+              (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json")))]
+pub async fn publish_event(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let event = with_conn(&state, move |c| {
+        write_transaction(c, |c| {
+            runnable(c, &caller, id)?;
+            events::publish(c, id)
+        })?;
+        events::find(c, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(event))
+}
+
+#[utoipa::path(post, path = "/api/v1/events/{id}/cancel", tag = "programmes", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Event id")),
+    responses((status = 200, description = "Cancelled, with every live sign-up", body = Event),
+              (status = 409, description = "Already cancelled or completed", body = Problem, content_type = "application/problem+json")))]
+pub async fn cancel_event(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let event = with_conn(&state, move |c| {
+        write_transaction(c, |c| {
+            runnable(c, &caller, id)?;
+            service::cancel_event(c, id, caller.id)
+        })?;
+        events::find(c, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(event))
+}

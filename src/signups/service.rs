@@ -1,0 +1,414 @@
+//! The state changes of sign-ups, each in one transaction.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::schema::{events, signups, users};
+use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
+use crate::error::{AppError, AppResult};
+use crate::programs::events::{EventStatus, find_row};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SignupStatus {
+    Confirmed,
+    Waitlisted,
+    Cancelled,
+}
+
+impl SignupStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignupStatus::Confirmed => "confirmed",
+            SignupStatus::Waitlisted => "waitlisted",
+            SignupStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> AppResult<SignupStatus> {
+        match s {
+            "confirmed" => Ok(SignupStatus::Confirmed),
+            "waitlisted" => Ok(SignupStatus::Waitlisted),
+            "cancelled" => Ok(SignupStatus::Cancelled),
+            o => Err(AppError::internal(format!(
+                "unknown sign-up status {o:?} in the database"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = signups)]
+pub struct SignupRow {
+    pub id: Id,
+    pub event_id: Id,
+    pub user_id: Id,
+    pub status: String,
+    pub waitlist_position: Option<i32>,
+    pub forced: bool,
+    pub created_by: Id,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub cancelled_at: Option<Timestamp>,
+}
+
+/// A sign-up as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Signup {
+    pub id: uuid::Uuid,
+    pub event_id: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub status: SignupStatus,
+    /// 1 = next in line; only while waitlisted.
+    pub waitlist_position: Option<i32>,
+    /// A coordinator overrode the overlap rule.
+    pub forced: bool,
+    /// Who made it: the employee, or a coordinator on their behalf.
+    pub created_by: uuid::Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<SignupRow> for Signup {
+    type Error = AppError;
+    fn try_from(r: SignupRow) -> AppResult<Signup> {
+        Ok(Signup {
+            id: r.id.into(),
+            event_id: r.event_id.into(),
+            user_id: r.user_id.into(),
+            status: SignupStatus::parse(&r.status)?,
+            waitlist_position: r.waitlist_position,
+            forced: r.forced,
+            created_by: r.created_by.into(),
+            created_at: r.created_at.into(),
+            updated_at: r.updated_at.into(),
+            cancelled_at: r.cancelled_at.map(Into::into),
+        })
+    }
+}
+
+pub fn find(conn: &mut AnyConnection, id: Id) -> AppResult<Signup> {
+    signups::table
+        .filter(signups::id.eq(id))
+        .select(SignupRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("no such sign-up"))?
+        .try_into()
+}
+
+/// Who signs up whom, and whether the overlap rule is overridden.
+pub struct Request {
+    pub event: Id,
+    pub user: Id,
+    pub by: Id,
+    pub force: bool,
+}
+
+/// Signs `user` up: a seat if one is free (guarded update), else a place at the end of the
+/// waitlist, else 409.
+pub fn sign_up(conn: &mut AnyConnection, req: &Request) -> AppResult<Signup> {
+    write_transaction(conn, |conn| {
+        let now = Timestamp::now();
+        let (event, _site) = find_row(conn, req.event)?;
+        if EventStatus::parse(&event.status)? != EventStatus::Published {
+            return Err(AppError::conflict(
+                "event_not_open",
+                "the event is not open for sign-up",
+            ));
+        }
+        if now >= event.signup_deadline.unwrap_or(event.starts_at) {
+            return Err(AppError::conflict(
+                "signup_closed",
+                "sign-up for this event has closed",
+            ));
+        }
+        let active: Option<bool> = users::table
+            .filter(users::id.eq(req.user))
+            .select(users::active)
+            .first(conn)
+            .optional()?;
+        match active {
+            None => return Err(AppError::not_found("no such user")),
+            Some(false) => {
+                return Err(AppError::conflict(
+                    "user_inactive",
+                    "the user is deactivated",
+                ));
+            }
+            Some(true) => {}
+        }
+        let live: i64 = signups::table
+            .filter(signups::event_id.eq(req.event))
+            .filter(signups::user_id.eq(req.user))
+            .filter(signups::status.ne("cancelled"))
+            .count()
+            .get_result(conn)?;
+        if live > 0 {
+            return Err(already());
+        }
+        if !req.force {
+            let clash: Option<String> = signups::table
+                .inner_join(events::table)
+                .filter(signups::user_id.eq(req.user))
+                .filter(signups::status.eq("confirmed"))
+                .filter(events::status.ne("cancelled"))
+                .filter(events::id.ne(req.event))
+                .filter(events::starts_at.lt(event.ends_at))
+                .filter(events::ends_at.gt(event.starts_at))
+                .select(events::title)
+                .first(conn)
+                .optional()?;
+            if let Some(title) = clash {
+                return Err(AppError::conflict(
+                    "overlapping_signup",
+                    format!("already signed up for {title:?} at the same time"),
+                ));
+            }
+        }
+        // The seat: one row updated means one seat taken, whatever runs concurrently.
+        let seat = diesel::update(
+            events::table
+                .filter(events::id.eq(req.event))
+                .filter(events::status.eq("published"))
+                .filter(
+                    events::capacity
+                        .is_null()
+                        .or(events::taken.lt(events::capacity.assume_not_null())),
+                ),
+        )
+        .set((
+            events::taken.eq(events::taken + 1),
+            events::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        let (status, position) = if seat == 1 {
+            (SignupStatus::Confirmed, None)
+        } else if event.waitlist_enabled {
+            diesel::update(events::table.filter(events::id.eq(req.event)))
+                .set((
+                    events::waitlisted.eq(events::waitlisted + 1),
+                    events::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let position: i32 = events::table
+                .filter(events::id.eq(req.event))
+                .select(events::waitlisted)
+                .first(conn)?;
+            (SignupStatus::Waitlisted, Some(position))
+        } else {
+            return Err(AppError::conflict(
+                "event_full",
+                "the event is full and has no waitlist",
+            ));
+        };
+        let id = Id::new();
+        diesel::insert_into(signups::table)
+            .values((
+                signups::id.eq(id),
+                signups::event_id.eq(req.event),
+                signups::user_id.eq(req.user),
+                signups::status.eq(status.as_str()),
+                signups::waitlist_position.eq(position),
+                signups::forced.eq(req.force),
+                signups::created_by.eq(req.by),
+                signups::created_at.eq(now),
+                signups::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .map_err(|e| match e {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                ) => already(),
+                other => other.into(),
+            })?;
+        find(conn, id)
+    })
+}
+
+fn already() -> AppError {
+    AppError::conflict("already_signed_up", "already signed up for this event")
+}
+
+/// Takes the event's row lock first, so every change below sees a stable waitlist.
+fn lock_event(conn: &mut AnyConnection, event: Id, now: Timestamp) -> AppResult<()> {
+    let n = diesel::update(events::table.filter(events::id.eq(event)))
+        .set(events::updated_at.eq(now))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(AppError::not_found("no such event"));
+    }
+    Ok(())
+}
+
+/// Moves as many people from the head of the waitlist to seats as fit. Returns their sign-ups.
+fn fill_from_waitlist(conn: &mut AnyConnection, event: Id, now: Timestamp) -> AppResult<Vec<Id>> {
+    let (capacity, taken, waitlisted): (Option<i32>, i32, i32) = events::table
+        .filter(events::id.eq(event))
+        .select((events::capacity, events::taken, events::waitlisted))
+        .first(conn)?;
+    let free = capacity.map_or(waitlisted, |c| (c - taken).max(0));
+    let k = free.min(waitlisted);
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let promoted: Vec<Id> = signups::table
+        .filter(signups::event_id.eq(event))
+        .filter(signups::status.eq("waitlisted"))
+        .filter(signups::waitlist_position.le(k))
+        .select(signups::id)
+        .load(conn)?;
+    diesel::update(signups::table.filter(signups::id.eq_any(promoted.clone())))
+        .set((
+            signups::status.eq("confirmed"),
+            signups::waitlist_position.eq(None::<i32>),
+            signups::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::update(
+        signups::table
+            .filter(signups::event_id.eq(event))
+            .filter(signups::status.eq("waitlisted")),
+    )
+    .set(signups::waitlist_position.eq(signups::waitlist_position - k))
+    .execute(conn)?;
+    diesel::update(events::table.filter(events::id.eq(event)))
+        .set((
+            events::taken.eq(events::taken + k),
+            events::waitlisted.eq(events::waitlisted - k),
+        ))
+        .execute(conn)?;
+    Ok(promoted)
+}
+
+/// Cancels a sign-up. A freed seat goes to the head of the waitlist; a freed waitlist place
+/// closes up behind it. Authorization and deadlines are the caller's business.
+pub fn cancel(conn: &mut AnyConnection, signup: Id, by: Id) -> AppResult<Signup> {
+    write_transaction(conn, |conn| {
+        let now = Timestamp::now();
+        let before = find(conn, signup)?;
+        let event = Id::from(before.event_id);
+        lock_event(conn, event, now)?;
+        // Re-read under the lock: a concurrent change may have moved it.
+        let current = find(conn, signup)?;
+        match current.status {
+            SignupStatus::Cancelled => {
+                return Err(AppError::conflict(
+                    "already_cancelled",
+                    "the sign-up is already cancelled",
+                ));
+            }
+            SignupStatus::Confirmed => {
+                diesel::update(events::table.filter(events::id.eq(event)))
+                    .set(events::taken.eq(events::taken - 1))
+                    .execute(conn)?;
+            }
+            SignupStatus::Waitlisted => {
+                let position = current.waitlist_position.unwrap_or(i32::MAX);
+                diesel::update(
+                    signups::table
+                        .filter(signups::event_id.eq(event))
+                        .filter(signups::status.eq("waitlisted"))
+                        .filter(signups::waitlist_position.gt(position)),
+                )
+                .set(signups::waitlist_position.eq(signups::waitlist_position - 1))
+                .execute(conn)?;
+                diesel::update(events::table.filter(events::id.eq(event)))
+                    .set(events::waitlisted.eq(events::waitlisted - 1))
+                    .execute(conn)?;
+            }
+        }
+        diesel::update(signups::table.filter(signups::id.eq(signup)))
+            .set((
+                signups::status.eq("cancelled"),
+                signups::waitlist_position.eq(None::<i32>),
+                signups::cancelled_at.eq(Some(now)),
+                signups::cancelled_by.eq(Some(by)),
+                signups::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        fill_from_waitlist(conn, event, now)?;
+        find(conn, signup)
+    })
+}
+
+/// Changes an event's capacity (`None` = unlimited); a raise promotes from the waitlist.
+/// Lowering below the seats already taken is refused.
+pub fn set_capacity(
+    conn: &mut AnyConnection,
+    event: Id,
+    capacity: Option<i32>,
+) -> AppResult<Vec<Id>> {
+    write_transaction(conn, |conn| {
+        let now = Timestamp::now();
+        lock_event(conn, event, now)?;
+        let taken: i32 = events::table
+            .filter(events::id.eq(event))
+            .select(events::taken)
+            .first(conn)?;
+        if let Some(c) = capacity {
+            if c < 1 {
+                return Err(AppError::validation(vec![crate::error::FieldError::new(
+                    "capacity",
+                    "too_small",
+                    "at least 1, or null for unlimited",
+                )]));
+            }
+            if c < taken {
+                return Err(AppError::conflict(
+                    "capacity_below_taken",
+                    format!(
+                        "{taken} seats are taken; cancel sign-ups before lowering the capacity to {c}"
+                    ),
+                ));
+            }
+        }
+        diesel::update(events::table.filter(events::id.eq(event)))
+            .set(events::capacity.eq(capacity))
+            .execute(conn)?;
+        fill_from_waitlist(conn, event, now)
+    })
+}
+
+/// Cancels an event and every live sign-up of it.
+pub fn cancel_event(conn: &mut AnyConnection, event: Id, by: Id) -> AppResult<usize> {
+    write_transaction(conn, |conn| {
+        let now = Timestamp::now();
+        let n = diesel::update(
+            events::table
+                .filter(events::id.eq(event))
+                .filter(events::status.eq_any(["draft", "published"])),
+        )
+        .set((
+            events::status.eq("cancelled"),
+            events::taken.eq(0),
+            events::waitlisted.eq(0),
+            events::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            find_row(conn, event)?;
+            return Err(AppError::conflict(
+                "event_closed",
+                "only a draft or published event can be cancelled",
+            ));
+        }
+        let cancelled = diesel::update(
+            signups::table
+                .filter(signups::event_id.eq(event))
+                .filter(signups::status.ne("cancelled")),
+        )
+        .set((
+            signups::status.eq("cancelled"),
+            signups::waitlist_position.eq(None::<i32>),
+            signups::cancelled_at.eq(Some(now)),
+            signups::cancelled_by.eq(Some(by)),
+            signups::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        Ok(cancelled)
+    })
+}
