@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::{companies, sites};
@@ -103,14 +103,6 @@ pub struct CreateSite {
     pub closed_on: Option<NaiveDate>,
 }
 
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SitePatch {
@@ -122,7 +114,7 @@ pub struct SitePatch {
     pub timezone: Option<String>,
     pub opened_on: Option<NaiveDate>,
     /// `null` reopens the site.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
     #[schema(value_type = Option<NaiveDate>, nullable)]
     pub closed_on: Option<Option<NaiveDate>>,
 }

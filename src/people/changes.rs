@@ -4,7 +4,7 @@
 //! silently dropped, so a client never believes a change happened that did not.
 
 use diesel::prelude::*;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
@@ -14,15 +14,6 @@ use crate::db::schema::{coordinator_sites, sites, users as users_t};
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::people::users::{self, NewUser, User, Visibility};
-
-/// Distinguishes "absent" (`None`) from "set to null" (`Some(None)`).
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
 
 /// A new user. No `Debug`: it may carry a password.
 #[derive(Deserialize, ToSchema)]
@@ -53,7 +44,7 @@ pub struct UserPatch {
     pub display_name: Option<String>,
     pub employee_number: Option<String>,
     /// Home site; `null` clears it.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
     #[schema(value_type = Option<uuid::Uuid>, nullable)]
     pub site_id: Option<Option<uuid::Uuid>>,
     pub role: Option<Role>,

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::{events, program_categories, programs, sites};
@@ -151,14 +151,6 @@ pub struct CreateEvent {
     pub cancel_deadline: Option<DateTime<FixedOffset>>,
 }
 
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EventPatch {
@@ -169,14 +161,14 @@ pub struct EventPatch {
     pub timezone: Option<String>,
     pub location: Option<String>,
     /// `null` makes it unlimited. Raising it promotes from the waitlist at once.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
     #[schema(value_type = Option<i32>, nullable)]
     pub capacity: Option<Option<i32>>,
     pub waitlist_enabled: Option<bool>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
     #[schema(value_type = Option<DateTime<FixedOffset>>, nullable)]
     pub signup_deadline: Option<Option<DateTime<FixedOffset>>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::json::double_option")]
     #[schema(value_type = Option<DateTime<FixedOffset>>, nullable)]
     pub cancel_deadline: Option<Option<DateTime<FixedOffset>>>,
 }
