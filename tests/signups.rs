@@ -735,7 +735,81 @@ async fn rosters_are_for_the_site_and_export_as_csv(backend: Backend) {
     );
 }
 
+async fn idempotency_keys_make_retries_safe(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app).await;
+    let ev = event(&app, &s, 4, json!(10), true).await;
+    let person = &app.employees(1, Some(s.site))[0];
+    let token = app.token(person);
+    let path = format!("/api/v1/events/{ev}/signups");
+    let send = |key: &str, body: Value| {
+        let req = app
+            .client()
+            .post(app.url(&path))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("Idempotency-Key", key.to_owned()));
+        async move {
+            let mut res = req.send_json(&body).await.unwrap();
+            let replayed = res.headers().get("idempotent-replayed").is_some();
+            let location = res
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let got = common::read_json(&mut res).await;
+            (got, replayed, location)
+        }
+    };
+    let (first, replayed, location) = send("key-1", json!({})).await;
+    assert_eq!(first.0, 201, "{}", first.2);
+    assert!(!replayed);
+    assert_eq!(
+        location.unwrap(),
+        format!("/api/v1/signups/{}", first.2["id"].as_str().unwrap())
+    );
+    let (second, replayed, _) = send("key-1", json!({})).await;
+    assert_eq!(second.0, 201);
+    assert!(replayed, "the retry is a replay");
+    assert_eq!(second.2, first.2, "the same answer");
+    assert_eq!(roster(&app, &s, &ev).await.len(), 1, "one sign-up");
+
+    let (other_body, _, _) = send("key-1", json!({"force": true})).await;
+    assert_problem(&other_body, 422, "idempotency_key_reused");
+
+    // A failed request releases its key: the retry runs again (and fails the same way here).
+    let (dup, _, _) = send("key-2", json!({})).await;
+    assert_problem(&dup, 409, "already_signed_up");
+    let (dup_again, replayed, _) = send("key-2", json!({})).await;
+    assert_problem(&dup_again, 409, "already_signed_up");
+    assert!(!replayed);
+
+    // Many copies of one request at once: exactly one sign-up is made.
+    let ev2 = event(&app, &s, 12, json!(10), true).await;
+    let path2 = format!("/api/v1/events/{ev2}/signups");
+    let copies = (0..8).map(|_| {
+        app.client()
+            .post(app.url(&path2))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("Idempotency-Key", "key-3"))
+            .send_json(&json!({}))
+    });
+    let results = join_all(copies).await;
+    let mut ids = Vec::new();
+    for res in results {
+        let mut res = res.unwrap();
+        let got = common::read_json(&mut res).await;
+        match got.0 {
+            201 => ids.push(got.2["id"].as_str().unwrap().to_owned()),
+            409 => assert_eq!(got.2["code"], "idempotency_in_progress", "{}", got.2),
+            other => panic!("{other}: {}", got.2),
+        }
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every 201 names the same sign-up: {ids:?}");
+    assert_eq!(roster(&app, &s, &ev2).await.len(), 1);
+}
+
 both_backends!(
+    idempotency_keys_make_retries_safe,
     two_hundred_simultaneous_signups_fill_fifty_seats_exactly,
     concurrent_cancellations_and_signups_keep_the_invariants,
     freed_seats_go_to_the_head_of_the_line,

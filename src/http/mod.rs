@@ -3,6 +3,7 @@
 //! [`build_server`] is used by `tomoni serve` and by every integration test, so tests exercise
 //! exactly the production stack.
 
+pub mod idempotency;
 pub mod json;
 pub mod metrics;
 pub mod openapi;

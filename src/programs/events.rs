@@ -129,7 +129,7 @@ impl Event {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEvent {
     pub program_id: uuid::Uuid,

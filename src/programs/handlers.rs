@@ -1,6 +1,7 @@
 //! HTTP handlers for programmes and events.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -9,6 +10,7 @@ use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::db::{Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult, Problem};
+use crate::http::idempotency;
 use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
 use crate::http::with_conn;
@@ -59,18 +61,24 @@ pub async fn list_programs(
 pub async fn create_program(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     body: Json<CreateProgram>,
 ) -> AppResult<HttpResponse> {
-    let req = body.into_inner();
-    require_runs_site(&caller, req.site_id.into())?;
-    let program = with_conn(&state, move |c| {
-        let id = write_transaction(c, |c| programs::create(c, &req))?;
-        programs::find(c, id)
-    })
-    .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/programs/{}", program.id)))
-        .json(program))
+    let body = body.into_inner();
+    require_runs_site(&caller, body.site_id.into())?;
+    let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
+    idempotency::create(
+        &state,
+        &req,
+        caller.id,
+        &fingerprint,
+        StatusCode::CREATED,
+        move |c| {
+            let id = programs::create(c, &body)?;
+            programs::find(c, id)
+        },
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/programs/{id}", tag = "programmes", security(("bearer" = [])),
@@ -200,12 +208,19 @@ pub async fn list_events(
 pub async fn create_event(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     body: Json<CreateEvent>,
 ) -> AppResult<HttpResponse> {
-    let req = body.into_inner();
-    let event = with_conn(&state, move |c| {
-        let id = write_transaction(c, |c| {
-            let site = programs::site_of(c, req.program_id.into()).map_err(|_| {
+    let body = body.into_inner();
+    let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
+    idempotency::create(
+        &state,
+        &req,
+        caller.id,
+        &fingerprint,
+        StatusCode::CREATED,
+        move |c| {
+            let site = programs::site_of(c, body.program_id.into()).map_err(|_| {
                 AppError::validation(vec![crate::error::FieldError::new(
                     "program_id",
                     "unknown_program",
@@ -213,14 +228,11 @@ pub async fn create_event(
                 )])
             })?;
             require_runs_site(&caller, site)?;
-            events::create(c, &req, caller.id)
-        })?;
-        events::find(c, id)
-    })
-    .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/events/{}", event.id)))
-        .json(event))
+            let id = events::create(c, &body, caller.id)?;
+            events::find(c, id)
+        },
+    )
+    .await
 }
 
 /// Drafts are private to those who run the site (and HR): others get 404.

@@ -88,7 +88,7 @@ pub struct Program {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProgram {
     pub site_id: uuid::Uuid,

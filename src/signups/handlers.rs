@@ -1,6 +1,7 @@
 //! HTTP handlers for sign-ups and rosters.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -10,6 +11,7 @@ use crate::auth::{Caller, Role};
 use crate::db::Id;
 use crate::db::schema::{signups, users};
 use crate::error::{AppError, AppResult, Problem};
+use crate::http::idempotency;
 use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
 use crate::http::with_conn;
@@ -18,7 +20,7 @@ use crate::programs::handlers::visible;
 use crate::programs::require_runs_site;
 use crate::signups::service::{self, Signup, SignupRow, SignupStatus};
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     /// Sign up someone else (coordinators of the event's site, admins). Default: the caller.
@@ -29,9 +31,13 @@ pub struct SignupRequest {
 }
 
 /// Signs up for an event: `confirmed`, or `waitlisted` with a position, or 409 when full and the
-/// waitlist is off. The body may be empty (`{}`) for a self sign-up.
+/// waitlist is off. The body may be `{}` for a self sign-up. With an `Idempotency-Key` header a
+/// retried request gets the first answer (header `Idempotent-Replayed: true`); the same key with
+/// another body gets 422 `idempotency_key_reused`.
 #[utoipa::path(post, path = "/api/v1/events/{id}/signups", tag = "signups", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "Event id")), request_body = SignupRequest,
+    params(("id" = uuid::Uuid, Path, description = "Event id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (1-255 characters)")),
+    request_body = SignupRequest,
     responses((status = 201, description = "Signed up (confirmed or waitlisted)", body = Signup),
               (status = 403, description = "Signing up someone else without coordinating the site", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "No such event (or a draft)", body = Problem, content_type = "application/problem+json"),
@@ -39,34 +45,41 @@ pub struct SignupRequest {
 pub async fn sign_up(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     id: web::Path<uuid::Uuid>,
     body: Json<SignupRequest>,
 ) -> AppResult<HttpResponse> {
     let event_id = Id::from(id.into_inner());
-    let req = body.into_inner();
-    let signup = with_conn(&state, move |c| {
-        let event = events::find(c, event_id)?;
-        if !visible(&caller, &event) {
-            return Err(AppError::not_found("no such event"));
-        }
-        let user = req.user_id.map(Id::from).unwrap_or(caller.id);
-        if user != caller.id || req.force {
-            require_runs_site(&caller, event.site_id.into())?;
-        }
-        service::sign_up(
-            c,
-            &service::Request {
-                event: event_id,
-                user,
-                by: caller.id,
-                force: req.force,
-            },
-        )
-    })
-    .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/signups/{}", signup.id)))
-        .json(signup))
+    let body = body.into_inner();
+    let (user_id, force) = (body.user_id, body.force);
+    let by = caller.id;
+    idempotency::create(
+        &state,
+        &req,
+        caller.id,
+        &body,
+        StatusCode::CREATED,
+        move |c| {
+            let event = events::find(c, event_id)?;
+            if !visible(&caller, &event) {
+                return Err(AppError::not_found("no such event"));
+            }
+            let user = user_id.map(Id::from).unwrap_or(caller.id);
+            if user != caller.id || force {
+                require_runs_site(&caller, event.site_id.into())?;
+            }
+            service::sign_up(
+                c,
+                &service::Request {
+                    event: event_id,
+                    user,
+                    by,
+                    force,
+                },
+            )
+        },
+    )
+    .await
 }
 
 /// Cancels a sign-up: the employee before the cancellation deadline, a coordinator of the site
