@@ -27,6 +27,9 @@ pub struct FieldError {
     pub code: Cow<'static, str>,
     /// Human-readable explanation.
     pub message: String,
+    /// For file imports: the line of the file (1 = the header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 impl FieldError {
@@ -35,7 +38,14 @@ impl FieldError {
             field: field.into(),
             code: Cow::Borrowed(code),
             message: message.into(),
+            line: None,
         }
+    }
+
+    /// The same error, located at a line of an imported file.
+    pub fn at_line(mut self, line: u64) -> Self {
+        self.line = Some(line);
+        self
     }
 }
 

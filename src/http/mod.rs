@@ -94,6 +94,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(org::list_sites))
                 .route(web::post().to(org::create_site)),
         )
+        .service(resource("/api/v1/sites/import", "POST").route(web::post().to(org::import_sites)))
         .service(
             resource("/api/v1/sites/{id}", "GET, PATCH")
                 .route(web::get().to(org::get_site))

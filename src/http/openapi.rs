@@ -47,7 +47,7 @@ impl Modify for BearerAuth {
         people::handlers::me, people::handlers::list, people::handlers::create,
         people::handlers::get, people::handlers::patch,
         org::list_companies, org::create_company, org::get_company, org::patch_company,
-        org::list_sites, org::create_site, org::get_site, org::patch_site,
+        org::list_sites, org::create_site, org::get_site, org::patch_site, org::import_sites,
         org::list_partners, org::create_partner, org::get_partner, org::patch_partner,
         prog::list_programs, prog::create_program, prog::get_program, prog::patch_program,
         prog::list_events, prog::create_event, prog::get_event, prog::patch_event,

@@ -14,6 +14,7 @@ use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
 use crate::http::with_conn;
 use crate::org::companies::{self, Company, CompanyPatch, CreateCompany};
+use crate::org::import::{self, ImportReport};
 use crate::org::partners::{self, CreatePartner, Partner, PartnerPatch};
 use crate::org::sites::{self, CreateSite, Region, Site, SitePatch};
 
@@ -240,4 +241,33 @@ pub async fn patch_partner(
     let patch = body.into_inner();
     let partner = with_conn(&state, move |c| partners::update(c, id, patch)).await?;
     Ok(HttpResponse::Ok().json(partner))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Validate and report, write nothing.
+    pub dry_run: Option<bool>,
+}
+
+/// Imports sites from CSV (`code,name,company_code,country,region,timezone,opened_on,closed_on`;
+/// UTF-8, optional BOM), upserting by code. All rows land in one transaction or none do; a
+/// rejected file answers 422 `import_rejected` with every bad row in `errors` (`line`, `field`,
+/// `code`, `message`).
+#[utoipa::path(post, path = "/api/v1/sites/import", tag = "org", security(("bearer" = [])), params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file"),
+    responses((status = 200, description = "Imported (or checked, with dry_run)", body = ImportReport),
+              (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 413, description = "File over server.upload_limit_bytes", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Rejected, with a report of every bad row", body = Problem, content_type = "application/problem+json")))]
+pub async fn import_sites(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<ImportQuery>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Admin])?;
+    let dry_run = q.dry_run.unwrap_or(false);
+    let report = with_conn(&state, move |c| import::import_sites(c, &body, dry_run)).await?;
+    Ok(HttpResponse::Ok().json(report))
 }

@@ -2,6 +2,7 @@
 
 pub mod companies;
 pub mod handlers;
+pub mod import;
 pub mod partners;
 pub mod sites;
 

@@ -1,0 +1,238 @@
+//! Sites import: `code,name,company_code,country,region,timezone,opened_on,closed_on`, upsert by
+//! code. Every row is checked before anything is written; one bad row rejects the whole file
+//! with a report of every bad row (line, column, reason).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::schema::companies;
+use crate::db::{AnyConnection, Id, write_transaction};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::org::sites::{Region, SiteFields, upsert_by_code};
+
+pub const HEADER: [&str; 8] = [
+    "code",
+    "name",
+    "company_code",
+    "country",
+    "region",
+    "timezone",
+    "opened_on",
+    "closed_on",
+];
+
+/// What an import did (or, with `dry_run`, would do).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub rows: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub dry_run: bool,
+}
+
+/// Well-formed records with their line numbers, and the lines that were not (encoding, column
+/// count). A wrong header is an error on its own: nothing else can be read then.
+pub type Records = (Vec<(u64, csv::StringRecord)>, Vec<FieldError>);
+
+/// Reads CSV text into records, reporting encoding and shape errors by line.
+pub fn read_csv(bytes: &[u8], header: &[&str]) -> Result<Records, Vec<FieldError>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes);
+    let got = match reader.headers() {
+        Ok(h) => h.iter().map(|s| s.trim().to_owned()).collect::<Vec<_>>(),
+        Err(e) => {
+            return Err(vec![
+                FieldError::new("header", "unreadable", e.to_string()).at_line(1),
+            ]);
+        }
+    };
+    if got != header {
+        return Err(vec![
+            FieldError::new(
+                "header",
+                "wrong_header",
+                format!("expected the header {}", header.join(",")),
+            )
+            .at_line(1),
+        ]);
+    }
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(r) => {
+                let line = r.position().map_or(0, |p| p.line());
+                if r.len() != header.len() {
+                    errors.push(
+                        FieldError::new(
+                            "row",
+                            "wrong_column_count",
+                            format!("{} columns, expected {}", r.len(), header.len()),
+                        )
+                        .at_line(line),
+                    );
+                } else {
+                    rows.push((line, r));
+                }
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let (code, message) = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => {
+                        ("invalid_utf8", "the line is not valid UTF-8".to_owned())
+                    }
+                    _ => ("unreadable", e.to_string()),
+                };
+                errors.push(FieldError::new("row", code, message).at_line(line));
+            }
+        }
+    }
+    Ok((rows, errors))
+}
+
+fn rejected(errors: Vec<FieldError>) -> AppError {
+    let n = errors
+        .iter()
+        .filter_map(|e| e.line)
+        .collect::<HashSet<_>>()
+        .len()
+        .max(1);
+    let mut err = AppError::new(
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "import_rejected",
+        format!("{n} line(s) are invalid; nothing was imported"),
+    );
+    for e in errors {
+        err = err.with_field(e);
+    }
+    err
+}
+
+/// Validates the whole file, then (unless `dry_run`) upserts every row in one transaction.
+pub fn import_sites(
+    conn: &mut AnyConnection,
+    bytes: &[u8],
+    dry_run: bool,
+) -> AppResult<ImportReport> {
+    let (rows, mut errors) = read_csv(bytes, &HEADER).map_err(rejected)?;
+    let companies: HashMap<String, Id> = companies::table
+        .select((companies::code, companies::id))
+        .load::<(String, Id)>(conn)?
+        .into_iter()
+        .collect();
+    let mut seen = HashSet::new();
+    let mut parsed = Vec::new();
+    for (line, r) in &rows {
+        let line = *line;
+        let mut row_errors = Vec::new();
+        let get = |i: usize| r.get(i).unwrap_or_default().trim().to_owned();
+        let code = get(0);
+        if !seen.insert(code.clone()) {
+            row_errors.push(FieldError::new(
+                "code",
+                "duplicate",
+                "the code appears twice in the file",
+            ));
+        }
+        let company = companies.get(&get(2)).copied();
+        if company.is_none() {
+            row_errors.push(FieldError::new(
+                "company_code",
+                "unknown_company",
+                "no company with this code",
+            ));
+        }
+        let region = match get(4).as_str() {
+            "domestic" => Some(Region::Domestic),
+            "overseas" => Some(Region::Overseas),
+            _ => {
+                row_errors.push(FieldError::new(
+                    "region",
+                    "invalid_value",
+                    "domestic or overseas",
+                ));
+                None
+            }
+        };
+        let date =
+            |i: usize, field: &'static str, errors: &mut Vec<FieldError>| -> Option<NaiveDate> {
+                let text = get(i);
+                match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+                    Ok(d) => Some(d),
+                    Err(_) => {
+                        errors.push(FieldError::new(
+                            field,
+                            "invalid_date",
+                            "a date as YYYY-MM-DD",
+                        ));
+                        None
+                    }
+                }
+            };
+        let opened_on = date(6, "opened_on", &mut row_errors);
+        let closed_on = if get(7).is_empty() {
+            None
+        } else {
+            date(7, "closed_on", &mut row_errors)
+        };
+        if let (Some(company_id), Some(region), Some(opened_on)) = (company, region, opened_on) {
+            let fields = SiteFields {
+                code,
+                name: get(1),
+                company_id,
+                country: get(3).to_uppercase(),
+                region,
+                timezone: get(5),
+                opened_on,
+                closed_on,
+            };
+            row_errors.extend(fields.errors());
+            parsed.push(fields);
+        }
+        errors.extend(row_errors.into_iter().map(|e| e.at_line(line)));
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
+        return Err(rejected(errors));
+    }
+    if dry_run {
+        let existing: i64 = crate::db::schema::sites::table
+            .filter(
+                crate::db::schema::sites::code
+                    .eq_any(parsed.iter().map(|f| f.code.clone()).collect::<Vec<_>>()),
+            )
+            .count()
+            .get_result(conn)?;
+        let updated = usize::try_from(existing).unwrap_or(0);
+        return Ok(ImportReport {
+            rows: parsed.len(),
+            created: parsed.len() - updated,
+            updated,
+            dry_run,
+        });
+    }
+    write_transaction(conn, |conn| {
+        let mut report = ImportReport {
+            rows: parsed.len(),
+            created: 0,
+            updated: 0,
+            dry_run,
+        };
+        for fields in &parsed {
+            let (_, created) = upsert_by_code(conn, fields)?;
+            if created {
+                report.created += 1;
+            } else {
+                report.updated += 1;
+            }
+        }
+        Ok(report)
+    })
+}
