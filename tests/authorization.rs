@@ -227,6 +227,16 @@ fn table(cast: &Cast) -> Vec<Row> {
         row("cancel employee A's sign-up", "DELETE", format!("/api/v1/signups/{}", cast.emp_a_signup), None,
                                                                              [401, 200, 404, 409, 404, 409, 404]),
         row("my sign-ups", "GET", "/api/v1/me/signups".into(), None,         [401, 200, 200, 200, 200, 200, 200]),
+        row("published event.ics", "GET", format!("/api/v1/events/{published}/event.ics"), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
+        row("draft event.ics", "GET", format!("/api/v1/events/{draft}/event.ics"), None,
+                                                                             [401, 200, 200, 200, 404, 404, 404]),
+        row("rotate calendar token", "POST", "/api/v1/me/calendar-token".into(), None,
+                                                                             [401, 201, 201, 201, 201, 201, 201]),
+        row("revoke calendar token", "DELETE", "/api/v1/me/calendar-token".into(), None,
+                                                                             [401, 204, 204, 204, 204, 204, 204]),
+        row("calendar feed without a secret", "GET", "/api/v1/me/calendar.ics?token=x".into(), None,
+                                                                             [404, 404, 404, 404, 404, 404, 404]),
     ]
 }
 

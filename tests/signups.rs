@@ -808,7 +808,106 @@ async fn idempotency_keys_make_retries_safe(backend: Backend) {
     assert_eq!(roster(&app, &s, &ev2).await.len(), 1);
 }
 
+async fn calendars_show_events_and_the_personal_feed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app).await;
+    let confirmed = event(&app, &s, 5, json!(1), true).await;
+    let person = &app.employees(2, Some(s.site));
+    let token = app.token(&person[0]);
+    app.call(
+        "POST",
+        &format!("/api/v1/events/{confirmed}/signups"),
+        Some(&token),
+        Some(json!({})),
+    )
+    .await;
+    // A second event where person 0 is only waitlisted.
+    let full = event(&app, &s, 8, json!(1), true).await;
+    app.call(
+        "POST",
+        &format!("/api/v1/events/{full}/signups"),
+        Some(&app.token(&person[1])),
+        Some(json!({})),
+    )
+    .await;
+    app.call(
+        "POST",
+        &format!("/api/v1/events/{full}/signups"),
+        Some(&token),
+        Some(json!({})),
+    )
+    .await;
+
+    let text = |path: String, bearer: Option<String>| {
+        let mut req = app.client().get(app.url(&path));
+        if let Some(t) = bearer {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        async move {
+            let mut res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let ct = res
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (
+                status,
+                ct,
+                String::from_utf8(res.body().await.unwrap().to_vec()).unwrap(),
+            )
+        }
+    };
+    let (status, ct, ics) = text(
+        format!("/api/v1/events/{confirmed}/event.ics"),
+        Some(token.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{ics}");
+    assert!(ct.starts_with("text/calendar"));
+    assert!(
+        ics.contains(&format!("UID:{confirmed}@tomoni\r\n")),
+        "{ics}"
+    );
+    assert!(ics.contains("DTSTART;TZID=Asia/Tokyo:"), "{ics}");
+    assert!(
+        ics.contains("TZID:Asia/Tokyo\r\n"),
+        "with its VTIMEZONE: {ics}"
+    );
+
+    let (_, _, created) = app
+        .call("POST", "/api/v1/me/calendar-token", Some(&token), None)
+        .await;
+    let url = created["url"].as_str().unwrap().to_owned();
+    let (status, _, feed) = text(url.clone(), None).await;
+    assert_eq!(status, 200, "no bearer token needed: {feed}");
+    assert!(feed.contains(&format!("UID:{confirmed}@tomoni")), "{feed}");
+    assert!(
+        !feed.contains(&format!("UID:{full}@tomoni")),
+        "waitlisted events are not in the feed"
+    );
+
+    let (_, _, rotated) = app
+        .call("POST", "/api/v1/me/calendar-token", Some(&token), None)
+        .await;
+    assert_eq!(text(url, None).await.0, 404, "the old URL stops working");
+    let new_url = rotated["url"].as_str().unwrap().to_owned();
+    assert_eq!(text(new_url.clone(), None).await.0, 200);
+    let (status, _, _) = app
+        .call("DELETE", "/api/v1/me/calendar-token", Some(&token), None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(text(new_url, None).await.0, 404);
+    assert_eq!(
+        text("/api/v1/me/calendar.ics?token=guess".into(), None)
+            .await
+            .0,
+        404
+    );
+}
+
 both_backends!(
+    calendars_show_events_and_the_personal_feed,
     idempotency_keys_make_retries_safe,
     two_hundred_simultaneous_signups_fill_fifty_seats_exactly,
     concurrent_cancellations_and_signups_keep_the_invariants,

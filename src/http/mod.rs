@@ -51,6 +51,7 @@ fn resource(path: &str, allow: &'static str) -> Resource {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use crate::org::handlers as org;
     use crate::programs::handlers as prog;
+    use crate::signups::feed;
     use crate::signups::handlers as signup;
     use crate::{auth, people};
     cfg.service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
@@ -143,7 +144,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/api/v1/events/{id}/roster", "GET").route(web::get().to(signup::roster)))
         .service(resource("/api/v1/signups/{id}", "DELETE").route(web::delete().to(signup::cancel)))
-        .service(resource("/api/v1/me/signups", "GET").route(web::get().to(signup::my_signups)));
+        .service(resource("/api/v1/me/signups", "GET").route(web::get().to(signup::my_signups)))
+        .service(
+            resource("/api/v1/events/{id}/event.ics", "GET").route(web::get().to(feed::event_ics)),
+        )
+        .service(
+            resource("/api/v1/me/calendar-token", "POST, DELETE")
+                .route(web::post().to(feed::rotate_token))
+                .route(web::delete().to(feed::revoke_token)),
+        )
+        .service(resource("/api/v1/me/calendar.ics", "GET").route(web::get().to(feed::feed)));
 }
 
 /// Copies the request id (also in every log line of the request) into the `x-request-id`

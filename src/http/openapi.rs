@@ -11,6 +11,7 @@ use crate::error::{FieldError, Problem};
 use crate::http::ops;
 use crate::org::handlers as org;
 use crate::programs::handlers as prog;
+use crate::signups::feed;
 use crate::signups::handlers as signup;
 use crate::{auth, people};
 
@@ -53,6 +54,7 @@ impl Modify for BearerAuth {
         prog::list_events, prog::create_event, prog::get_event, prog::patch_event,
         prog::publish_event, prog::cancel_event,
         signup::sign_up, signup::cancel, signup::roster, signup::my_signups,
+        feed::event_ics, feed::rotate_token, feed::revoke_token, feed::feed,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role)),
     modifiers(&BearerAuth),

@@ -5,5 +5,6 @@
 //! changes to one event on PostgreSQL, and `BEGIN IMMEDIATE` does the same on SQLite. The mail
 //! outbox will add its rows in these same functions.
 
+pub mod feed;
 pub mod handlers;
 pub mod service;
