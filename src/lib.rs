@@ -30,6 +30,8 @@ pub struct AppState {
     pub login_limiter: auth::ratelimit::LoginLimiter,
     /// The external identity provider, when configured.
     pub idp: Option<auth::idp::ExternalIdp>,
+    /// Keys the fingerprints of idempotent requests (derived from the JWT secret).
+    pub idempotency_key: config::Secret,
 }
 
 /// Why the service could not start.
@@ -64,6 +66,7 @@ impl AppState {
             tokens,
             login_limiter,
             idp,
+            idempotency_key: config::Secret::new(format!("idempotency:{}", secret.expose())),
         })
     }
 

@@ -215,4 +215,62 @@ async fn admins_build_the_registry(backend: Backend) {
     assert_eq!(got.2["name"], "Sea Friends");
 }
 
-both_backends!(admins_build_the_registry);
+/// Every create takes an Idempotency-Key, not only sign-ups.
+async fn creates_are_idempotent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.token(&app.user(Role::Admin, None));
+    let post = |path: &'static str, key: &'static str, body: Value| {
+        let req = app
+            .client()
+            .post(app.url(path))
+            .insert_header(("Authorization", format!("Bearer {admin}")))
+            .insert_header(("Idempotency-Key", key));
+        async move {
+            let mut res = req.send_json(&body).await.unwrap();
+            let replayed = res.headers().get("idempotent-replayed").is_some();
+            (common::read_json(&mut res).await, replayed)
+        }
+    };
+    let body = json!({"code": "IDEM", "name": "Idem", "country": "JP"});
+    let (first, replayed) = post("/api/v1/companies", "c-1", body.clone()).await;
+    assert_eq!((first.0, replayed), (201, false), "{}", first.2);
+    let (again, replayed) = post("/api/v1/companies", "c-1", body).await;
+    assert_eq!((again.0, replayed), (201, true));
+    assert_eq!(again.2["id"], first.2["id"]);
+    let (other, _) = post(
+        "/api/v1/companies",
+        "c-1",
+        json!({"code": "IDEM2", "name": "Idem", "country": "JP"}),
+    )
+    .await;
+    assert_problem(&other, 422, "idempotency_key_reused");
+
+    // A user with a password: the retry replays and no second account appears.
+    let user = json!({"employee_number": "I-1", "email": "idem@example.com", "display_name": "I",
+                      "password": "a-long-enough-password"});
+    let (created, _) = post("/api/v1/users", "u-1", user.clone()).await;
+    assert_eq!(created.0, 201, "{}", created.2);
+    let (again, replayed) = post("/api/v1/users", "u-1", user).await;
+    assert_eq!((again.0, replayed), (201, true));
+    let (changed, _) = post(
+        "/api/v1/users",
+        "u-1",
+        json!({"employee_number": "I-1", "email": "idem@example.com", "display_name": "I",
+               "password": "another-long-password"}),
+    )
+    .await;
+    assert_problem(&changed, 422, "idempotency_key_reused");
+    let stored: Vec<String> = {
+        use diesel::prelude::*;
+        tomoni::db::schema::idempotency_keys::table
+            .select(tomoni::db::schema::idempotency_keys::request_hash)
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    assert!(
+        stored.iter().all(|h| h.len() == 64),
+        "only keyed hashes are stored"
+    );
+}
+
+both_backends!(admins_build_the_registry, creates_are_idempotent);

@@ -11,8 +11,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Duration;
 use diesel::prelude::*;
+use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::AppState;
 use crate::db::schema::idempotency_keys as ik;
@@ -33,9 +34,19 @@ enum Begin {
     Replay(u16, String),
 }
 
-fn fingerprint(method: &str, path: &str, body: &str) -> String {
-    let digest = Sha256::digest(format!("{method}\n{path}\n{body}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+/// A keyed hash (HMAC-SHA256 with a server secret) of the request: bodies may carry passwords,
+/// and a plain hash of a guessable body would let a database reader test guesses offline.
+fn fingerprint(key: &[u8], method: &str, path: &str, body: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| {
+        // HMAC takes keys of any length; this branch cannot be reached.
+        <Hmac<Sha256> as Mac>::new_from_slice(b"tomoni").expect("a constant key is valid")
+    });
+    mac.update(format!("{method}\n{path}\n{body}").as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn begin(
@@ -165,7 +176,12 @@ where
     let method = req.method().as_str().to_owned();
     let path = req.path().to_owned();
     let body = serde_json::to_string(fingerprint_body).map_err(AppError::internal)?;
-    let hash = fingerprint(&method, &path, &body);
+    let hash = fingerprint(
+        state.idempotency_key.expose().as_bytes(),
+        &method,
+        &path,
+        &body,
+    );
     let (code, body, replayed) = crate::http::with_conn(state, move |conn| {
         match begin(conn, user, key, &method, &path, &hash)? {
             Begin::Replay(code, body) => Ok((code, body, true)),

@@ -47,7 +47,7 @@ impl From<Row> for Company {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCompany {
     pub code: String,

@@ -1,7 +1,8 @@
 //! HTTP handlers for companies, sites and partners: readable by every signed-in user, changed
 //! by admins.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -9,7 +10,8 @@ use utoipa::IntoParams;
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::db::Id;
-use crate::error::{AppResult, Problem};
+use crate::error::{AppError, AppResult, Problem};
+use crate::http::idempotency;
 use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
 use crate::http::with_conn;
@@ -42,6 +44,7 @@ pub async fn list_companies(
 }
 
 #[utoipa::path(post, path = "/api/v1/companies", tag = "org", security(("bearer" = [])), request_body = CreateCompany,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (1-255 characters)")),
     responses((status = 201, description = "Created", body = Company),
               (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
@@ -49,14 +52,21 @@ pub async fn list_companies(
 pub async fn create_company(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     body: Json<CreateCompany>,
 ) -> AppResult<HttpResponse> {
     caller.require(&[Role::Admin])?;
-    let req = body.into_inner();
-    let company = with_conn(&state, move |c| companies::create(c, req)).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/companies/{}", company.id)))
-        .json(company))
+    let body = body.into_inner();
+    let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
+    idempotency::create(
+        &state,
+        &req,
+        caller.id,
+        &fingerprint,
+        StatusCode::CREATED,
+        move |c| companies::create(c, body),
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/companies/{id}", tag = "org", security(("bearer" = [])),
@@ -128,6 +138,7 @@ pub async fn list_sites(
 }
 
 #[utoipa::path(post, path = "/api/v1/sites", tag = "org", security(("bearer" = [])), request_body = CreateSite,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (1-255 characters)")),
     responses((status = 201, description = "Created", body = Site),
               (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
@@ -135,14 +146,21 @@ pub async fn list_sites(
 pub async fn create_site(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     body: Json<CreateSite>,
 ) -> AppResult<HttpResponse> {
     caller.require(&[Role::Admin])?;
-    let req = body.into_inner();
-    let site = with_conn(&state, move |c| sites::create(c, req)).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/sites/{}", site.id)))
-        .json(site))
+    let body = body.into_inner();
+    let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
+    idempotency::create(
+        &state,
+        &req,
+        caller.id,
+        &fingerprint,
+        StatusCode::CREATED,
+        move |c| sites::create(c, body),
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/sites/{id}", tag = "org", security(("bearer" = [])),
@@ -193,6 +211,7 @@ pub async fn list_partners(
 }
 
 #[utoipa::path(post, path = "/api/v1/partners", tag = "org", security(("bearer" = [])), request_body = CreatePartner,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (1-255 characters)")),
     responses((status = 201, description = "Created", body = Partner),
               (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
@@ -200,14 +219,21 @@ pub async fn list_partners(
 pub async fn create_partner(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     body: Json<CreatePartner>,
 ) -> AppResult<HttpResponse> {
     caller.require(&[Role::Admin])?;
-    let req = body.into_inner();
-    let partner = with_conn(&state, move |c| partners::create(c, req)).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/partners/{}", partner.id)))
-        .json(partner))
+    let body = body.into_inner();
+    let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
+    idempotency::create(
+        &state,
+        &req,
+        caller.id,
+        &fingerprint,
+        StatusCode::CREATED,
+        move |c| partners::create(c, body),
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/partners/{id}", tag = "org", security(("bearer" = [])),

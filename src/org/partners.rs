@@ -85,7 +85,7 @@ impl TryFrom<Row> for Partner {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePartner {
     pub name: String,

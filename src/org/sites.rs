@@ -90,7 +90,7 @@ impl TryFrom<Row> for Site {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSite {
     pub code: String,

@@ -4,7 +4,7 @@
 //! silently dropped, so a client never believes a change happened that did not.
 
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::people::users::{self, NewUser, User, Visibility};
 
 /// A new user. No `Debug`: it may carry a password.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub employee_number: String,

@@ -1,6 +1,7 @@
 //! HTTP handlers for users.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use tracing_actix_web::RequestId;
 use utoipa::IntoParams;
@@ -9,6 +10,7 @@ use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
+use crate::http::idempotency;
 use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
 use crate::people::changes::{self, CreateUser, UserPatch};
@@ -87,6 +89,7 @@ pub async fn list(
 
 /// Creates a user (admins; HR for employees and coordinators).
 #[utoipa::path(post, path = "/api/v1/users", tag = "people", security(("bearer" = [])), request_body = CreateUser,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (1-255 characters)")),
     responses(
         (status = 201, description = "Created", body = User),
         (status = 403, description = "The caller may not create this account", body = Problem, content_type = "application/problem+json"),
@@ -97,19 +100,21 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     request_id: RequestId,
+    req: HttpRequest,
     body: Json<CreateUser>,
 ) -> AppResult<HttpResponse> {
     caller.require(&[Role::Admin, Role::Hr])?;
-    let pool = state.pool.clone();
-    let req = body.into_inner();
-    let user = web::block(move || -> AppResult<User> {
-        let mut conn = pool.get()?;
-        changes::create(&mut conn, &caller, req, Some(request_id.to_string()))
-    })
-    .await??;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/api/v1/users/{}", user.id)))
-        .json(user))
+    let body = body.into_inner();
+    let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
+    idempotency::create(
+        &state,
+        &req,
+        caller.id,
+        &fingerprint,
+        StatusCode::CREATED,
+        move |c| changes::create(c, &caller, body, Some(request_id.to_string())),
+    )
+    .await
 }
 
 /// One user, if the caller may see them (404 otherwise: existence is private).

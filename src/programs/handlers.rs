@@ -54,6 +54,7 @@ pub async fn list_programs(
 }
 
 #[utoipa::path(post, path = "/api/v1/programs", tag = "programmes", security(("bearer" = [])), request_body = CreateProgram,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (1-255 characters)")),
     responses((status = 201, description = "Created", body = Program),
               (status = 403, description = "Not a coordinator of the site", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "Code taken at the site", body = Problem, content_type = "application/problem+json"),
@@ -202,6 +203,7 @@ pub async fn list_events(
 }
 
 #[utoipa::path(post, path = "/api/v1/events", tag = "programmes", security(("bearer" = [])), request_body = CreateEvent,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (1-255 characters)")),
     responses((status = 201, description = "Created as a draft", body = Event),
               (status = 403, description = "Not a coordinator of the programme's site", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
