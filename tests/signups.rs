@@ -542,6 +542,21 @@ async fn events_are_validated_and_shown_in_the_site_time_zone(backend: Backend) 
         ["capacity", "ends_at", "signup_deadline", "timezone"]
     );
 
+    let marathon = app
+        .call(
+            "POST",
+            "/api/v1/events",
+            Some(&s.coord_token),
+            Some(body(
+                "2030-04-01T00:00:00Z",
+                "2030-05-15T00:00:00Z",
+                json!({}),
+            )),
+        )
+        .await;
+    let problem = assert_problem(&marathon, 422, "validation_failed");
+    assert_eq!(problem["errors"][0]["code"], "too_long", "{problem}");
+
     // Another site's coordinator may not add events to this programme.
     let other_site = app.site("B");
     let stranger = app.token(&app.coordinator(&[other_site]));

@@ -173,6 +173,11 @@ pub struct EventPatch {
     pub cancel_deadline: Option<Option<DateTime<FixedOffset>>>,
 }
 
+/// The longest an event may last. Bounding it lets "events still running after T" be found from
+/// the start-time index alone (start > T - this), which keeps the event list fast however many
+/// years of events pile up.
+pub const MAX_EVENT_DAYS: i64 = 31;
+
 /// The schedule and limits of an event, checked together.
 pub struct Plan {
     pub title: String,
@@ -199,6 +204,13 @@ impl Plan {
                 "ends_at",
                 "not_after_start",
                 "an event ends after it starts",
+            ));
+        } else if self.ends_at.get() - self.starts_at.get() > chrono::Duration::days(MAX_EVENT_DAYS)
+        {
+            e.push(FieldError::new(
+                "ends_at",
+                "too_long",
+                format!("an event lasts at most {MAX_EVENT_DAYS} days; split longer ones"),
             ));
         }
         if let Some(tz) = crate::org::check_timezone("timezone", &self.timezone) {
@@ -399,11 +411,16 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 /// Events by start time, then id.
 pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
     let mut q = events::table
-        .inner_join(programs::table.inner_join(sites::table))
+        .inner_join(programs::table)
         .select((EventRow::as_select(), programs::site_id))
         .into_boxed();
-    let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
-    q = q.filter(events::status.eq_any(statuses));
+    // A plain `=` for the usual single status lets PostgreSQL use (status, starts_at, id).
+    match f.statuses.as_slice() {
+        [one] => q = q.filter(events::status.eq(one.as_str())),
+        many => {
+            q = q.filter(events::status.eq_any(many.iter().map(|s| s.as_str()).collect::<Vec<_>>()))
+        }
+    }
     if let Some(sites_allowed) = &f.draft_sites {
         q = q.filter(
             events::status
@@ -414,11 +431,25 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
     if let Some(s) = f.site_id {
         q = q.filter(programs::site_id.eq(s));
     }
+    // Site attributes as sub-queries: no join with sites unless asked (a join the planner
+    // sometimes turns into a scan of sites per event).
     if let Some(c) = f.company_id {
-        q = q.filter(sites::company_id.eq(c));
+        q = q.filter(
+            programs::site_id.eq_any(
+                sites::table
+                    .filter(sites::company_id.eq(c))
+                    .select(sites::id),
+            ),
+        );
     }
     if let Some(r) = &f.region {
-        q = q.filter(sites::region.eq(r.clone()));
+        q = q.filter(
+            programs::site_id.eq_any(
+                sites::table
+                    .filter(sites::region.eq(r.clone()))
+                    .select(sites::id),
+            ),
+        );
     }
     if let Some(t) = &f.theme {
         q = q.filter(programs::theme.eq(t.clone()));
@@ -430,7 +461,10 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
         q = q.filter(events::program_id.eq_any(with));
     }
     if let Some(from) = f.from {
-        q = q.filter(events::ends_at.gt(from));
+        let earliest_start = Timestamp::from(from.get() - chrono::Duration::days(MAX_EVENT_DAYS));
+        q = q
+            .filter(events::ends_at.gt(from))
+            .filter(events::starts_at.gt(earliest_start));
     }
     if let Some(to) = f.to {
         q = q.filter(events::starts_at.lt(to));
