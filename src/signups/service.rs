@@ -140,6 +140,8 @@ pub fn sign_up(conn: &mut AnyConnection, req: &Request) -> AppResult<Signup> {
             }
             Some(true) => {}
         }
+        // Checked before the seat so a duplicate on a full event says "already signed up", not
+        // "full"; the partial unique index still decides under concurrency.
         let live: i64 = signups::table
             .filter(signups::event_id.eq(req.event))
             .filter(signups::user_id.eq(req.user))
@@ -187,16 +189,13 @@ pub fn sign_up(conn: &mut AnyConnection, req: &Request) -> AppResult<Signup> {
         let (status, position) = if seat == 1 {
             (SignupStatus::Confirmed, None)
         } else if event.waitlist_enabled {
-            diesel::update(events::table.filter(events::id.eq(req.event)))
+            let position: i32 = diesel::update(events::table.filter(events::id.eq(req.event)))
                 .set((
                     events::waitlisted.eq(events::waitlisted + 1),
                     events::updated_at.eq(now),
                 ))
-                .execute(conn)?;
-            let position: i32 = events::table
-                .filter(events::id.eq(req.event))
-                .select(events::waitlisted)
-                .first(conn)?;
+                .returning(events::waitlisted)
+                .get_result(conn)?;
             (SignupStatus::Waitlisted, Some(position))
         } else {
             return Err(AppError::conflict(
@@ -225,7 +224,19 @@ pub fn sign_up(conn: &mut AnyConnection, req: &Request) -> AppResult<Signup> {
                 ) => already(),
                 other => other.into(),
             })?;
-        find(conn, id)
+        // Built from what was written rather than read back: one round trip fewer.
+        Ok(Signup {
+            id: id.into(),
+            event_id: req.event.into(),
+            user_id: req.user.into(),
+            status,
+            waitlist_position: position,
+            forced: req.force,
+            created_by: req.by.into(),
+            created_at: now.into(),
+            updated_at: now.into(),
+            cancelled_at: None,
+        })
     })
 }
 
