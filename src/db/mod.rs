@@ -32,6 +32,22 @@ pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, the same on both backends for the ASCII that codes and emails use.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A case-insensitive "contains" pattern for `lower(column).like(p).escape('\\')`, with the
+/// user's `%`, `_` and `\` matched literally.
+pub fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Which backend a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

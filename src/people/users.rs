@@ -312,18 +312,6 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
-/// Escapes LIKE wildcards so user text matches literally.
-fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 /// One page (plus one row) of users the caller may see, in id order.
 pub fn list(
     conn: &mut AnyConnection,
@@ -353,15 +341,17 @@ pub fn list(
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        let pattern = like_pattern(text);
+        let pattern = crate::db::contains_pattern(text);
         query = query.filter(
-            lower(users::email)
+            crate::db::lower(users::email)
                 .like(pattern.clone())
                 .escape('\\')
-                .or(lower(users::display_name)
+                .or(crate::db::lower(users::display_name)
                     .like(pattern.clone())
                     .escape('\\'))
-                .or(lower(users::employee_number).like(pattern).escape('\\')),
+                .or(crate::db::lower(users::employee_number)
+                    .like(pattern)
+                    .escape('\\')),
         );
     }
     if let Some(after) = filter.after {

@@ -406,8 +406,6 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
 /// Events by start time, then id.
 pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
     let mut q = events::table
@@ -477,14 +475,8 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
         );
     }
     if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            text.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        q = q.filter(lower(events::title).like(pattern).escape('\\'));
+        let pattern = crate::db::contains_pattern(text);
+        q = q.filter(crate::db::lower(events::title).like(pattern).escape('\\'));
     }
     if let Some((start, id)) = f.after {
         q = q.filter(
