@@ -87,6 +87,7 @@ fn cast(app: &TestApp) -> Cast {
             by: users["emp_a"].id,
             force: false,
         },
+        |_| Ok(()),
     )
     .unwrap();
     Cast {

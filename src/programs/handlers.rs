@@ -309,16 +309,10 @@ pub async fn publish_event(
     caller: Caller,
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
-    let id = Id::from(id.into_inner());
-    let event = with_conn(&state, move |c| {
-        write_transaction(c, |c| {
-            runnable(c, &caller, id)?;
-            events::publish(c, id)
-        })?;
-        events::find(c, id)
+    event_action(state, caller, id.into_inner().into(), |c, _, id| {
+        events::publish(c, id)
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(event))
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/events/{id}/cancel", tag = "programmes", security(("bearer" = [])),
@@ -330,11 +324,23 @@ pub async fn cancel_event(
     caller: Caller,
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
-    let id = Id::from(id.into_inner());
+    event_action(state, caller, id.into_inner().into(), |c, caller, id| {
+        service::cancel_event(c, id, caller.id).map(drop)
+    })
+    .await
+}
+
+/// A state change of an event by someone who runs its site, answered with the changed event.
+async fn event_action(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: Id,
+    action: impl FnOnce(&mut crate::db::AnyConnection, &Caller, Id) -> AppResult<()> + Send + 'static,
+) -> AppResult<HttpResponse> {
     let event = with_conn(&state, move |c| {
         write_transaction(c, |c| {
             runnable(c, &caller, id)?;
-            service::cancel_event(c, id, caller.id)
+            action(c, &caller, id)
         })?;
         events::find(c, id)
     })

@@ -60,23 +60,22 @@ pub async fn sign_up(
         &body,
         StatusCode::CREATED,
         move |c| {
-            let event = events::find(c, event_id)?;
-            if !visible(&caller, &event) {
-                return Err(AppError::not_found("no such event"));
-            }
             let user = user_id.map(Id::from).unwrap_or(caller.id);
-            if user != caller.id || force {
-                require_runs_site(&caller, event.site_id.into())?;
-            }
-            service::sign_up(
-                c,
-                &service::Request {
-                    event: event_id,
-                    user,
-                    by,
-                    force,
-                },
-            )
+            let req = service::Request {
+                event: event_id,
+                user,
+                by,
+                force,
+            };
+            service::sign_up(c, &req, |event| {
+                if !visible(&caller, event) {
+                    return Err(AppError::not_found("no such event"));
+                }
+                if user != caller.id || force {
+                    require_runs_site(&caller, event.site_id.into())?;
+                }
+                Ok(())
+            })
         },
     )
     .await

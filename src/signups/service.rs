@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::db::schema::{events, signups, users};
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult};
-use crate::programs::events::{EventStatus, find_row};
+use crate::programs::events::{Event, EventStatus, find_row};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -109,10 +109,18 @@ pub struct Request {
 
 /// Signs `user` up: a seat if one is free (guarded update), else a place at the end of the
 /// waitlist, else 409.
-pub fn sign_up(conn: &mut AnyConnection, req: &Request) -> AppResult<Signup> {
+///
+/// `authorize` sees the event as loaded here, so the caller's visibility and scope checks need
+/// no second read of it on this hot path.
+pub fn sign_up(
+    conn: &mut AnyConnection,
+    req: &Request,
+    authorize: impl FnOnce(&Event) -> AppResult<()>,
+) -> AppResult<Signup> {
     write_transaction(conn, |conn| {
         let now = Timestamp::now();
-        let (event, _site) = find_row(conn, req.event)?;
+        let (event, site) = find_row(conn, req.event)?;
+        authorize(&Event::from_row(event.clone(), site)?)?;
         if EventStatus::parse(&event.status)? != EventStatus::Published {
             return Err(AppError::conflict(
                 "event_not_open",
