@@ -46,7 +46,9 @@ q "category" "AND events.program_id IN (SELECT program_id FROM program_categorie
 q "free seats + region" "AND (events.capacity IS NULL OR events.taken < events.capacity)
       AND programs.site_id IN (SELECT id FROM sites WHERE region = 'overseas')"
 q "company" "AND programs.site_id IN (SELECT id FROM sites WHERE company_id = '00000000-0000-7000-8000-000000000001')"
-q "keyset page" "AND (events.starts_at > now() + interval '10 days'
+q "keyset page" "AND events.starts_at >= now() + interval '10 days'
+      AND (events.starts_at > now() + interval '10 days'
       OR (events.starts_at = now() + interval '10 days' AND events.id > '00000000-0000-0000-0000-000000000000'))"
 q "theme + title text" "AND programs.theme = 'nature' AND lower(events.title) LIKE '%event 1%'"
+q "title text, rare word" "AND lower(events.title) LIKE '%event 123456%'"
 psql "$ADMIN" -qc "DROP DATABASE tomoni_explain WITH (FORCE)"
