@@ -70,6 +70,29 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub auth: AuthSettings,
     pub mail: MailSettings,
+    pub attendance: AttendanceSettings,
+    pub stats: StatsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AttendanceSettings {
+    pub check_in_opens_minutes_before: u32,
+    pub allow_walk_ins: bool,
+    pub auto_approve_roster: bool,
+    pub default_minutes_per_day: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatsSettings {
+    pub fiscal_year_start_month: u32,
+}
+
+impl StatsSettings {
+    /// The fiscal calendar; `validate` has checked the month.
+    pub fn fiscal(&self) -> crate::stats::FiscalCalendar {
+        crate::stats::FiscalCalendar::new(self.fiscal_year_start_month)
+            .unwrap_or(crate::stats::FiscalCalendar::APRIL)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -279,6 +302,16 @@ impl Settings {
         if self.server.json_limit_bytes == 0 || self.server.upload_limit_bytes == 0 {
             return Err(SettingsError::Invalid(
                 "server body limits must be positive".into(),
+            ));
+        }
+        if crate::stats::FiscalCalendar::new(self.stats.fiscal_year_start_month).is_none() {
+            return Err(SettingsError::Invalid(
+                "stats.fiscal_year_start_month must be 1 (January) to 12 (December)".into(),
+            ));
+        }
+        if !(1..=24 * 60).contains(&self.attendance.default_minutes_per_day) {
+            return Err(SettingsError::Invalid(
+                "attendance.default_minutes_per_day must be 1 to 1440".into(),
             ));
         }
         if !self.is_production() {

@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin CLI over this library; integration tests build the same
 //! [`AppState`] and call the same [`http::build_server`] as production.
 
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod calendar;
@@ -14,6 +15,7 @@ pub mod org;
 pub mod people;
 pub mod programs;
 pub mod signups;
+pub mod stats;
 pub mod telemetry;
 
 use std::sync::Arc;

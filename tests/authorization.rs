@@ -22,6 +22,10 @@ struct Cast {
     draft: String,
     cancelled: String,
     emp_a_signup: String,
+    /// Ended two days ago; pending attendance of emp_a (`att_a`) and emp_b (`att_b`).
+    past: String,
+    att_a: String,
+    att_b: String,
 }
 
 /// A published (or draft) event of `program`, a week ahead, unlimited seats.
@@ -90,6 +94,23 @@ fn cast(app: &TestApp) -> Cast {
         |_| Ok(()),
     )
     .unwrap();
+    let past = fixture_event(app, program, by, -2, true);
+    let attend = |user: tomoni::db::Id| {
+        use tomoni::attendance::model::{AttendanceStatus, NewAttendance, Source, insert};
+        let new = NewAttendance {
+            event: past,
+            user,
+            signup: None,
+            status: AttendanceStatus::Attended,
+            minutes: 60,
+            days: 1,
+            source: Source::Roster,
+            approved_by: None,
+            recorded_by: by,
+        };
+        insert(&mut app.conn(), &new).unwrap().to_string()
+    };
+    let (att_a, att_b) = (attend(users["emp_a"].id), attend(users["emp_b"].id));
     Cast {
         users,
         tokens,
@@ -101,6 +122,9 @@ fn cast(app: &TestApp) -> Cast {
         draft: draft.to_string(),
         cancelled: cancelled.to_string(),
         emp_a_signup: signup.id.to_string(),
+        past: past.to_string(),
+        att_a,
+        att_b,
     }
 }
 
@@ -154,6 +178,8 @@ fn table(cast: &Cast) -> Vec<Row> {
     let program_for_events = program.clone();
     let (published, draft, cancelled) = (cast.published.clone(), cast.draft.clone(), cast.cancelled.clone());
     let emp_a = cast.users["emp_a"].id.to_string();
+    let emp_a_for_roster = emp_a.clone();
+    let (past, att_a, att_b) = (cast.past.clone(), cast.att_a.clone(), cast.att_b.clone());
     let row = |name, method, path: String, body, expect| Row { name, method, path, body, expect };
     vec![
         row("me", "GET", "/api/v1/me".into(), None,                          [401, 200, 200, 200, 200, 200, 200]),
@@ -238,6 +264,28 @@ fn table(cast: &Cast) -> Vec<Row> {
                                                                              [401, 204, 204, 204, 204, 204, 204]),
         row("calendar feed without a secret", "GET", "/api/v1/me/calendar.ics?token=x".into(), None,
                                                                              [404, 404, 404, 404, 404, 404, 404]),
+        row("mark attendance", "PUT", format!("/api/v1/events/{past}/attendance"), body(move || json!({"entries": [
+                {"user_id": emp_a_for_roster, "status": "attended", "minutes": 60}]})),
+                                                                             [401, 200, 403, 200, 403, 403, 403]),
+        row("check-in code", "GET", format!("/api/v1/events/{published}/check-in-code"), None,
+                                                                             [401, 200, 403, 200, 403, 403, 403]),
+        row("rotate check-in code", "POST", format!("/api/v1/events/{published}/check-in-code"), None,
+                                                                             [401, 200, 403, 200, 403, 403, 403]),
+        row("check in before the window", "POST", format!("/api/v1/events/{published}/check-in"), body(|| json!({"code": "X"})),
+                                                                             [401, 409, 409, 409, 409, 409, 409]),
+        row("check in to a draft", "POST", format!("/api/v1/events/{draft}/check-in"), body(|| json!({"code": "X"})),
+                                                                             [401, 409, 409, 409, 404, 404, 404]),
+        row("list attendance", "GET", "/api/v1/attendance".into(), None,     [401, 200, 200, 200, 200, 403, 403]),
+        row("list attendance at A", "GET", format!("/api/v1/attendance?site_id={site_a}"), None,
+                                                                             [401, 200, 200, 200, 403, 403, 403]),
+        row("approve employee A's hours", "POST", "/api/v1/attendance/approve".into(), body(move || json!({"ids": [att_a]})),
+                                                                             [401, 200, 403, 200, 404, 403, 403]),
+        row("reject employee B's hours", "POST", format!("/api/v1/attendance/{att_b}/reject"), body(|| json!({"reason": "no"})),
+                                                                             [401, 200, 403, 200, 404, 403, 403]),
+        row("my hours", "GET", "/api/v1/me/hours".into(), None,              [401, 200, 200, 200, 200, 200, 200]),
+        row("quality", "GET", "/api/v1/quality".into(), None,                [401, 200, 200, 200, 200, 403, 403]),
+        row("quality of site A", "GET", format!("/api/v1/quality?site_id={site_a}"), None,
+                                                                             [401, 200, 200, 200, 403, 403, 403]),
     ]
 }
 

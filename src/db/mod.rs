@@ -347,7 +347,30 @@ pub fn run_migrations(conn: &mut AnyConnection) -> Result<usize, DbError> {
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
+    backfill_event_dates(conn).map_err(DbError::Query)?;
     Ok(applied)
+}
+
+/// Fills `events.starts_on` where a migration could not: SQLite has no time-zone database, so
+/// rows older than the column get their site-local start date here. A no-op once filled.
+fn backfill_event_dates(conn: &mut AnyConnection) -> QueryResult<()> {
+    use schema::events;
+    let missing: Vec<(Id, Timestamp, String)> = events::table
+        .filter(events::starts_on.is_null())
+        .select((events::id, events::starts_at, events::timezone))
+        .load(conn)?;
+    for (id, starts_at, tz) in &missing {
+        diesel::update(events::table.filter(events::id.eq(*id)))
+            .set(events::starts_on.eq(crate::stats::fiscal::local_date(*starts_at, tz)))
+            .execute(conn)?;
+    }
+    if !missing.is_empty() {
+        tracing::info!(
+            events = missing.len(),
+            "filled in the local start date of events"
+        );
+    }
+    Ok(())
 }
 
 /// Opens one connection outside any pool (CLI commands, tests).

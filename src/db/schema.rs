@@ -143,6 +143,8 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> UtcTime,
         updated_at -> UtcTime,
+        /// The organising site's local start date (filled for old rows by db::backfill_event_dates).
+        starts_on -> Nullable<Date>,
     }
 }
 

@@ -49,6 +49,7 @@ fn resource(path: &str, allow: &'static str) -> Resource {
 
 /// Every route of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    use crate::attendance::handlers as attendance;
     use crate::org::handlers as org;
     use crate::programs::handlers as prog;
     use crate::signups::feed;
@@ -135,6 +136,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/api/v1/events/{id}/publish", "POST")
                 .route(web::post().to(prog::publish_event)),
         )
+        .service(
+            resource("/api/v1/events/{id}/attendance", "PUT")
+                .route(web::put().to(attendance::mark_attendance)),
+        )
+        .service(
+            resource("/api/v1/events/{id}/check-in-code", "GET, POST")
+                .route(web::get().to(attendance::check_in_code))
+                .route(web::post().to(attendance::rotate_check_in_code)),
+        )
+        .service(
+            resource("/api/v1/events/{id}/check-in", "POST")
+                .route(web::post().to(attendance::check_in)),
+        )
+        .service(
+            resource("/api/v1/attendance", "GET").route(web::get().to(attendance::list_attendance)),
+        )
+        .service(
+            resource("/api/v1/attendance/approve", "POST")
+                .route(web::post().to(attendance::approve_attendance)),
+        )
+        .service(
+            resource("/api/v1/attendance/{id}/reject", "POST")
+                .route(web::post().to(attendance::reject_attendance)),
+        )
+        .service(resource("/api/v1/me/hours", "GET").route(web::get().to(attendance::my_hours)))
+        .service(resource("/api/v1/quality", "GET").route(web::get().to(attendance::quality)))
         .service(
             resource("/api/v1/events/{id}/cancel", "POST")
                 .route(web::post().to(prog::cancel_event)),

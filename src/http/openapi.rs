@@ -7,6 +7,7 @@ use utoipa::OpenApi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
+use crate::attendance::handlers as attendance;
 use crate::error::{FieldError, Problem};
 use crate::http::ops;
 use crate::org::handlers as org;
@@ -55,6 +56,9 @@ impl Modify for BearerAuth {
         prog::publish_event, prog::cancel_event,
         signup::sign_up, signup::cancel, signup::roster, signup::my_signups,
         feed::event_ics, feed::rotate_token, feed::revoke_token, feed::feed,
+        attendance::mark_attendance, attendance::check_in_code, attendance::rotate_check_in_code,
+        attendance::check_in, attendance::list_attendance, attendance::approve_attendance, attendance::reject_attendance,
+        attendance::my_hours, attendance::quality,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role)),
     modifiers(&BearerAuth),
@@ -65,6 +69,7 @@ impl Modify for BearerAuth {
         (name = "org", description = "Group companies, sites (a dated registry) and partner organisations"),
         (name = "programmes", description = "Programmes and their events"),
         (name = "signups", description = "Sign-ups, the waitlist and rosters"),
+        (name = "attendance", description = "Attendance, check-in, approval of hours, data quality"),
     ),
 )]
 pub struct ApiDoc;

@@ -190,6 +190,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The local date it starts on, where fiscal years and report months count it.
+    pub fn starts_on(&self) -> chrono::NaiveDate {
+        crate::stats::fiscal::local_date(self.starts_at, &self.timezone)
+    }
+
     pub fn errors(&self) -> Vec<FieldError> {
         let mut e = Vec::new();
         if !(1..=200).contains(&self.title.trim().chars().count()) {
@@ -305,6 +310,7 @@ pub fn create(conn: &mut AnyConnection, req: &CreateEvent, created_by: Id) -> Ap
             events::waitlist_enabled.eq(req.waitlist_enabled.unwrap_or(true)),
             events::signup_deadline.eq(plan.signup_deadline),
             events::cancel_deadline.eq(plan.cancel_deadline),
+            events::starts_on.eq(plan.starts_on()),
             events::status.eq("draft"),
             events::created_by.eq(Some(created_by)),
             events::created_at.eq(now),
@@ -358,6 +364,7 @@ pub fn update_plan(conn: &mut AnyConnection, id: Id, p: &EventPatch) -> AppResul
             events::waitlist_enabled.eq(p.waitlist_enabled.unwrap_or(b.waitlist_enabled)),
             events::signup_deadline.eq(plan.signup_deadline),
             events::cancel_deadline.eq(plan.cancel_deadline),
+            events::starts_on.eq(plan.starts_on()),
             events::updated_at.eq(Timestamp::now()),
         ))
         .execute(conn)?;
@@ -479,7 +486,9 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
         q = q.filter(crate::db::lower(events::title).like(pattern).escape('\\'));
     }
     if let Some((start, id)) = f.after {
-        q = q.filter(
+        // `starts_at >= start` is the index bound the planner can seek to; the OR only breaks
+        // ties between events starting at the same instant.
+        q = q.filter(events::starts_at.ge(start)).filter(
             events::starts_at
                 .gt(start)
                 .or(events::starts_at.eq(start).and(events::id.gt(id))),

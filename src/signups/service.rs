@@ -178,23 +178,7 @@ pub fn sign_up(
                 ));
             }
         }
-        // The seat: one row updated means one seat taken, whatever runs concurrently.
-        let seat = diesel::update(
-            events::table
-                .filter(events::id.eq(req.event))
-                .filter(events::status.eq("published"))
-                .filter(
-                    events::capacity
-                        .is_null()
-                        .or(events::taken.lt(events::capacity.assume_not_null())),
-                ),
-        )
-        .set((
-            events::taken.eq(events::taken + 1),
-            events::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-        let (status, position) = if seat == 1 {
+        let (status, position) = if take_seat(conn, req.event, now)? {
             (SignupStatus::Confirmed, None)
         } else if event.waitlist_enabled {
             let position: i32 = diesel::update(events::table.filter(events::id.eq(req.event)))
@@ -225,13 +209,7 @@ pub fn sign_up(
                 signups::updated_at.eq(now),
             ))
             .execute(conn)
-            .map_err(|e| match e {
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                ) => already(),
-                other => other.into(),
-            })?;
+            .map_err(unique_is_already)?;
         // Built from what was written rather than read back: one round trip fewer.
         Ok(Signup {
             id: id.into(),
@@ -246,6 +224,63 @@ pub fn sign_up(
             cancelled_at: None,
         })
     })
+}
+
+/// A walk-in at check-in: a seat if one is free (the same guarded update as a sign-up, no
+/// waitlist, no deadline), recorded as a confirmed sign-up made by the employee. `None` when full.
+/// Runs inside the check-in's transaction.
+pub fn walk_in(conn: &mut AnyConnection, event: Id, user: Id) -> AppResult<Option<Id>> {
+    let now = Timestamp::now();
+    if !take_seat(conn, event, now)? {
+        return Ok(None);
+    }
+    let id = Id::new();
+    diesel::insert_into(signups::table)
+        .values((
+            signups::id.eq(id),
+            signups::event_id.eq(event),
+            signups::user_id.eq(user),
+            signups::status.eq(SignupStatus::Confirmed.as_str()),
+            signups::forced.eq(false),
+            signups::created_by.eq(user),
+            signups::created_at.eq(now),
+            signups::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(unique_is_already)?;
+    Ok(Some(id))
+}
+
+/// The seat: one row updated means one seat taken, whatever runs concurrently (the guarded
+/// update DESIGN.md found to hold on both databases).
+fn take_seat(conn: &mut AnyConnection, event: Id, now: Timestamp) -> QueryResult<bool> {
+    let updated = diesel::update(
+        events::table
+            .filter(events::id.eq(event))
+            .filter(events::status.eq("published"))
+            .filter(
+                events::capacity
+                    .is_null()
+                    .or(events::taken.lt(events::capacity.assume_not_null())),
+            ),
+    )
+    .set((
+        events::taken.eq(events::taken + 1),
+        events::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// The partial unique index on live sign-ups decides races between two requests of one person.
+fn unique_is_already(e: diesel::result::Error) -> AppError {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => already(),
+        other => other.into(),
+    }
 }
 
 fn already() -> AppError {

@@ -1,0 +1,361 @@
+//! HTTP handlers for attendance, check-in, approval, hours and data quality.
+
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use tracing_actix_web::RequestId;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::attendance::approval::{self, ApproveRequest, ApproveResult, QueueItem, RejectRequest};
+use crate::attendance::checkin::{self, CheckInCode, CheckInRequest};
+use crate::attendance::hours::{self, MyHours};
+use crate::attendance::model::{Approval, Attendance};
+use crate::attendance::quality::{self, QualityReport};
+use crate::attendance::roster::{self, RosterMarking, RosterResult};
+use crate::auth::{Caller, Role};
+use crate::db::{Id, Timestamp};
+use crate::error::{AppError, AppResult, Problem};
+use crate::http::json::Json;
+use crate::http::pagination::{self, Page};
+use crate::http::with_conn;
+use crate::org::sites::Region;
+use crate::programs::handlers::visible;
+use crate::programs::require_runs_site;
+
+/// Records attendance from the roster: one line per employee (attended with minutes and
+/// person-days, or no-show). Listed employees get exactly these values; others keep theirs.
+/// Sending the same list again changes nothing. A changed record needs approval again; a change
+/// to an approved or rejected one is written to the audit log with its before and after.
+#[utoipa::path(put, path = "/api/v1/events/{id}/attendance", tag = "attendance", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Event id")),
+    request_body = RosterMarking,
+    responses((status = 200, description = "Recorded", body = RosterResult),
+              (status = 403, description = "Not a coordinator of the event's site", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Event cancelled, a draft, or not started yet", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid lines (field `entries[i].minutes` ...)", body = Problem, content_type = "application/problem+json")))]
+pub async fn mark_attendance(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    id: web::Path<uuid::Uuid>,
+    body: Json<RosterMarking>,
+) -> AppResult<HttpResponse> {
+    let event = Id::from(id.into_inner());
+    let settings = state.settings.attendance.clone();
+    let body = body.into_inner();
+    let result = with_conn(&state, move |c| {
+        roster::mark(
+            c,
+            event,
+            &body,
+            caller.id,
+            Some(request_id.to_string()),
+            &settings,
+            |site| require_runs_site(&caller, site),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CodeQuery {
+    /// `json` (default) or `svg` (the QR code as an image).
+    pub format: Option<String>,
+}
+
+fn code_response(code: CheckInCode, svg: bool) -> AppResult<HttpResponse> {
+    if svg {
+        Ok(HttpResponse::Ok()
+            .content_type("image/svg+xml")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(code.svg()?))
+    } else {
+        Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(code))
+    }
+}
+
+fn wants_svg(format: Option<&str>) -> AppResult<bool> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("svg") => Ok(true),
+        Some(other) => Err(AppError::bad_request(
+            "invalid_query",
+            format!("unknown format {other:?}: use json or svg"),
+        )),
+    }
+}
+
+/// The event's check-in code for the coordinator to show, with the window it works in; as a QR
+/// code image with `format=svg`. Created on first request.
+#[utoipa::path(get, path = "/api/v1/events/{id}/check-in-code", tag = "attendance", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Event id"), CodeQuery),
+    responses((status = 200, description = "The code (JSON), or the QR code (`image/svg+xml`)", body = CheckInCode),
+              (status = 403, description = "Not a coordinator of the event's site", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Event cancelled or a draft", body = Problem, content_type = "application/problem+json")))]
+pub async fn check_in_code(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    q: web::Query<CodeQuery>,
+) -> AppResult<HttpResponse> {
+    let svg = wants_svg(q.format.as_deref())?;
+    let event = Id::from(id.into_inner());
+    let settings = state.settings.attendance.clone();
+    let code = with_conn(&state, move |c| {
+        checkin::code(c, event, false, &settings, |site| {
+            require_runs_site(&caller, site)
+        })
+    })
+    .await?;
+    code_response(code, svg)
+}
+
+/// Replaces the event's check-in code (one that was shared too widely); the old one stops
+/// working at once.
+#[utoipa::path(post, path = "/api/v1/events/{id}/check-in-code", tag = "attendance", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Event id")),
+    responses((status = 200, description = "The new code", body = CheckInCode),
+              (status = 403, description = "Not a coordinator of the event's site", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Event cancelled or a draft", body = Problem, content_type = "application/problem+json")))]
+pub async fn rotate_check_in_code(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    let event = Id::from(id.into_inner());
+    let settings = state.settings.attendance.clone();
+    let code = with_conn(&state, move |c| {
+        checkin::code(c, event, true, &settings, |site| {
+            require_runs_site(&caller, site)
+        })
+    })
+    .await?;
+    code_response(code, false)
+}
+
+/// Checks the caller in with the code shown at the event: a pending attendance for their
+/// confirmed sign-up, or (when walk-ins are allowed and seats are free) a seat and the
+/// attendance together. Checking in again returns the first record with 200.
+#[utoipa::path(post, path = "/api/v1/events/{id}/check-in", tag = "attendance", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Event id")),
+    request_body = CheckInRequest,
+    responses((status = 201, description = "Checked in (pending approval)", body = Attendance),
+              (status = 200, description = "Already checked in", body = Attendance),
+              (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Outside the check-in window, cancelled, waitlisted, not signed up, or full", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Wrong code", body = Problem, content_type = "application/problem+json")))]
+pub async fn check_in(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<uuid::Uuid>,
+    body: Json<CheckInRequest>,
+) -> AppResult<HttpResponse> {
+    let event = Id::from(id.into_inner());
+    let settings = state.settings.attendance.clone();
+    let code = body.into_inner().code;
+    let user = caller.id;
+    let (record, created) = with_conn(&state, move |c| {
+        checkin::check_in(c, event, user, &code, &settings, |e| {
+            if visible(&caller, e) {
+                Ok(())
+            } else {
+                Err(AppError::not_found("no such event"))
+            }
+        })
+    })
+    .await?;
+    Ok(if created {
+        HttpResponse::Created().json(record)
+    } else {
+        HttpResponse::Ok().json(record)
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceQuery {
+    /// `pending` for the approval queue.
+    pub approval: Option<Approval>,
+    pub event_id: Option<uuid::Uuid>,
+    pub site_id: Option<uuid::Uuid>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Attendance records, oldest first: coordinators see their sites', HR and admins everyone's.
+#[utoipa::path(get, path = "/api/v1/attendance", tag = "attendance", security(("bearer" = [])),
+    params(AttendanceQuery),
+    responses((status = 200, description = "A page of records", body = Page<QueueItem>),
+              (status = 403, description = "Employees, or a site the coordinator does not run", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_attendance(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<AttendanceQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Coordinator, Role::Hr, Role::Admin])?;
+    let q = q.into_inner();
+    let limit = pagination::limit(q.limit)?;
+    let site_id = q.site_id.map(Id::from);
+    if let Some(site) = site_id
+        && caller.role == Role::Coordinator
+    {
+        require_runs_site(&caller, site)?;
+    }
+    let filter = approval::ListFilter {
+        approval: q.approval,
+        event_id: q.event_id.map(Id::from),
+        site_id,
+        sites: (caller.role == Role::Coordinator).then(|| caller.sites.clone()),
+        after: pagination::id_cursor(q.cursor.as_deref())?,
+        limit,
+    };
+    let rows = with_conn(&state, move |c| approval::list(c, &filter)).await?;
+    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |r| {
+        r.attendance.id.to_string()
+    })))
+}
+
+/// Approves pending records (all or none). Approving one already approved changes nothing;
+/// one of another site is 404, the caller's own 403 `own_attendance`.
+#[utoipa::path(post, path = "/api/v1/attendance/approve", tag = "attendance", security(("bearer" = [])),
+    request_body = ApproveRequest,
+    responses((status = 200, description = "Approved", body = ApproveResult),
+              (status = 403, description = "Not an approver, or the caller's own hours", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "An id the caller cannot see", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "A rejected record (record it again to reconsider)", body = Problem, content_type = "application/problem+json")))]
+pub async fn approve_attendance(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    body: Json<ApproveRequest>,
+) -> AppResult<HttpResponse> {
+    let ids: Vec<Id> = body.into_inner().ids.into_iter().map(Id::from).collect();
+    let result = with_conn(&state, move |c| {
+        approval::approve(c, &caller, &ids, Some(request_id.to_string()))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// Rejects a pending or approved record with a reason the employee sees.
+#[utoipa::path(post, path = "/api/v1/attendance/{id}/reject", tag = "attendance", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Attendance id")),
+    request_body = RejectRequest,
+    responses((status = 200, description = "Rejected", body = Attendance),
+              (status = 403, description = "Not an approver, or the caller's own hours", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such record (or another site's)", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Missing reason", body = Problem, content_type = "application/problem+json")))]
+pub async fn reject_attendance(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    id: web::Path<uuid::Uuid>,
+    body: Json<RejectRequest>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let reason = body.into_inner().reason;
+    let record = with_conn(&state, move |c| {
+        approval::reject(c, &caller, id, &reason, Some(request_id.to_string()))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HoursQuery {
+    /// Only this fiscal year's items (totals always cover every year).
+    pub fiscal_year: Option<i32>,
+}
+
+fn fiscal_year_param(fy: i32) -> AppResult<()> {
+    if crate::stats::fiscal::YEARS.contains(&fy) {
+        Ok(())
+    } else {
+        Err(AppError::bad_request(
+            "invalid_query",
+            format!("fiscal_year must be between 1900 and 2200, got {fy}"),
+        ))
+    }
+}
+
+/// The caller's volunteer history, newest first, with totals per fiscal year (approved hours
+/// count; pending shown apart).
+#[utoipa::path(get, path = "/api/v1/me/hours", tag = "attendance", security(("bearer" = [])),
+    params(HoursQuery),
+    responses((status = 200, description = "History and totals", body = MyHours)))]
+pub async fn my_hours(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<HoursQuery>,
+) -> AppResult<HttpResponse> {
+    if let Some(fy) = q.fiscal_year {
+        fiscal_year_param(fy)?;
+    }
+    let fiscal = state.settings.stats.fiscal();
+    let year = q.fiscal_year;
+    let result = with_conn(&state, move |c| hours::of_user(c, caller.id, fiscal, year)).await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QualityQuery {
+    /// Default: the current fiscal year.
+    pub fiscal_year: Option<i32>,
+    pub site_id: Option<uuid::Uuid>,
+    pub company_id: Option<uuid::Uuid>,
+    pub region: Option<Region>,
+}
+
+/// Data-quality findings of a fiscal year: every check with severity, count and sample ids.
+/// Coordinators see their own sites', HR and admins any scope.
+#[utoipa::path(get, path = "/api/v1/quality", tag = "attendance", security(("bearer" = [])),
+    params(QualityQuery),
+    responses((status = 200, description = "The findings", body = QualityReport),
+              (status = 403, description = "Employees, or a site the coordinator does not run", body = Problem, content_type = "application/problem+json")))]
+pub async fn quality(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<QualityQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Coordinator, Role::Hr, Role::Admin])?;
+    let q = q.into_inner();
+    let fiscal = state.settings.stats.fiscal();
+    let now = Timestamp::now();
+    let fy = match q.fiscal_year {
+        Some(fy) => {
+            fiscal_year_param(fy)?;
+            fy
+        }
+        None => fiscal.year_of(now.get().date_naive()),
+    };
+    let dates = fiscal
+        .dates(fy)
+        .ok_or_else(|| AppError::bad_request("invalid_query", "fiscal_year out of range"))?;
+    let site_id = q.site_id.map(Id::from);
+    if let Some(site) = site_id
+        && caller.role == Role::Coordinator
+    {
+        require_runs_site(&caller, site)?;
+    }
+    let scope = quality::Scope {
+        site_id,
+        company_id: q.company_id.map(Id::from),
+        region: q.region.map(|r| r.as_str().to_owned()),
+        sites: (caller.role == Role::Coordinator).then(|| caller.sites.clone()),
+    };
+    let report = with_conn(&state, move |c| {
+        quality::report(c, fiscal, fy, dates, &scope, now)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(ContentType::json())
+        .json(report))
+}

@@ -1,0 +1,155 @@
+//! Fiscal years: which year a site-local date belongs to, and which dates a year covers.
+//!
+//! A fiscal year is named after the calendar year it ends in: with the default April start,
+//! "Fiscal 2012" runs from 1 April 2011 to 31 March 2012. Events count in the fiscal year of the
+//! organising site's local start date, so an event at 23:30 on 31 March in Tokyo (14:30 UTC)
+//! belongs to the year that ends that day, wherever the server runs.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::db::Timestamp;
+
+/// The configured fiscal calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FiscalCalendar {
+    /// 1 = January (fiscal years equal calendar years) ... 12 = December.
+    start_month: u32,
+}
+
+/// Years a fiscal year may be named with: enough for any history, small enough that date
+/// arithmetic cannot overflow.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+impl FiscalCalendar {
+    /// The default: fiscal years start on 1 April.
+    pub const APRIL: FiscalCalendar = FiscalCalendar { start_month: 4 };
+
+    /// `None` unless `start_month` is 1..=12.
+    pub fn new(start_month: u32) -> Option<FiscalCalendar> {
+        (1..=12)
+            .contains(&start_month)
+            .then_some(FiscalCalendar { start_month })
+    }
+
+    pub fn start_month(self) -> u32 {
+        self.start_month
+    }
+
+    /// The fiscal year a local date falls in.
+    pub fn year_of(self, date: NaiveDate) -> i32 {
+        if self.start_month == 1 || date.month() < self.start_month {
+            date.year()
+        } else {
+            date.year() + 1
+        }
+    }
+
+    /// First and last local date of fiscal year `fy`; `None` outside [`YEARS`].
+    pub fn dates(self, fy: i32) -> Option<(NaiveDate, NaiveDate)> {
+        if !YEARS.contains(&fy) {
+            return None;
+        }
+        let first = if self.start_month == 1 {
+            NaiveDate::from_ymd_opt(fy, 1, 1)?
+        } else {
+            NaiveDate::from_ymd_opt(fy - 1, self.start_month, 1)?
+        };
+        let next = NaiveDate::from_ymd_opt(first.year() + 1, first.month(), 1)?;
+        Some((first, next.pred_opt()?))
+    }
+
+    /// Whether fiscal year `fy` has ended by `today`.
+    pub fn is_closed(self, fy: i32, today: NaiveDate) -> bool {
+        self.dates(fy).is_some_and(|(_, last)| today > last)
+    }
+}
+
+/// The local date of an instant in an IANA zone (UTC if the zone is unknown, which validation
+/// prevents).
+pub fn local_date(t: Timestamp, tz: &str) -> NaiveDate {
+    match tz.parse::<chrono_tz::Tz>() {
+        Ok(zone) => t.get().with_timezone(&zone).date_naive(),
+        Err(_) => t.get().date_naive(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn april_years_are_named_after_the_year_they_end_in() {
+        let fc = FiscalCalendar::new(4).unwrap();
+        assert_eq!(fc.year_of(d(2011, 4, 1)), 2012);
+        assert_eq!(fc.year_of(d(2012, 3, 31)), 2012);
+        assert_eq!(fc.year_of(d(2012, 4, 1)), 2013);
+        assert_eq!(fc.year_of(d(2011, 3, 31)), 2011);
+        assert_eq!(fc.dates(2012), Some((d(2011, 4, 1), d(2012, 3, 31))));
+    }
+
+    #[test]
+    fn january_years_are_calendar_years() {
+        let fc = FiscalCalendar::new(1).unwrap();
+        assert_eq!(fc.year_of(d(2012, 1, 1)), 2012);
+        assert_eq!(fc.year_of(d(2012, 12, 31)), 2012);
+        assert_eq!(fc.dates(2012), Some((d(2012, 1, 1), d(2012, 12, 31))));
+    }
+
+    #[test]
+    fn leap_days_and_december_starts() {
+        let fc = FiscalCalendar::new(3).unwrap();
+        assert_eq!(fc.dates(2024), Some((d(2023, 3, 1), d(2024, 2, 29))));
+        let dec = FiscalCalendar::new(12).unwrap();
+        assert_eq!(dec.dates(2012), Some((d(2011, 12, 1), d(2012, 11, 30))));
+        assert_eq!(dec.year_of(d(2011, 12, 1)), 2012);
+        assert_eq!(dec.year_of(d(2011, 11, 30)), 2011);
+    }
+
+    #[test]
+    fn every_date_lies_in_the_year_it_is_assigned_to() {
+        for start in 1..=12 {
+            let fc = FiscalCalendar::new(start).unwrap();
+            let mut day = d(2010, 1, 1);
+            while day < d(2014, 1, 1) {
+                let (first, last) = fc.dates(fc.year_of(day)).unwrap();
+                assert!(first <= day && day <= last, "{start} {day}");
+                day = day.succ_opt().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_months_and_years_are_refused() {
+        assert!(FiscalCalendar::new(0).is_none());
+        assert!(FiscalCalendar::new(13).is_none());
+        assert!(FiscalCalendar::new(4).unwrap().dates(99_999).is_none());
+    }
+
+    #[test]
+    fn the_site_local_date_decides_at_the_boundary() {
+        let fc = FiscalCalendar::new(4).unwrap();
+        // 31 March 23:30 in Tokyo is 14:30 UTC the same day: still fiscal 2012.
+        let t = Timestamp::from(Utc.with_ymd_and_hms(2012, 3, 31, 14, 30, 0).unwrap());
+        assert_eq!(local_date(t, "Asia/Tokyo"), d(2012, 3, 31));
+        assert_eq!(fc.year_of(local_date(t, "Asia/Tokyo")), 2012);
+        // 15:30 UTC is 00:30 on 1 April in Tokyo: fiscal 2013, though still 31 March in UTC.
+        let t = Timestamp::from(Utc.with_ymd_and_hms(2012, 3, 31, 15, 30, 0).unwrap());
+        assert_eq!(fc.year_of(local_date(t, "Asia/Tokyo")), 2013);
+        assert_eq!(fc.year_of(local_date(t, "UTC")), 2012);
+        // West of UTC: 1 April 02:00 UTC is still 31 March in New York.
+        let t = Timestamp::from(Utc.with_ymd_and_hms(2012, 4, 1, 2, 0, 0).unwrap());
+        assert_eq!(fc.year_of(local_date(t, "America/New_York")), 2012);
+    }
+
+    #[test]
+    fn closed_years() {
+        let fc = FiscalCalendar::new(4).unwrap();
+        assert!(fc.is_closed(2012, d(2012, 4, 1)));
+        assert!(!fc.is_closed(2012, d(2012, 3, 31)));
+    }
+}
