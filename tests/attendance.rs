@@ -188,6 +188,31 @@ async fn roster_marking_records_defaults_and_is_idempotent(backend: Backend) {
     assert_eq!(attendance_rows(&app, &ev), before);
 }
 
+async fn an_event_with_attendance_cannot_be_cancelled(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app).await;
+    let (ev, people) = past_event(&app, &s, 1).await;
+    let line = json!([{"user_id": people[0].id.to_string(), "status": "attended"}]);
+    let (_, _, done) = mark(&app, &s.coord, &ev, line).await;
+    let path = format!("/api/v1/events/{ev}/cancel");
+    let cancel = || app.call("POST", &path, Some(&s.coord), None);
+
+    assert_problem(&cancel().await, 409, "event_has_attendance");
+    let id = done["items"][0]["id"].as_str().unwrap();
+    let colleague = app.token(&app.coordinator(&[s.site]));
+    let got = app
+        .call(
+            "POST",
+            &format!("/api/v1/attendance/{id}/reject"),
+            Some(&colleague),
+            Some(json!({"reason": "the event did not take place"})),
+        )
+        .await;
+    assert_eq!(got.0, 200, "{}", got.2);
+    let got = cancel().await;
+    assert_eq!(got.0, 200, "{}", got.2);
+}
+
 async fn invalid_roster_lines_are_named_and_nothing_is_written(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let s = setup(&app).await;
@@ -939,6 +964,7 @@ async fn quality_report_finds_each_kind_of_problem(backend: Backend) {
 
 both_backends!(
     roster_marking_records_defaults_and_is_idempotent,
+    an_event_with_attendance_cannot_be_cancelled,
     invalid_roster_lines_are_named_and_nothing_is_written,
     attendance_is_refused_for_future_cancelled_and_draft_events,
     only_the_sites_coordinators_mark_and_approve,

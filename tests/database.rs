@@ -226,7 +226,50 @@ async fn write_transactions_are_all_or_nothing(backend: Backend) {
     assert_eq!(count, 1, "committed");
 }
 
+/// Rows older than `events.starts_on` get their site-local start date when migrations run
+/// (SQLite cannot compute it in SQL: no time-zone database).
+async fn events_without_a_local_date_are_filled_after_migrating(backend: Backend) {
+    let (_db, pool) = open(&backend);
+    let conn = &mut pool.get().unwrap();
+    let company = insert_company(conn, "C");
+    let site = insert_site(conn, company, "S").unwrap();
+    let program: tomoni::programs::program::CreateProgram = serde_json::from_value(
+        serde_json::json!({"site_id": site.to_string(), "code": "P", "title": "P", "theme": "nature"}),
+    )
+    .unwrap();
+    let program = tomoni::programs::program::create(conn, &program).unwrap();
+    let event = Id::new();
+    // 23:30 on 31 March in Tokyo = 14:30 UTC.
+    let start = Timestamp::from(Utc.with_ymd_and_hms(2012, 3, 31, 14, 30, 0).unwrap());
+    let end = Timestamp::from(Utc.with_ymd_and_hms(2012, 3, 31, 14, 50, 0).unwrap());
+    let now = Timestamp::now();
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(event),
+            events::program_id.eq(program),
+            events::title.eq("Old"),
+            events::description.eq(""),
+            events::starts_at.eq(start),
+            events::ends_at.eq(end),
+            events::timezone.eq("Asia/Tokyo"),
+            events::location.eq(""),
+            events::status.eq("published"),
+            events::created_at.eq(now),
+            events::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .unwrap();
+    db::run_migrations(conn).unwrap();
+    let on: Option<chrono::NaiveDate> = events::table
+        .filter(events::id.eq(event))
+        .select(events::starts_on)
+        .first(conn)
+        .unwrap();
+    assert_eq!(on, chrono::NaiveDate::from_ymd_opt(2012, 3, 31));
+}
+
 both_backends!(
+    events_without_a_local_date_are_filled_after_migrating,
     schema_matches_migrations,
     ids_and_instants_round_trip,
     constraints_protect_the_data,

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::schema::{events, signups, users};
+use crate::db::schema::{attendance, events, signups, users};
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult};
 use crate::programs::events::{Event, EventStatus, find_row};
@@ -427,10 +427,22 @@ pub fn set_capacity(
     })
 }
 
-/// Cancels an event and every live sign-up of it.
+/// Cancels an event and every live sign-up of it. An event with recorded attendance happened:
+/// it cannot be cancelled (its hours would vanish from the figures); reject the records first.
 pub fn cancel_event(conn: &mut AnyConnection, event: Id, by: Id) -> AppResult<usize> {
     write_transaction(conn, |conn| {
         let now = Timestamp::now();
+        let recorded: i64 = attendance::table
+            .filter(attendance::event_id.eq(event))
+            .filter(attendance::approval.ne("rejected"))
+            .count()
+            .get_result(conn)?;
+        if recorded > 0 {
+            return Err(AppError::conflict(
+                "event_has_attendance",
+                format!("{recorded} attendance records exist; reject them before cancelling"),
+            ));
+        }
         let n = diesel::update(
             events::table
                 .filter(events::id.eq(event))
