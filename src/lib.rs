@@ -45,6 +45,8 @@ pub enum StartError {
     Secret(#[from] auth::secret::SecretError),
     #[error(transparent)]
     Idp(#[from] auth::idp::IdpError),
+    #[error("cannot prepare the statistics: {0}")]
+    Stats(error::AppError),
     #[error("cannot create the first administrator: {0}")]
     Bootstrap(error::AppError),
 }
@@ -53,6 +55,16 @@ impl AppState {
     /// Opens (and, as configured, creates and migrates) the database and prepares the state.
     pub fn init(settings: Settings) -> Result<AppState, StartError> {
         let pool = db::init(&settings.database)?;
+        {
+            let mut conn = pool.get().map_err(db::DbError::Pool)?;
+            let fiscal = settings.stats.fiscal();
+            if stats::rollup::ensure_calendar(&mut conn, fiscal).map_err(StartError::Stats)? {
+                tracing::info!(
+                    start_month = fiscal.start_month(),
+                    "fiscal year start changed: statistics rebuilt"
+                );
+            }
+        }
         let backend =
             db::DatabaseUrl::parse(&settings.database.url, settings.database.connect_timeout())?
                 .backend();

@@ -286,6 +286,15 @@ fn table(cast: &Cast) -> Vec<Row> {
         row("quality", "GET", "/api/v1/quality".into(), None,                [401, 200, 200, 200, 200, 403, 403]),
         row("quality of site A", "GET", format!("/api/v1/quality?site_id={site_a}"), None,
                                                                              [401, 200, 200, 200, 403, 403, 403]),
+        row("statistics", "GET", "/api/v1/stats/mdd".into(), None,          [401, 200, 200, 200, 200, 200, 200]),
+        row("statistics of site A", "GET", format!("/api/v1/stats/mdd?site_id={site_a}&format=csv"), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
+        row("breakdown", "GET", "/api/v1/stats/mdd/2026/breakdown?by=site".into(), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
+        row("objectives", "GET", "/api/v1/objectives/2026".into(), None,    [401, 200, 200, 200, 200, 200, 200]),
+        row("set objectives", "PUT", "/api/v1/objectives/2026".into(),
+            body(|| json!({"objectives": [{"metric": "implementation_rate", "target": 60}]})),
+                                                                             [401, 200, 200, 403, 403, 403, 403]),
     ]
 }
 

@@ -86,7 +86,11 @@ async fn schema_matches_migrations(backend: Backend) {
         outbox,
         audit_log,
         idempotency_keys,
-        refresh_tokens
+        refresh_tokens,
+        stats_program_month,
+        stats_members,
+        stats_unique,
+        stats_meta
     );
     let seeded: i64 = categories::table.count().get_result(conn).unwrap();
     assert!(seeded >= 2, "categories are seeded");

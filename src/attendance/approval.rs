@@ -13,9 +13,10 @@ use crate::attendance::model::{Approval, Attendance, AttendanceRow, find};
 use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::db::schema::{attendance, events, programs, users};
-use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
+use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::programs::events::local;
+use crate::stats::rollup::{Affects, track};
 
 /// Most records one approval may name.
 pub const MAX_APPROVE: usize = 500;
@@ -78,7 +79,7 @@ pub fn approve(
             format!("1 to {MAX_APPROVE} ids"),
         )]));
     }
-    write_transaction(conn, |conn| {
+    track(conn, &Affects::Attendance(ids.to_vec()), |conn| {
         let now = Timestamp::now();
         let found: HashMap<Id, (Id, String, Id)> = attendance::table
             .inner_join(events::table.inner_join(programs::table))
@@ -164,7 +165,7 @@ pub fn reject(
             "1 to 500 characters",
         )]));
     }
-    write_transaction(conn, |conn| {
+    track(conn, &Affects::Attendance(vec![id]), |conn| {
         let now = Timestamp::now();
         let row = find(conn, id)?;
         let site: Id = events::table

@@ -18,9 +18,10 @@ use crate::attendance::rules::{self, Span};
 use crate::audit;
 use crate::config::AttendanceSettings;
 use crate::db::schema::{attendance, signups, users};
-use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
+use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::programs::events::{EventRow, EventStatus, find_row};
+use crate::stats::rollup::{Affects, track};
 
 /// Most lines one request may carry (bodies are bounded; larger events send several requests,
 /// which the merge semantics make safe).
@@ -91,7 +92,7 @@ pub fn mark(
             format!("at most {MAX_ENTRIES} lines per request; send the rest in another"),
         )]));
     }
-    write_transaction(conn, |conn| {
+    track(conn, &Affects::Event(event_id), |conn| {
         let now = Timestamp::now();
         let (event, site) = find_row(conn, event_id)?;
         authorize(site)?;

@@ -310,4 +310,57 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     idempotency_keys,
     refresh_tokens,
+    stats_program_month,
+    stats_members,
+    stats_unique,
+    stats_meta,
 );
+
+diesel::table! {
+    use diesel::sql_types::Integer;
+    use crate::db::types::sql::Uuid;
+
+    stats_program_month (fiscal_year, month, program_id) {
+        fiscal_year -> Integer,
+        month -> Integer,
+        program_id -> Uuid,
+        site_id -> Uuid,
+        participants -> Integer,
+        minutes -> Integer,
+        days -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Integer, Text};
+    use crate::db::types::sql::Uuid;
+
+    stats_members (fiscal_year, scope, user_id) {
+        fiscal_year -> Integer,
+        scope -> Text,
+        user_id -> Uuid,
+        participations -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Integer, Text};
+
+    stats_unique (fiscal_year, scope) {
+        fiscal_year -> Integer,
+        scope -> Text,
+        participants -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::Text;
+
+    stats_meta (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(stats_program_month -> programs (program_id));
+diesel::joinable!(stats_program_month -> sites (site_id));

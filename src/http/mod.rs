@@ -54,6 +54,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     use crate::programs::handlers as prog;
     use crate::signups::feed;
     use crate::signups::handlers as signup;
+    use crate::stats::handlers as stats;
     use crate::{auth, people};
     cfg.service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
@@ -162,6 +163,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/api/v1/me/hours", "GET").route(web::get().to(attendance::my_hours)))
         .service(resource("/api/v1/quality", "GET").route(web::get().to(attendance::quality)))
+        .service(resource("/api/v1/stats/mdd", "GET").route(web::get().to(stats::mdd_report)))
+        .service(
+            resource("/api/v1/stats/mdd/{fy}/breakdown", "GET")
+                .route(web::get().to(stats::mdd_breakdown)),
+        )
+        .service(
+            resource("/api/v1/objectives/{fy}", "GET, PUT")
+                .route(web::get().to(stats::get_objectives))
+                .route(web::put().to(stats::put_objectives)),
+        )
         .service(
             resource("/api/v1/events/{id}/cancel", "POST")
                 .route(web::post().to(prog::cancel_event)),

@@ -14,6 +14,7 @@ use crate::org::handlers as org;
 use crate::programs::handlers as prog;
 use crate::signups::feed;
 use crate::signups::handlers as signup;
+use crate::stats::handlers as stats;
 use crate::{auth, people};
 
 /// Declares the bearer scheme the `security(("bearer" = []))` annotations refer to.
@@ -59,6 +60,7 @@ impl Modify for BearerAuth {
         attendance::mark_attendance, attendance::check_in_code, attendance::rotate_check_in_code,
         attendance::check_in, attendance::list_attendance, attendance::approve_attendance, attendance::reject_attendance,
         attendance::my_hours, attendance::quality,
+        stats::mdd_report, stats::mdd_breakdown, stats::get_objectives, stats::put_objectives,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role)),
     modifiers(&BearerAuth),
@@ -70,6 +72,7 @@ impl Modify for BearerAuth {
         (name = "programmes", description = "Programmes and their events"),
         (name = "signups", description = "Sign-ups, the waitlist and rosters"),
         (name = "attendance", description = "Attendance, check-in, approval of hours, data quality"),
+        (name = "statistics", description = "Fiscal-year figures of the annual report, breakdowns, objectives"),
     ),
 )]
 pub struct ApiDoc;

@@ -252,6 +252,19 @@ pub fn upsert_by_code(conn: &mut AnyConnection, f: &SiteFields) -> AppResult<(Id
 }
 
 fn write_fields(conn: &mut AnyConnection, id: Id, f: &SiteFields, now: Timestamp) -> AppResult<()> {
+    // Company and region key statistics scopes: moving a site moves its participants.
+    let (company, region): (Id, String) = sites::table
+        .filter(sites::id.eq(id))
+        .select((sites::company_id, sites::region))
+        .first(conn)?;
+    if company != f.company_id || region != f.region.as_str() {
+        let affects = crate::stats::rollup::Affects::Site(id);
+        return crate::stats::rollup::track(conn, &affects, |c| write_row(c, id, f, now));
+    }
+    write_row(conn, id, f, now)
+}
+
+fn write_row(conn: &mut AnyConnection, id: Id, f: &SiteFields, now: Timestamp) -> AppResult<()> {
     diesel::update(sites::table.filter(sites::id.eq(id)))
         .set((
             sites::code.eq(f.code.trim()),

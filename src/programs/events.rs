@@ -323,6 +323,15 @@ pub fn create(conn: &mut AnyConnection, req: &CreateEvent, created_by: Id) -> Ap
 /// Applies everything but capacity (which goes through the sign-up service, since raising it
 /// promotes waitlisted people). Returns the new capacity wish, if any.
 pub fn update_plan(conn: &mut AnyConnection, id: Id, p: &EventPatch) -> AppResult<()> {
+    // A new start (or zone) can move the event's participants to another month or year.
+    if p.starts_at.is_some() || p.timezone.is_some() {
+        let affects = crate::stats::rollup::Affects::Event(id);
+        return crate::stats::rollup::track(conn, &affects, |c| write_plan(c, id, p));
+    }
+    write_plan(conn, id, p)
+}
+
+fn write_plan(conn: &mut AnyConnection, id: Id, p: &EventPatch) -> AppResult<()> {
     let (b, _) = find_row(conn, id)?;
     let status = EventStatus::parse(&b.status)?;
     if matches!(status, EventStatus::Cancelled | EventStatus::Completed) {

@@ -331,6 +331,15 @@ pub fn create(conn: &mut AnyConnection, req: &CreateProgram) -> AppResult<Id> {
 }
 
 pub fn update(conn: &mut AnyConnection, id: Id, p: ProgramPatch) -> AppResult<()> {
+    // Theme and categories are statistics lines: their participants move with them.
+    if p.theme.is_some() || p.categories.is_some() {
+        let affects = crate::stats::rollup::Affects::Program(id);
+        return crate::stats::rollup::track(conn, &affects, |c| write(c, id, p));
+    }
+    write(conn, id, p)
+}
+
+fn write(conn: &mut AnyConnection, id: Id, p: ProgramPatch) -> AppResult<()> {
     let b = find(conn, id)?;
     let code = p.code.unwrap_or(b.code);
     let title = p.title.unwrap_or(b.title);

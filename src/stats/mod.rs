@@ -1,6 +1,12 @@
-//! Programme statistics. The fiscal-year engine lives here because attendance, hours and the
-//! annual report all count by fiscal year.
+//! Programme statistics: the fiscal-year engine, the summary tables kept in step with every
+//! change (rollup), the annual-report figures (mdd, report), breakdowns and objectives.
 
+pub mod breakdown;
 pub mod fiscal;
+pub mod handlers;
+pub mod mdd;
+pub mod objectives;
+pub mod report;
+pub mod rollup;
 
 pub use fiscal::FiscalCalendar;

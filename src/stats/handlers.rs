@@ -1,0 +1,198 @@
+//! HTTP handlers for the statistics: every signed-in user reads aggregates; objectives are set
+//! by HR and admins.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use tracing_actix_web::RequestId;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::auth::{Caller, Role};
+use crate::db::{Id, Timestamp};
+use crate::error::{AppError, AppResult, Problem};
+use crate::http::json::Json;
+use crate::http::with_conn;
+use crate::org::sites::Region;
+use crate::stats::breakdown::{self, Breakdown, By};
+use crate::stats::fiscal::YEARS;
+use crate::stats::mdd::{self, Scope};
+use crate::stats::objectives::{self, Objectives, ObjectivesInput};
+use crate::stats::report::{self, MddReport};
+
+/// The most years one report spans.
+pub const MAX_YEARS: i32 = 30;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MddQuery {
+    /// First fiscal year (default: two before `to`).
+    pub from: Option<i32>,
+    /// Last fiscal year (default: the current one).
+    pub to: Option<i32>,
+    /// At most one of site_id, company_id, region.
+    pub site_id: Option<uuid::Uuid>,
+    pub company_id: Option<uuid::Uuid>,
+    pub region: Option<Region>,
+    /// `json` (default), `csv` (the report table) or `svg` (a chart).
+    pub format: Option<String>,
+}
+
+fn year(name: &str, fy: i32) -> AppResult<i32> {
+    if YEARS.contains(&fy) {
+        Ok(fy)
+    } else {
+        Err(AppError::bad_request(
+            "invalid_query",
+            format!("{name} must be a fiscal year between 1900 and 2200, got {fy}"),
+        ))
+    }
+}
+
+/// The annual-report figures per fiscal year with the change on the year before. Counted from
+/// summary tables kept in step with every change, so the answer never scans raw attendance.
+#[utoipa::path(get, path = "/api/v1/stats/mdd", tag = "statistics", security(("bearer" = [])),
+    params(MddQuery),
+    responses((status = 200, description = "The figures (JSON; CSV with format=csv; SVG with format=svg)", body = MddReport),
+              (status = 400, description = "Bad years, several scopes or an unknown format", body = Problem, content_type = "application/problem+json")))]
+pub async fn mdd_report(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    q: web::Query<MddQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    let fiscal = state.settings.stats.fiscal();
+    let current = fiscal.year_of(Timestamp::now().get().date_naive());
+    let to = year("to", q.to.unwrap_or(current))?;
+    let from = year("from", q.from.unwrap_or(to - 2))?;
+    if from > to || to - from >= MAX_YEARS {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            format!("from must not be after to, and a report spans at most {MAX_YEARS} years"),
+        ));
+    }
+    let given = [
+        q.site_id.is_some(),
+        q.company_id.is_some(),
+        q.region.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            "give at most one of site_id, company_id and region",
+        ));
+    }
+    let format = q.format.clone().unwrap_or_else(|| "json".to_owned());
+    if !matches!(format.as_str(), "json" | "csv" | "svg") {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            format!("unknown format {format:?}: use json, csv or svg"),
+        ));
+    }
+    let scope = Scope {
+        site_id: q.site_id.map(Id::from),
+        company_id: q.company_id.map(Id::from),
+        region: q.region.map(|r| r.as_str().to_owned()),
+    };
+    let figures = with_conn(&state, move |c| {
+        mdd::figures(c, fiscal, from - 1..=to, &scope)
+    })
+    .await?;
+    let years = report::build(fiscal, from, to, &figures);
+    match format.as_str() {
+        "csv" => Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"mdd-fy{from}-fy{to}.csv\""),
+            ))
+            .body(report::csv(&years))),
+        "svg" => Ok(HttpResponse::Ok()
+            .content_type("image/svg+xml")
+            .body(report::svg(
+                &years,
+                &format!("Volunteering, fiscal {from}-{to}"),
+            ))),
+        _ => Ok(HttpResponse::Ok().json(MddReport {
+            fiscal_year_start_month: fiscal.start_month(),
+            from,
+            to,
+            site_id: q.site_id,
+            company_id: q.company_id,
+            region: q.region.map(|r| r.as_str().to_owned()),
+            years,
+        })),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BreakdownQuery {
+    pub by: By,
+}
+
+/// One fiscal year's figures per site, company, region, theme, category or month.
+#[utoipa::path(get, path = "/api/v1/stats/mdd/{fy}/breakdown", tag = "statistics", security(("bearer" = [])),
+    params(("fy" = i32, Path, description = "Fiscal year"), BreakdownQuery),
+    responses((status = 200, description = "The groups", body = Breakdown),
+              (status = 400, description = "Bad year or grouping", body = Problem, content_type = "application/problem+json")))]
+pub async fn mdd_breakdown(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    fy: web::Path<i32>,
+    q: web::Query<BreakdownQuery>,
+) -> AppResult<HttpResponse> {
+    let fy = year("fiscal year", fy.into_inner())?;
+    let by = q.by;
+    let fiscal = state.settings.stats.fiscal();
+    let result = with_conn(&state, move |c| breakdown::breakdown(c, fiscal, fy, by)).await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// The year's objectives with the actual figures and their grades.
+#[utoipa::path(get, path = "/api/v1/objectives/{fy}", tag = "statistics", security(("bearer" = [])),
+    params(("fy" = i32, Path, description = "Fiscal year")),
+    responses((status = 200, description = "Objectives and grades", body = Objectives)))]
+pub async fn get_objectives(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    fy: web::Path<i32>,
+) -> AppResult<HttpResponse> {
+    let fy = year("fiscal year", fy.into_inner())?;
+    let fiscal = state.settings.stats.fiscal();
+    let result = with_conn(&state, move |c| objectives::get(c, fiscal, fy)).await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// Replaces the year's objectives (HR and admins): per figure a `target` value or a
+/// `yoy_percent` growth on the year before. Audited.
+#[utoipa::path(put, path = "/api/v1/objectives/{fy}", tag = "statistics", security(("bearer" = [])),
+    params(("fy" = i32, Path, description = "Fiscal year")),
+    request_body = ObjectivesInput,
+    responses((status = 200, description = "Saved; the objectives with grades", body = Objectives),
+              (status = 403, description = "Not HR or an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Invalid objectives", body = Problem, content_type = "application/problem+json")))]
+pub async fn put_objectives(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    fy: web::Path<i32>,
+    body: Json<ObjectivesInput>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Hr, Role::Admin])?;
+    let fy = year("fiscal year", fy.into_inner())?;
+    let input = body.into_inner();
+    if input.objectives.len() > 20 {
+        return Err(AppError::validation(vec![crate::error::FieldError::new(
+            "objectives",
+            "too_many",
+            "at most 20 objectives a year",
+        )]));
+    }
+    let fiscal = state.settings.stats.fiscal();
+    let result = with_conn(&state, move |c| {
+        objectives::set(c, fy, &input, caller.id, Some(request_id.to_string()))?;
+        objectives::get(c, fiscal, fy)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(result))
+}

@@ -1,0 +1,538 @@
+//! The summary tables behind the statistics, kept equal to the raw records at every commit.
+//!
+//! Every change that can move a figure runs inside [`track`]: it reads the approved
+//! participations the change can touch ("facts") before and after, and applies the difference
+//! to the summaries in the same transaction. One mechanism serves attendance decisions, roster
+//! edits, event moves and programme or site changes, and [`rebuild`] computes the same facts from
+//! scratch, so the incremental path and the rebuild cannot disagree about what a fact is.
+//!
+//! Concurrency: `track` first locks the programme rows involved (a no-op `UPDATE`), so two
+//! changes to the same programme's facts serialize on PostgreSQL; SQLite write transactions
+//! are serialized anyway. Summary rows are then changed in key order, so concurrent changes to
+//! different programmes cannot deadlock on them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, NaiveDate};
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+
+use crate::db::schema::{
+    attendance, events, program_categories, programs, sites, stats_members, stats_meta,
+    stats_program_month, stats_unique,
+};
+use crate::db::types::sql;
+use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
+use crate::error::AppResult;
+use crate::stats::FiscalCalendar;
+use crate::stats::fiscal::local_date;
+
+/// What a change can touch.
+#[derive(Debug, Clone)]
+pub enum Affects {
+    /// These attendance records.
+    Attendance(Vec<Id>),
+    /// Every record of an event.
+    Event(Id),
+    /// Every record of a programme's events.
+    Program(Id),
+    /// Every record of the programmes a site organises.
+    Site(Id),
+}
+
+/// One approved participation, with everything a figure is keyed by.
+#[derive(Debug, Clone)]
+pub struct Fact {
+    pub user: Id,
+    pub fiscal_year: i32,
+    pub month: i32,
+    pub program: Id,
+    pub site: Id,
+    pub company: Id,
+    pub region: String,
+    pub theme: String,
+    pub categories: Vec<String>,
+    pub minutes: i64,
+    pub days: i64,
+}
+
+impl Fact {
+    /// The scopes whose unique-participant counts this participation belongs to.
+    pub fn scopes(&self) -> Vec<String> {
+        let mut s = vec![
+            "all".to_owned(),
+            scope::site(self.site),
+            scope::company(self.company),
+            scope::region(&self.region),
+            scope::theme(&self.theme),
+            scope::month(self.month),
+        ];
+        s.extend(self.categories.iter().map(|c| scope::category(c)));
+        s
+    }
+}
+
+/// Scope keys of `stats_members` / `stats_unique`.
+pub mod scope {
+    use crate::db::Id;
+    pub fn site(id: Id) -> String {
+        format!("s:{id}")
+    }
+    pub fn company(id: Id) -> String {
+        format!("c:{id}")
+    }
+    pub fn region(r: &str) -> String {
+        format!("r:{r}")
+    }
+    pub fn theme(t: &str) -> String {
+        format!("t:{t}")
+    }
+    pub fn category(c: &str) -> String {
+        format!("g:{c}")
+    }
+    pub fn month(m: i32) -> String {
+        format!("m:{m:02}")
+    }
+}
+
+const META_START_MONTH: &str = "fiscal_year_start_month";
+
+/// The fiscal calendar the summaries were computed with.
+pub fn calendar(conn: &mut AnyConnection) -> QueryResult<FiscalCalendar> {
+    let value: Option<String> = stats_meta::table
+        .filter(stats_meta::key.eq(META_START_MONTH))
+        .select(stats_meta::value)
+        .first(conn)
+        .optional()?;
+    Ok(value
+        .and_then(|v| v.parse().ok())
+        .and_then(FiscalCalendar::new)
+        .unwrap_or(FiscalCalendar::APRIL))
+}
+
+/// Makes the summaries follow the configured fiscal calendar: when it differs from the one they
+/// were computed with, they are rebuilt (once, at start-up). Returns whether a rebuild ran.
+pub fn ensure_calendar(conn: &mut AnyConnection, configured: FiscalCalendar) -> AppResult<bool> {
+    write_transaction(conn, |conn| {
+        if calendar(conn)? == configured {
+            return Ok(false);
+        }
+        diesel::delete(stats_meta::table.filter(stats_meta::key.eq(META_START_MONTH)))
+            .execute(conn)?;
+        diesel::insert_into(stats_meta::table)
+            .values((
+                stats_meta::key.eq(META_START_MONTH),
+                stats_meta::value.eq(configured.start_month().to_string()),
+            ))
+            .execute(conn)?;
+        rebuild(conn, |_| {})?;
+        Ok(true)
+    })
+}
+
+/// Runs `change` and brings the summaries along, in one transaction.
+pub fn track<T>(
+    conn: &mut AnyConnection,
+    affects: &Affects,
+    change: impl FnOnce(&mut AnyConnection) -> AppResult<T>,
+) -> AppResult<T> {
+    write_transaction(conn, |conn| {
+        lock(conn, affects)?;
+        let fiscal = calendar(conn)?;
+        let before = facts(conn, &Selector::Affects(affects), fiscal)?;
+        let out = change(conn)?;
+        let after = facts(conn, &Selector::Affects(affects), fiscal)?;
+        let mut deltas = Deltas::default();
+        deltas.add(&before, -1);
+        deltas.add(&after, 1);
+        deltas.apply(conn)?;
+        Ok(out)
+    })
+}
+
+fn lock(conn: &mut AnyConnection, affects: &Affects) -> QueryResult<()> {
+    let touch = programs::updated_at.eq(programs::updated_at);
+    match affects {
+        Affects::Attendance(ids) => {
+            let of = attendance::table
+                .inner_join(events::table)
+                .filter(attendance::id.eq_any(ids.clone()))
+                .select(events::program_id);
+            diesel::update(programs::table.filter(programs::id.eq_any(of)))
+                .set(touch)
+                .execute(conn)?
+        }
+        Affects::Event(id) => {
+            let of = events::table
+                .filter(events::id.eq(*id))
+                .select(events::program_id);
+            diesel::update(programs::table.filter(programs::id.eq_any(of)))
+                .set(touch)
+                .execute(conn)?
+        }
+        Affects::Program(id) => diesel::update(programs::table.filter(programs::id.eq(*id)))
+            .set(touch)
+            .execute(conn)?,
+        Affects::Site(id) => diesel::update(programs::table.filter(programs::site_id.eq(*id)))
+            .set(touch)
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+enum Selector<'a> {
+    Affects(&'a Affects),
+    /// Events starting on these local dates (a fiscal year, for the rebuild).
+    Dates(NaiveDate, NaiveDate),
+}
+
+type FactRow = (
+    Id,
+    i32,
+    i32,
+    Option<NaiveDate>,
+    Timestamp,
+    String,
+    Id,
+    Id,
+    String,
+    Id,
+    String,
+);
+
+fn facts(
+    conn: &mut AnyConnection,
+    sel: &Selector,
+    fiscal: FiscalCalendar,
+) -> QueryResult<Vec<Fact>> {
+    let mut q = attendance::table
+        .inner_join(events::table.inner_join(programs::table.inner_join(sites::table)))
+        .filter(attendance::status.eq("attended"))
+        .filter(attendance::approval.eq("approved"))
+        .select((
+            attendance::user_id,
+            attendance::minutes,
+            attendance::days,
+            events::starts_on,
+            events::starts_at,
+            events::timezone,
+            programs::id,
+            programs::site_id,
+            programs::theme,
+            sites::company_id,
+            sites::region,
+        ))
+        .into_boxed();
+    q = match sel {
+        Selector::Affects(Affects::Attendance(ids)) => q.filter(attendance::id.eq_any(ids.clone())),
+        Selector::Affects(Affects::Event(id)) => q.filter(attendance::event_id.eq(*id)),
+        Selector::Affects(Affects::Program(id)) => q.filter(events::program_id.eq(*id)),
+        Selector::Affects(Affects::Site(id)) => q.filter(programs::site_id.eq(*id)),
+        Selector::Dates(first, last) => q.filter(events::starts_on.between(*first, *last)),
+    };
+    let rows: Vec<FactRow> = q.load(conn)?;
+    let mut programs_seen: Vec<Id> = rows.iter().map(|r| r.6).collect();
+    programs_seen.sort();
+    programs_seen.dedup();
+    let mut categories: HashMap<Id, Vec<String>> = HashMap::new();
+    for chunk in programs_seen.chunks(5000) {
+        let pairs: Vec<(Id, String)> = program_categories::table
+            .filter(program_categories::program_id.eq_any(chunk))
+            .select((program_categories::program_id, program_categories::category))
+            .load(conn)?;
+        for (p, c) in pairs {
+            categories.entry(p).or_default().push(c);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(
+            |(user, minutes, days, on, starts, tz, program, site, theme, company, region)| {
+                let date = on.unwrap_or_else(|| local_date(starts, &tz));
+                Fact {
+                    user,
+                    fiscal_year: fiscal.year_of(date),
+                    month: i32::try_from(date.month()).unwrap_or(1),
+                    program,
+                    site,
+                    company,
+                    region,
+                    theme,
+                    categories: categories.get(&program).cloned().unwrap_or_default(),
+                    minutes: i64::from(minutes),
+                    days: i64::from(days),
+                }
+            },
+        )
+        .collect())
+}
+
+/// (fiscal year, month, programme).
+type MonthKey = (i32, i32, Id);
+/// (site, participants, minutes, days).
+type MonthSums = (Id, i64, i64, i64);
+
+/// Summed changes, keyed in the order they are applied.
+#[derive(Default)]
+struct Deltas {
+    months: BTreeMap<MonthKey, MonthSums>,
+    /// (fy, scope, user) → participations
+    members: BTreeMap<(i32, String, Id), i64>,
+}
+
+impl Deltas {
+    fn add(&mut self, facts: &[Fact], sign: i64) {
+        for f in facts {
+            let m = self
+                .months
+                .entry((f.fiscal_year, f.month, f.program))
+                .or_insert((f.site, 0, 0, 0));
+            m.1 += sign;
+            m.2 += sign * f.minutes;
+            m.3 += sign * f.days;
+            for s in f.scopes() {
+                *self.members.entry((f.fiscal_year, s, f.user)).or_default() += sign;
+            }
+        }
+    }
+
+    fn apply(self, conn: &mut AnyConnection) -> QueryResult<()> {
+        for ((fy, month, program), (site, p, minutes, days)) in self.months {
+            if p == 0 && minutes == 0 && days == 0 {
+                continue;
+            }
+            let sql = if p > 0 {
+                "INSERT INTO stats_program_month (fiscal_year, month, program_id, site_id, participants, minutes, days) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (fiscal_year, month, program_id) DO UPDATE SET \
+                 participants = stats_program_month.participants + excluded.participants, \
+                 minutes = stats_program_month.minutes + excluded.minutes, \
+                 days = stats_program_month.days + excluded.days RETURNING participants AS n"
+            } else {
+                "UPDATE stats_program_month SET participants = participants + $5, minutes = minutes + $6, \
+                 days = days + $7 WHERE fiscal_year = $1 AND month = $2 AND program_id = $3 AND site_id = $4 \
+                 RETURNING participants AS n"
+            };
+            let left: Count = diesel::sql_query(placeholders(conn, sql))
+                .bind::<Integer, _>(fy)
+                .bind::<Integer, _>(month)
+                .bind::<sql::Uuid, _>(program)
+                .bind::<sql::Uuid, _>(site)
+                .bind::<Integer, _>(i32::try_from(p).unwrap_or(i32::MAX))
+                .bind::<Integer, _>(i32::try_from(minutes).unwrap_or(i32::MAX))
+                .bind::<Integer, _>(i32::try_from(days).unwrap_or(i32::MAX))
+                .get_result(conn)?;
+            if left.n == 0 {
+                diesel::delete(
+                    stats_program_month::table
+                        .filter(stats_program_month::fiscal_year.eq(fy))
+                        .filter(stats_program_month::month.eq(month))
+                        .filter(stats_program_month::program_id.eq(program)),
+                )
+                .execute(conn)?;
+            }
+        }
+        let mut uniques: BTreeMap<(i32, String), i64> = BTreeMap::new();
+        for ((fy, scope, user), d) in self.members {
+            if d == 0 {
+                continue;
+            }
+            let sql = if d > 0 {
+                "INSERT INTO stats_members (fiscal_year, scope, user_id, participations) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (fiscal_year, scope, user_id) DO UPDATE SET \
+                 participations = stats_members.participations + excluded.participations RETURNING participations AS n"
+            } else {
+                "UPDATE stats_members SET participations = participations + $4 \
+                 WHERE fiscal_year = $1 AND scope = $2 AND user_id = $3 RETURNING participations AS n"
+            };
+            let now: Count = diesel::sql_query(placeholders(conn, sql))
+                .bind::<Integer, _>(fy)
+                .bind::<Text, _>(&scope)
+                .bind::<sql::Uuid, _>(user)
+                .bind::<Integer, _>(i32::try_from(d).unwrap_or(i32::MAX))
+                .get_result(conn)?;
+            let before = i64::from(now.n) - d;
+            if before == 0 && now.n > 0 {
+                *uniques.entry((fy, scope)).or_default() += 1;
+            } else if before > 0 && now.n == 0 {
+                diesel::delete(
+                    stats_members::table
+                        .filter(stats_members::fiscal_year.eq(fy))
+                        .filter(stats_members::scope.eq(&scope))
+                        .filter(stats_members::user_id.eq(user)),
+                )
+                .execute(conn)?;
+                *uniques.entry((fy, scope)).or_default() -= 1;
+            }
+        }
+        for ((fy, scope), d) in uniques {
+            if d == 0 {
+                continue;
+            }
+            let sql = if d > 0 {
+                "INSERT INTO stats_unique (fiscal_year, scope, participants) VALUES ($1, $2, $3) \
+                 ON CONFLICT (fiscal_year, scope) DO UPDATE SET \
+                 participants = stats_unique.participants + excluded.participants RETURNING participants AS n"
+            } else {
+                "UPDATE stats_unique SET participants = participants + $3 \
+                 WHERE fiscal_year = $1 AND scope = $2 RETURNING participants AS n"
+            };
+            let now: Count = diesel::sql_query(placeholders(conn, sql))
+                .bind::<Integer, _>(fy)
+                .bind::<Text, _>(&scope)
+                .bind::<Integer, _>(i32::try_from(d).unwrap_or(i32::MAX))
+                .get_result(conn)?;
+            if now.n == 0 {
+                diesel::delete(
+                    stats_unique::table
+                        .filter(stats_unique::fiscal_year.eq(fy))
+                        .filter(stats_unique::scope.eq(&scope)),
+                )
+                .execute(conn)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = Integer)]
+    n: i32,
+}
+
+/// The same statement for both backends: PostgreSQL's `$n` placeholders become SQLite's
+/// numbered `?n`, so a statement may use its binds in any order.
+pub fn placeholders(conn: &AnyConnection, sql: &str) -> String {
+    match conn {
+        AnyConnection::Postgresql(_) => sql.to_owned(),
+        AnyConnection::Sqlite(_) => {
+            let mut out = String::with_capacity(sql.len());
+            let mut chars = sql.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                    out.push('?');
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Recomputes every summary from the raw records, one fiscal year at a time (memory stays
+/// bounded by one year's participants). `progress` hears each finished year.
+pub fn rebuild(conn: &mut AnyConnection, mut progress: impl FnMut(i32)) -> AppResult<()> {
+    write_transaction(conn, |conn| {
+        let fiscal = calendar(conn)?;
+        diesel::delete(stats_program_month::table).execute(conn)?;
+        diesel::delete(stats_members::table).execute(conn)?;
+        diesel::delete(stats_unique::table).execute(conn)?;
+        let (first, last): (Option<NaiveDate>, Option<NaiveDate>) = events::table
+            .select((
+                diesel::dsl::min(events::starts_on),
+                diesel::dsl::max(events::starts_on),
+            ))
+            .first(conn)?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(());
+        };
+        for fy in fiscal.year_of(first)..=fiscal.year_of(last) {
+            let Some((from, to)) = fiscal.dates(fy) else {
+                continue;
+            };
+            let facts = facts(conn, &Selector::Dates(from, to), fiscal)?;
+            insert_year(conn, &facts)?;
+            progress(fy);
+        }
+        Ok(())
+    })
+}
+
+/// Runs the same diesel expression on the concrete connection: multi-row INSERTs do not
+/// compile through `AnyConnection`, but do on each backend's own connection.
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            AnyConnection::Postgresql($c) => $body,
+            AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// Bulk-inserts one year's summaries into empty tables.
+fn insert_year(conn: &mut AnyConnection, facts: &[Fact]) -> QueryResult<()> {
+    let mut deltas = Deltas::default();
+    deltas.add(facts, 1);
+    let months: Vec<_> = deltas
+        .months
+        .into_iter()
+        .map(|((fy, month, program), (site, p, minutes, days))| {
+            (
+                stats_program_month::fiscal_year.eq(fy),
+                stats_program_month::month.eq(month),
+                stats_program_month::program_id.eq(program),
+                stats_program_month::site_id.eq(site),
+                stats_program_month::participants.eq(i32::try_from(p).unwrap_or(i32::MAX)),
+                stats_program_month::minutes.eq(i32::try_from(minutes).unwrap_or(i32::MAX)),
+                stats_program_month::days.eq(i32::try_from(days).unwrap_or(i32::MAX)),
+            )
+        })
+        .collect();
+    for chunk in months.chunks(1000) {
+        per_backend!(conn, |c| diesel::insert_into(stats_program_month::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    let mut uniques: BTreeMap<(i32, String), i32> = BTreeMap::new();
+    let members: Vec<_> = deltas
+        .members
+        .into_iter()
+        .map(|((fy, scope, user), n)| {
+            *uniques.entry((fy, scope.clone())).or_default() += 1;
+            (
+                stats_members::fiscal_year.eq(fy),
+                stats_members::scope.eq(scope),
+                stats_members::user_id.eq(user),
+                stats_members::participations.eq(i32::try_from(n).unwrap_or(i32::MAX)),
+            )
+        })
+        .collect();
+    for chunk in members.chunks(1000) {
+        per_backend!(conn, |c| diesel::insert_into(stats_members::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    let uniques: Vec<_> = uniques
+        .into_iter()
+        .map(|((fy, scope), n)| {
+            (
+                stats_unique::fiscal_year.eq(fy),
+                stats_unique::scope.eq(scope),
+                stats_unique::participants.eq(n),
+            )
+        })
+        .collect();
+    for chunk in uniques.chunks(1000) {
+        per_backend!(conn, |c| diesel::insert_into(stats_unique::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_placeholders_keep_their_numbers() {
+        let conn = AnyConnection::Sqlite(
+            diesel::SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
+        );
+        assert_eq!(
+            placeholders(&conn, "a = $2 AND b = $12, '$x'"),
+            "a = ?2 AND b = ?12, '$x'"
+        );
+    }
+}

@@ -1,0 +1,453 @@
+//! Programme statistics: the report table from raw records, breakdowns, objectives, and summaries
+//! that always equal a naive recomputation.
+
+mod common;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use common::{Backend, TestApp, TestUser, assert_problem};
+use serde_json::{Value, json};
+use tomoni::attendance::{approval, roster};
+use tomoni::auth::{Caller, Role};
+use tomoni::config::AttendanceSettings;
+use tomoni::db::{AnyConnection, Id};
+use tomoni::programs::{events, program};
+use tomoni::stats::mdd::{self, Scope};
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+fn company_of(app: &TestApp, site: Id) -> Id {
+    tomoni::org::sites::find(&mut app.conn(), site)
+        .unwrap()
+        .company_id
+        .into()
+}
+
+fn site(
+    app: &TestApp,
+    code: &str,
+    region: &str,
+    opened: NaiveDate,
+    closed: Option<NaiveDate>,
+) -> Id {
+    let anchor = app.site(&format!("{code}-anchor"));
+    let company = company_of(app, anchor);
+    let req = serde_json::from_value(json!({"code": code, "name": format!("Site {code}"),
+        "company_id": company.to_string(), "country": "JP", "region": region,
+        "timezone": "Asia/Tokyo", "opened_on": opened, "closed_on": closed}))
+    .unwrap();
+    let created = tomoni::org::sites::create(&mut app.conn(), req).unwrap();
+    // The anchor only brought the company; close it long ago so it is never active.
+    let patch =
+        serde_json::from_value(json!({"opened_on": "1990-01-01", "closed_on": "1990-12-31"}))
+            .unwrap();
+    tomoni::org::sites::update(&mut app.conn(), anchor, patch).unwrap();
+    created.id.into()
+}
+
+fn programme(conn: &mut AnyConnection, site: Id, code: &str, categories: &[&str]) -> Id {
+    let req: program::CreateProgram = serde_json::from_value(json!({"site_id": site.to_string(),
+        "code": code, "title": code, "theme": "nature", "categories": categories}))
+    .unwrap();
+    program::create(conn, &req).unwrap()
+}
+
+fn event(conn: &mut AnyConnection, program: Id, by: Id, start: DateTime<Utc>, hours: i64) -> Id {
+    let req: events::CreateEvent = serde_json::from_value(json!({"program_id": program.to_string(),
+        "starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::hours(hours)).to_rfc3339()}))
+    .unwrap();
+    let id = events::create(conn, &req, by).unwrap();
+    events::publish(conn, id).unwrap();
+    id
+}
+
+fn settings(auto_approve: bool) -> AttendanceSettings {
+    AttendanceSettings {
+        check_in_opens_minutes_before: 60,
+        allow_walk_ins: true,
+        auto_approve_roster: auto_approve,
+        default_minutes_per_day: 480,
+    }
+}
+
+/// Records attendance on the roster as `by` (an admin); approved at once when `approve`.
+fn record(
+    conn: &mut AnyConnection,
+    event: Id,
+    by: Id,
+    lines: &[(Id, i32)],
+    approve: bool,
+) -> Vec<Id> {
+    let marking: roster::RosterMarking = serde_json::from_value(json!({"entries": lines.iter()
+        .map(|(u, m)| json!({"user_id": u.to_string(), "status": "attended", "minutes": m}))
+        .collect::<Vec<_>>()}))
+    .unwrap();
+    let done = roster::mark(conn, event, &marking, by, None, &settings(approve), |_| {
+        Ok(())
+    })
+    .unwrap();
+    done.items.into_iter().map(|a| Id::from(a.id)).collect()
+}
+
+fn admin_caller(admin: &TestUser) -> Caller {
+    Caller {
+        id: admin.id,
+        role: Role::Admin,
+        site_id: None,
+        sites: Vec::new(),
+    }
+}
+
+fn tokyo(y: i32, m: u32, day: u32, h: u32, min: u32) -> DateTime<Utc> {
+    // Tokyo is UTC+9 all year.
+    Utc.with_ymd_and_hms(y, m, day, h, min, 0).unwrap() - chrono::Duration::hours(9)
+}
+
+/// Hand-built records over fiscal 2025 and 2026 (April years); see the expected table below.
+struct Handmade {
+    a: Id,
+    b: Id,
+    admin: TestUser,
+}
+
+fn handmade(app: &TestApp) -> Handmade {
+    let a = site(app, "A", "domestic", d(2000, 4, 1), None);
+    let b = site(app, "B", "overseas", d(2000, 4, 1), None);
+    let c = site(app, "C", "domestic", d(2000, 4, 1), Some(d(2024, 6, 30)));
+    let dd = site(app, "D", "domestic", d(2025, 10, 1), None);
+    let _ = c;
+    let admin = app.user(Role::Admin, None);
+    let u: Vec<Id> = app
+        .employees(4, Some(a))
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let conn = &mut app.conn();
+    let pa1 = programme(conn, a, "PA1", &["biodiversity"]);
+    let pa2 = programme(conn, a, "PA2", &[]);
+    let pb1 = programme(conn, b, "PB1", &["disaster_relief", "biodiversity"]);
+    let pd1 = programme(conn, dd, "PD1", &[]);
+    let by = admin.id;
+    // Fiscal 2025.
+    let e1 = event(conn, pa1, by, tokyo(2024, 6, 10, 10, 0), 3);
+    record(conn, e1, by, &[(u[0], 180), (u[1], 180), (u[2], 120)], true);
+    let e2 = event(conn, pb1, by, tokyo(2024, 12, 1, 10, 0), 2);
+    record(conn, e2, by, &[(u[0], 120), (u[3], 120)], true);
+    // 31 March 22:00-24:00 in Tokyo: still fiscal 2025.
+    let e3 = event(conn, pa2, by, tokyo(2025, 3, 31, 22, 0), 2);
+    record(conn, e3, by, &[(u[1], 120)], true);
+    // Fiscal 2026: 1 April 00:30 in Tokyo is 31 March 15:30 UTC.
+    let e4 = event(conn, pa1, by, tokyo(2025, 4, 1, 0, 30), 2);
+    record(conn, e4, by, &[(u[0], 120), (u[2], 60)], true);
+    let e5 = event(conn, pd1, by, tokyo(2025, 11, 1, 9, 0), 3);
+    record(conn, e5, by, &[(u[0], 180), (u[1], 180), (u[3], 90)], true);
+    // Not counted: one rejected, one pending.
+    let e6 = event(conn, pa2, by, tokyo(2026, 1, 15, 9, 0), 2);
+    let ids = record(conn, e6, by, &[(u[1], 120), (u[2], 120)], false);
+    approval::reject(conn, &admin_caller(&admin), ids[0], "not there", None).unwrap();
+    Handmade { a, b, admin }
+}
+
+const EXPECTED_CSV: &str = "\
+Figure,Fiscal 2025,Fiscal 2026,Change,Change (%)\r
+Number of sites,2,2,0,0.0\r
+Number of programs,3,2,-1,-33.3\r
+Number of participants (cumulative),6,5,-1,-16.7\r
+Unique participants,4,4,0,0.0\r
+Person-days,6,5,-1,-16.7\r
+Volunteer time (hours),14,11,-4,-25.0\r
+Biodiversity participants,5,2,-3,-60.0\r
+Disaster relief participants,2,0,-2,-100.0\r
+Active sites,3,3,0,0.0\r
+Implementation rate (%),66.7,66.7,0.0,0.0\r
+";
+
+async fn get_text(app: &TestApp, token: &str, path: &str) -> (u16, String, String) {
+    let mut res = app
+        .client()
+        .get(app.url(path))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send()
+        .await
+        .unwrap();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = res.body().await.unwrap();
+    (
+        res.status().as_u16(),
+        ct,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
+}
+
+async fn the_report_table_equals_the_hand_counted_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let h = handmade(&app);
+    let employee = app.token(&app.user(Role::Employee, Some(h.a)));
+
+    let (status, ct, csv) = get_text(
+        &app,
+        &employee,
+        "/api/v1/stats/mdd?from=2025&to=2026&format=csv",
+    )
+    .await;
+    assert_eq!(status, 200, "{csv}");
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    assert_eq!(csv, EXPECTED_CSV);
+
+    let (status, _, report) = app
+        .get_as(&employee, "/api/v1/stats/mdd?from=2025&to=2026")
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let fy26 = &report["years"][1];
+    assert_eq!(fy26["fiscal_year"], 2026);
+    assert_eq!(fy26["first_day"], "2025-04-01");
+    assert_eq!(fy26["figures"]["volunteer_hours"], 10.5);
+    assert_eq!(fy26["figures"]["implementation_rate"], 66.7);
+    assert_eq!(
+        fy26["change"]["participants"],
+        json!({"absolute": -1.0, "percent": -16.7})
+    );
+    assert_eq!(report["years"][0]["figures"]["participants"], 6);
+
+    // Scopes: the overseas region is site B alone; site A in fiscal 2026.
+    let (_, _, overseas) = app
+        .get_as(
+            &employee,
+            "/api/v1/stats/mdd?from=2025&to=2025&region=overseas",
+        )
+        .await;
+    assert_eq!(
+        overseas["years"][0]["figures"],
+        json!({"sites": 1, "programs": 1, "participants": 2,
+        "unique_participants": 2, "person_days": 2, "volunteer_hours": 4.0, "biodiversity_participants": 2,
+        "disaster_relief_participants": 2, "active_sites": 1, "implementation_rate": 100.0})
+    );
+    let (_, _, at_a) = app
+        .get_as(
+            &employee,
+            &format!("/api/v1/stats/mdd?from=2026&to=2026&site_id={}", h.a),
+        )
+        .await;
+    assert_eq!(at_a["years"][0]["figures"]["participants"], 2);
+    assert_eq!(at_a["years"][0]["figures"]["unique_participants"], 2);
+
+    // The naive recomputation agrees on every scope.
+    let conn = &mut app.conn();
+    let fiscal = app.settings.stats.fiscal();
+    let company = company_of(&app, h.a);
+    for scope in [
+        Scope::default(),
+        Scope {
+            site_id: Some(h.b),
+            ..Scope::default()
+        },
+        Scope {
+            company_id: Some(company),
+            ..Scope::default()
+        },
+        Scope {
+            region: Some("domestic".into()),
+            ..Scope::default()
+        },
+    ] {
+        assert_eq!(
+            mdd::figures(conn, fiscal, 2024..=2027, &scope).unwrap(),
+            mdd::naive(conn, fiscal, 2024..=2027, &scope).unwrap(),
+            "{scope:?}"
+        );
+    }
+    // A rebuild from raw rows gives the same figures.
+    let before = mdd::figures(conn, fiscal, 2024..=2027, &Scope::default()).unwrap();
+    tomoni::stats::rollup::rebuild(conn, |_| {}).unwrap();
+    assert_eq!(
+        mdd::figures(conn, fiscal, 2024..=2027, &Scope::default()).unwrap(),
+        before
+    );
+}
+
+async fn breakdowns_split_the_same_figures(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let h = handmade(&app);
+    let token = app.token(&h.admin);
+    let (status, _, months) = app
+        .get_as(&token, "/api/v1/stats/mdd/2025/breakdown?by=month")
+        .await;
+    assert_eq!(status, 200, "{months}");
+    let rows: Vec<(String, i64, i64)> = months["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap().to_owned(),
+                r["figures"]["participants"].as_i64().unwrap(),
+                r["figures"]["unique_participants"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("June".to_owned(), 3, 3),
+            ("December".to_owned(), 2, 2),
+            ("March".to_owned(), 1, 1)
+        ],
+        "fiscal order, April first"
+    );
+    let (_, _, by_site) = app
+        .get_as(&token, "/api/v1/stats/mdd/2025/breakdown?by=site")
+        .await;
+    let labels: Vec<&str> = by_site["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["Site A", "Site B"]);
+    assert_eq!(by_site["rows"][0]["figures"]["participants"], 4);
+    assert_eq!(by_site["rows"][0]["figures"]["implementation_rate"], 100.0);
+    let (_, _, by_category) = app
+        .get_as(&token, "/api/v1/stats/mdd/2025/breakdown?by=category")
+        .await;
+    let cats: Vec<(&str, i64)> = by_category["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap(),
+                r["figures"]["participants"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(cats, [("biodiversity", 5), ("disaster_relief", 2)]);
+    assert_eq!(by_category["rows"][0]["figures"]["unique_participants"], 4);
+    assert_problem(
+        &app.get_as(&token, "/api/v1/stats/mdd/2025/breakdown?by=weekday")
+            .await,
+        400,
+        "invalid_query",
+    );
+}
+
+async fn objectives_are_graded_against_the_figures(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let h = handmade(&app);
+    let hr = app.token(&app.user(Role::Hr, None));
+    let body = json!({"objectives": [
+        {"metric": "implementation_rate", "target": 60.0},
+        {"metric": "participants", "target": 8},
+        {"metric": "unique_participants", "yoy_percent": 10},
+        {"metric": "volunteer_hours", "target": 30},
+    ]});
+    let (status, _, saved) = app
+        .call(
+            "PUT",
+            "/api/v1/objectives/2026",
+            Some(&hr),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let grades: Vec<(String, Value, Value)> = saved["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["metric"].as_str().unwrap().to_owned(),
+                o["ratio"].clone(),
+                o["grade"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        grades,
+        [
+            (
+                "participants".to_owned(),
+                json!(0.625),
+                json!("some_progress")
+            ),
+            (
+                "unique_participants".to_owned(),
+                json!(0.0),
+                json!("no_progress")
+            ),
+            (
+                "volunteer_hours".to_owned(),
+                json!(0.35),
+                json!("some_progress")
+            ),
+            (
+                "implementation_rate".to_owned(),
+                json!(1.112),
+                json!("achieved")
+            ),
+        ]
+    );
+    let employee = app.token(&app.user(Role::Employee, Some(h.a)));
+    let (status, _, read) = app.get_as(&employee, "/api/v1/objectives/2026").await;
+    assert_eq!(status, 200);
+    assert_eq!(read, saved);
+    assert_problem(
+        &app.call(
+            "PUT",
+            "/api/v1/objectives/2026",
+            Some(&employee),
+            Some(body),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    let bad =
+        json!({"objectives": [{"metric": "participants"}, {"metric": "smiles", "target": 1}]});
+    let got = app
+        .call("PUT", "/api/v1/objectives/2026", Some(&hr), Some(bad))
+        .await;
+    assert_eq!(got.0, 422, "{}", got.2);
+    let (_, _, still) = app.get_as(&employee, "/api/v1/objectives/2026").await;
+    assert_eq!(
+        still["objectives"].as_array().unwrap().len(),
+        4,
+        "a refused PUT changes nothing"
+    );
+}
+
+async fn bad_report_requests_get_clear_errors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let site = app.site("A");
+    let token = app.token(&app.user(Role::Employee, Some(site)));
+    for path in [
+        "/api/v1/stats/mdd?from=2027&to=2026",
+        "/api/v1/stats/mdd?from=1950&to=2026",
+        "/api/v1/stats/mdd?to=99999",
+        "/api/v1/stats/mdd?format=pdf",
+        "/api/v1/stats/mdd?region=moon",
+    ] {
+        assert_problem(&app.get_as(&token, path).await, 400, "invalid_query");
+    }
+    let both = format!("/api/v1/stats/mdd?site_id={site}&region=domestic");
+    assert_problem(&app.get_as(&token, &both).await, 400, "invalid_query");
+    let (status, ct, svg) = get_text(&app, &token, "/api/v1/stats/mdd?format=svg").await;
+    assert_eq!(status, 200);
+    assert_eq!(ct, "image/svg+xml");
+    assert!(svg.starts_with("<svg") && svg.contains("Fiscal"), "{svg}");
+    assert_eq!(
+        app.call("GET", "/api/v1/stats/mdd", None, None).await.0,
+        401
+    );
+}
+
+both_backends!(
+    the_report_table_equals_the_hand_counted_one,
+    breakdowns_split_the_same_figures,
+    objectives_are_graded_against_the_figures,
+    bad_report_requests_get_clear_errors,
+);
