@@ -14,6 +14,7 @@ pub mod http;
 pub mod org;
 pub mod people;
 pub mod programs;
+pub mod seed;
 pub mod signups;
 pub mod stats;
 pub mod telemetry;

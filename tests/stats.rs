@@ -451,3 +451,44 @@ both_backends!(
     objectives_are_graded_against_the_figures,
     bad_report_requests_get_clear_errors,
 );
+
+/// `seed demo` is deterministic for a seed (ids included) and its summaries equal the naive
+/// recount.
+async fn the_demo_seed_is_deterministic_and_summarised(backend: Backend) {
+    use diesel::prelude::*;
+    use tomoni::db::schema::attendance;
+    let opts = tomoni::seed::Options {
+        years: 2,
+        scale: 0.01,
+        seed: 7,
+    };
+    let today = d(2026, 11, 24);
+    let run = |backend: &Backend| {
+        let db = common::TestDb::new(backend);
+        let pool = tomoni::db::init(&db.settings().database).unwrap();
+        let conn = &mut pool.get().unwrap();
+        let fiscal = tomoni::stats::FiscalCalendar::APRIL;
+        let summary = tomoni::seed::demo(conn, fiscal, today, &opts, &mut |_, _, _| {}).unwrap();
+        let ids: Vec<Id> = attendance::table
+            .select(attendance::id)
+            .order(attendance::id)
+            .load(conn)
+            .unwrap();
+        let kept = mdd::figures(conn, fiscal, 2025..=2026, &Scope::default()).unwrap();
+        let naive = mdd::naive(conn, fiscal, 2025..=2026, &Scope::default()).unwrap();
+        assert_eq!(kept, naive);
+        assert!(kept[&2026].participants > 1000, "{kept:?}");
+        let again = tomoni::seed::demo(conn, fiscal, today, &opts, &mut |_, _, _| {});
+        assert!(
+            again.is_err(),
+            "a second seed into the same database is refused"
+        );
+        (summary, ids, kept)
+    };
+    let first = run(&backend);
+    let second = run(&backend);
+    assert_eq!(first, second, "same seed, same data");
+    assert_eq!(first.1.len(), first.0.attendance);
+}
+
+both_backends!(the_demo_seed_is_deterministic_and_summarised);
