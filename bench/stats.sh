@@ -38,14 +38,16 @@ CURRENT=$(( MONTH >= 4 ? YEAR + 1 : YEAR ))
 TO=$(( CURRENT - 1 ))
 FROM=$(( TO - 2 ))
 
-tomoni() { env -i PATH="$PATH" HOME="$WORK" TOMONI__DATABASE__URL="$URL" TOMONI__LOG__LEVEL=warn \
+# `exec`, so that a backgrounded call's $! is the server itself and `kill` reaches it.
+tomoni() { exec env -i PATH="$PATH" HOME="$WORK" TOMONI__DATABASE__URL="$URL" TOMONI__LOG__LEVEL=warn \
     TOMONI__DATA__DIR="$WORK/data" TOMONI__SERVER__PORT="$PORT" "$BIN" "$@"; }
 
 measure() {
     echo "=== $1 (fiscal $FROM-$TO, scale $SCALE)"
-    tomoni seed demo --years 3 --scale "$SCALE" | tail -1
-    echo "bench-password-123" | tomoni user create --email bench@example.com --password-stdin >/dev/null
-    tomoni serve >"$WORK/server.log" 2>&1 &
+    (tomoni seed demo --years 3 --scale "$SCALE") | tail -1
+    echo "bench-password-123" | (tomoni user create --email bench@example.com --password-stdin) >/dev/null
+    if curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null; then echo "port $PORT is taken" >&2; exit 1; fi
+    (tomoni serve) >"$WORK/server.log" 2>&1 &
     SERVER=$!
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
@@ -64,8 +66,9 @@ import sys
 t = [float(x) * 1000 for x in open(sys.argv[1])]
 print(f"GET /api/v1/stats/mdd: n={len(t)} p50={t[len(t)//2]:.2f} ms p90={t[int(len(t)*0.9)]:.2f} ms max={t[-1]:.2f} ms")
 PY
-    kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
-    tomoni stats compare --from "$FROM" --to "$TO" --runs 21
+    kill "$SERVER" 2>/dev/null || { echo "server exited early:"; tail -5 "$WORK/server.log"; }
+    wait "$SERVER" 2>/dev/null || true; SERVER=
+    (tomoni stats compare --from "$FROM" --to "$TO" --runs 21)
 }
 
 psql "$ADMIN" -qc "DROP DATABASE IF EXISTS tomoni_bench_stats WITH (FORCE)"

@@ -419,6 +419,9 @@ pub fn demo(
         built += 1;
         progress("statistics", built, years);
     })?;
+    // Fresh planner statistics after a bulk load (otherwise the first queries plan for empty
+    // tables, and PostgreSQL's autovacuum catches up in the background).
+    diesel::connection::SimpleConnection::batch_execute(conn, "ANALYZE")?;
     Ok(summary)
 }
 

@@ -492,3 +492,27 @@ async fn the_demo_seed_is_deterministic_and_summarised(backend: Backend) {
 }
 
 both_backends!(the_demo_seed_is_deterministic_and_summarised);
+
+/// A different `stats.fiscal_year_start_month` rebuilds the summaries at start-up, and the
+/// figures follow the new calendar.
+async fn a_new_fiscal_start_month_rebuilds_the_summaries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    handmade(&app);
+    let mut settings = app.settings.clone();
+    settings.stats.fiscal_year_start_month = 1;
+    let state = tomoni::AppState::init(settings).unwrap();
+    let conn = &mut state.pool.get().unwrap();
+    let january = tomoni::stats::FiscalCalendar::new(1).unwrap();
+    assert_eq!(tomoni::stats::rollup::calendar(conn).unwrap(), january);
+    let kept = mdd::figures(conn, january, 2024..=2026, &Scope::default()).unwrap();
+    assert_eq!(
+        kept,
+        mdd::naive(conn, january, 2024..=2026, &Scope::default()).unwrap()
+    );
+    // Calendar 2025 holds the events of 31 March, 1 April, 1 November 2025 (and the rejected
+    // January 2026 one does not count).
+    assert_eq!(kept[&2025].participants, 1 + 2 + 3);
+    assert_eq!(kept[&2024].participants, 3 + 2);
+}
+
+both_backends!(a_new_fiscal_start_month_rebuilds_the_summaries);

@@ -310,6 +310,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     idempotency_keys,
     refresh_tokens,
+    stats_year,
     stats_program_month,
     stats_members,
     stats_unique,
@@ -332,14 +333,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::{BigInt, Integer, Text};
+
+    stats_year (fiscal_year, scope) {
+        fiscal_year -> Integer,
+        scope -> Text,
+        participants -> Integer,
+        minutes -> BigInt,
+        days -> BigInt,
+        biodiversity -> Integer,
+        disaster_relief -> Integer,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::{Integer, Text};
     use crate::db::types::sql::Uuid;
 
-    stats_members (fiscal_year, scope, user_id) {
+    stats_members (fiscal_year, scope, member_id) {
         fiscal_year -> Integer,
         scope -> Text,
-        user_id -> Uuid,
-        participations -> Integer,
+        member_id -> Uuid,
+        records -> Integer,
     }
 }
 
@@ -349,7 +364,7 @@ diesel::table! {
     stats_unique (fiscal_year, scope) {
         fiscal_year -> Integer,
         scope -> Text,
-        participants -> Integer,
+        members -> Integer,
     }
 }
 

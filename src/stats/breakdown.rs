@@ -146,7 +146,7 @@ pub fn breakdown(
     };
     let uniques: HashMap<String, i32> = stats_unique::table
         .filter(stats_unique::fiscal_year.eq(fy))
-        .select((stats_unique::scope, stats_unique::participants))
+        .select((stats_unique::scope, stats_unique::members))
         .load::<(String, i32)>(conn)?
         .into_iter()
         .collect();

@@ -9,14 +9,13 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use diesel::sql_types::{BigInt, Integer, Text};
-
-use crate::db::schema::{attendance, events, program_categories, programs, sites, stats_unique};
-use crate::db::types::sql;
+use crate::db::schema::{
+    attendance, events, program_categories, programs, sites, stats_unique, stats_year,
+};
 use crate::db::{AnyConnection, Id};
 use crate::error::AppResult;
 use crate::stats::FiscalCalendar;
-use crate::stats::rollup::{placeholders, scope};
+use crate::stats::rollup::scope;
 
 /// Whose figures: the whole group, or one company, region or site.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -177,7 +176,8 @@ pub fn change(now: Option<f64>, before: Option<f64>) -> Option<Change> {
     })
 }
 
-/// Per-fiscal-year figures over `years`, from the summary tables.
+/// Per-fiscal-year figures over `years`, from the summary tables: one row per year of
+/// `stats_year`, three distinct counts per year from `stats_unique`, and the site registry.
 pub fn figures(
     conn: &mut AnyConnection,
     fiscal: FiscalCalendar,
@@ -185,62 +185,52 @@ pub fn figures(
     scope: &Scope,
 ) -> AppResult<BTreeMap<i32, Figures>> {
     let (lo, hi) = (*years.start(), *years.end());
-    let (join, clause) = match (&scope.site_id, &scope.company_id, &scope.region) {
-        (Some(_), _, _) => ("", "AND m.site_id = $3"),
-        (None, Some(_), _) => ("JOIN sites s ON s.id = m.site_id", "AND s.company_id = $3"),
-        (None, None, Some(_)) => ("JOIN sites s ON s.id = m.site_id", "AND s.region = $3"),
-        _ => ("", ""),
-    };
-    let line = |category: &str| {
-        format!(
-            "COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM program_categories c \
-             WHERE c.program_id = m.program_id AND c.category = '{category}') \
-             THEN m.participants END), 0)"
-        )
-    };
-    let sql = format!(
-        "SELECT m.fiscal_year AS fy, SUM(m.participants) AS participants, SUM(m.minutes) AS minutes, \
-         SUM(m.days) AS days, COUNT(DISTINCT m.program_id) AS programs, \
-         COUNT(DISTINCT m.site_id) AS sites, {} AS biodiversity, {} AS disaster_relief \
-         FROM stats_program_month m {join} WHERE m.fiscal_year BETWEEN $1 AND $2 {clause} \
-         GROUP BY m.fiscal_year",
-        line("biodiversity"),
-        line("disaster_relief"),
-    );
-    let mut q = diesel::sql_query(placeholders(conn, &sql))
-        .into_boxed()
-        .bind::<Integer, _>(lo)
-        .bind::<Integer, _>(hi);
-    match (scope.site_id, scope.company_id, &scope.region) {
-        (Some(site), _, _) => q = q.bind::<sql::Uuid, _>(site),
-        (None, Some(company), _) => q = q.bind::<sql::Uuid, _>(company),
-        (None, None, Some(region)) => q = q.bind::<Text, _>(region.clone()),
-        _ => {}
-    }
-    let totals: Vec<YearRow> = q.load(conn)?;
-    let uniques: Vec<(i32, i32)> = stats_unique::table
-        .filter(stats_unique::scope.eq(scope.key()))
+    let key = scope.key();
+    let sums: Vec<(i32, i32, i64, i64, i32, i32)> = stats_year::table
+        .filter(stats_year::scope.eq(&key))
+        .filter(stats_year::fiscal_year.between(lo, hi))
+        .select((
+            stats_year::fiscal_year,
+            stats_year::participants,
+            stats_year::minutes,
+            stats_year::days,
+            stats_year::biodiversity,
+            stats_year::disaster_relief,
+        ))
+        .load(conn)?;
+    let (programs_key, sites_key) = (scope::programs(&key), scope::sites(&key));
+    let counts: Vec<(i32, String, i32)> = stats_unique::table
+        .filter(stats_unique::scope.eq_any([key.clone(), programs_key.clone(), sites_key.clone()]))
         .filter(stats_unique::fiscal_year.between(lo, hi))
-        .select((stats_unique::fiscal_year, stats_unique::participants))
+        .select((
+            stats_unique::fiscal_year,
+            stats_unique::scope,
+            stats_unique::members,
+        ))
         .load(conn)?;
     let active = active_sites(conn, fiscal, lo..=hi, scope)?;
 
     let mut out: BTreeMap<i32, (Figures, i64)> =
         (lo..=hi).map(|fy| (fy, (Figures::default(), 0))).collect();
-    for r in totals {
-        if let Some((f, m)) = out.get_mut(&r.fy) {
-            f.participants = r.participants;
-            *m = r.minutes;
-            f.person_days = r.days;
-            f.programs = r.programs;
-            f.sites = r.sites;
-            f.biodiversity_participants = r.biodiversity;
-            f.disaster_relief_participants = r.disaster_relief;
+    for (fy, participants, minutes, days, bio, relief) in sums {
+        if let Some((f, m)) = out.get_mut(&fy) {
+            f.participants = i64::from(participants);
+            *m = minutes;
+            f.person_days = days;
+            f.biodiversity_participants = i64::from(bio);
+            f.disaster_relief_participants = i64::from(relief);
         }
     }
-    for (fy, n) in uniques {
+    for (fy, kind, n) in counts {
         if let Some((f, _)) = out.get_mut(&fy) {
-            f.unique_participants = i64::from(n);
+            let n = i64::from(n);
+            if kind == programs_key {
+                f.programs = n;
+            } else if kind == sites_key {
+                f.sites = n;
+            } else {
+                f.unique_participants = n;
+            }
         }
     }
     Ok(out
@@ -250,26 +240,6 @@ pub fn figures(
             (fy, f.finish(minutes))
         })
         .collect())
-}
-
-#[derive(QueryableByName)]
-struct YearRow {
-    #[diesel(sql_type = Integer)]
-    fy: i32,
-    #[diesel(sql_type = BigInt)]
-    participants: i64,
-    #[diesel(sql_type = BigInt)]
-    minutes: i64,
-    #[diesel(sql_type = BigInt)]
-    days: i64,
-    #[diesel(sql_type = BigInt)]
-    programs: i64,
-    #[diesel(sql_type = BigInt)]
-    sites: i64,
-    #[diesel(sql_type = BigInt)]
-    biodiversity: i64,
-    #[diesel(sql_type = BigInt)]
-    disaster_relief: i64,
 }
 
 /// Sites open on any day of each year, within the scope (the registry is small: one read).

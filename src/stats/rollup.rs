@@ -15,11 +15,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Text};
+use diesel::sql_types::{BigInt, Integer, Text};
 
 use crate::db::schema::{
     attendance, events, program_categories, programs, sites, stats_members, stats_meta,
-    stats_program_month, stats_unique,
+    stats_program_month, stats_unique, stats_year,
 };
 use crate::db::types::sql;
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
@@ -57,18 +57,28 @@ pub struct Fact {
 }
 
 impl Fact {
-    /// The scopes whose unique-participant counts this participation belongs to.
-    pub fn scopes(&self) -> Vec<String> {
-        let mut s = vec![
+    /// The report scopes this participation counts in (`stats_year`, programme and site counts).
+    pub fn report_scopes(&self) -> [String; 4] {
+        [
             "all".to_owned(),
             scope::site(self.site),
             scope::company(self.company),
             scope::region(&self.region),
-            scope::theme(&self.theme),
-            scope::month(self.month),
-        ];
+        ]
+    }
+
+    /// The scopes whose unique-participant counts this participation belongs to: the report
+    /// scopes and the breakdown groups.
+    pub fn scopes(&self) -> Vec<String> {
+        let mut s = self.report_scopes().to_vec();
+        s.push(scope::theme(&self.theme));
+        s.push(scope::month(self.month));
         s.extend(self.categories.iter().map(|c| scope::category(c)));
         s
+    }
+
+    fn in_category(&self, c: &str) -> i64 {
+        i64::from(self.categories.iter().any(|x| x == c))
     }
 }
 
@@ -92,6 +102,14 @@ pub mod scope {
     }
     pub fn month(m: i32) -> String {
         format!("m:{m:02}")
+    }
+    /// Distinct programmes of a report scope.
+    pub fn programs(of: &str) -> String {
+        format!("programs/{of}")
+    }
+    /// Distinct implementing sites of a report scope.
+    pub fn sites(of: &str) -> String {
+        format!("sites/{of}")
     }
 }
 
@@ -272,31 +290,88 @@ type MonthKey = (i32, i32, Id);
 /// (site, participants, minutes, days).
 type MonthSums = (Id, i64, i64, i64);
 
+/// (participants, minutes, days, biodiversity, disaster relief).
+type YearSums = [i64; 5];
+
 /// Summed changes, keyed in the order they are applied.
 #[derive(Default)]
 struct Deltas {
+    /// (fy, report scope) → sums.
+    years: BTreeMap<(i32, String), YearSums>,
     months: BTreeMap<MonthKey, MonthSums>,
-    /// (fy, scope, user) → participations
+    /// (fy, scope, member) → records: employees, programmes and sites.
     members: BTreeMap<(i32, String, Id), i64>,
 }
 
 impl Deltas {
     fn add(&mut self, facts: &[Fact], sign: i64) {
         for f in facts {
+            let fy = f.fiscal_year;
+            for s in f.report_scopes() {
+                let y = self.years.entry((fy, s.clone())).or_default();
+                y[0] += sign;
+                y[1] += sign * f.minutes;
+                y[2] += sign * f.days;
+                y[3] += sign * f.in_category("biodiversity");
+                y[4] += sign * f.in_category("disaster_relief");
+                *self
+                    .members
+                    .entry((fy, scope::programs(&s), f.program))
+                    .or_default() += sign;
+                *self
+                    .members
+                    .entry((fy, scope::sites(&s), f.site))
+                    .or_default() += sign;
+            }
             let m = self
                 .months
-                .entry((f.fiscal_year, f.month, f.program))
+                .entry((fy, f.month, f.program))
                 .or_insert((f.site, 0, 0, 0));
             m.1 += sign;
             m.2 += sign * f.minutes;
             m.3 += sign * f.days;
             for s in f.scopes() {
-                *self.members.entry((f.fiscal_year, s, f.user)).or_default() += sign;
+                *self.members.entry((fy, s, f.user)).or_default() += sign;
             }
         }
     }
 
     fn apply(self, conn: &mut AnyConnection) -> QueryResult<()> {
+        for ((fy, scope), [p, minutes, days, bio, relief]) in self.years {
+            if [p, minutes, days, bio, relief] == [0; 5] {
+                continue;
+            }
+            let sql = if p > 0 {
+                "INSERT INTO stats_year (fiscal_year, scope, participants, minutes, days, biodiversity, disaster_relief) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (fiscal_year, scope) DO UPDATE SET \
+                 participants = stats_year.participants + excluded.participants, \
+                 minutes = stats_year.minutes + excluded.minutes, days = stats_year.days + excluded.days, \
+                 biodiversity = stats_year.biodiversity + excluded.biodiversity, \
+                 disaster_relief = stats_year.disaster_relief + excluded.disaster_relief \
+                 RETURNING participants AS n"
+            } else {
+                "UPDATE stats_year SET participants = participants + $3, minutes = minutes + $4, \
+                 days = days + $5, biodiversity = biodiversity + $6, disaster_relief = disaster_relief + $7 \
+                 WHERE fiscal_year = $1 AND scope = $2 RETURNING participants AS n"
+            };
+            let left: Count = diesel::sql_query(placeholders(conn, sql))
+                .bind::<Integer, _>(fy)
+                .bind::<Text, _>(&scope)
+                .bind::<Integer, _>(int(p))
+                .bind::<BigInt, _>(minutes)
+                .bind::<BigInt, _>(days)
+                .bind::<Integer, _>(int(bio))
+                .bind::<Integer, _>(int(relief))
+                .get_result(conn)?;
+            if left.n == 0 {
+                diesel::delete(
+                    stats_year::table
+                        .filter(stats_year::fiscal_year.eq(fy))
+                        .filter(stats_year::scope.eq(&scope)),
+                )
+                .execute(conn)?;
+            }
+        }
         for ((fy, month, program), (site, p, minutes, days)) in self.months {
             if p == 0 && minutes == 0 && days == 0 {
                 continue;
@@ -317,9 +392,9 @@ impl Deltas {
                 .bind::<Integer, _>(month)
                 .bind::<sql::Uuid, _>(program)
                 .bind::<sql::Uuid, _>(site)
-                .bind::<Integer, _>(i32::try_from(p).unwrap_or(i32::MAX))
-                .bind::<Integer, _>(i32::try_from(minutes).unwrap_or(i32::MAX))
-                .bind::<Integer, _>(i32::try_from(days).unwrap_or(i32::MAX))
+                .bind::<Integer, _>(int(p))
+                .bind::<Integer, _>(int(minutes))
+                .bind::<Integer, _>(int(days))
                 .get_result(conn)?;
             if left.n == 0 {
                 diesel::delete(
@@ -332,23 +407,23 @@ impl Deltas {
             }
         }
         let mut uniques: BTreeMap<(i32, String), i64> = BTreeMap::new();
-        for ((fy, scope, user), d) in self.members {
+        for ((fy, scope, member), d) in self.members {
             if d == 0 {
                 continue;
             }
             let sql = if d > 0 {
-                "INSERT INTO stats_members (fiscal_year, scope, user_id, participations) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (fiscal_year, scope, user_id) DO UPDATE SET \
-                 participations = stats_members.participations + excluded.participations RETURNING participations AS n"
+                "INSERT INTO stats_members (fiscal_year, scope, member_id, records) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (fiscal_year, scope, member_id) DO UPDATE SET \
+                 records = stats_members.records + excluded.records RETURNING records AS n"
             } else {
-                "UPDATE stats_members SET participations = participations + $4 \
-                 WHERE fiscal_year = $1 AND scope = $2 AND user_id = $3 RETURNING participations AS n"
+                "UPDATE stats_members SET records = records + $4 \
+                 WHERE fiscal_year = $1 AND scope = $2 AND member_id = $3 RETURNING records AS n"
             };
             let now: Count = diesel::sql_query(placeholders(conn, sql))
                 .bind::<Integer, _>(fy)
                 .bind::<Text, _>(&scope)
-                .bind::<sql::Uuid, _>(user)
-                .bind::<Integer, _>(i32::try_from(d).unwrap_or(i32::MAX))
+                .bind::<sql::Uuid, _>(member)
+                .bind::<Integer, _>(int(d))
                 .get_result(conn)?;
             let before = i64::from(now.n) - d;
             if before == 0 && now.n > 0 {
@@ -358,7 +433,7 @@ impl Deltas {
                     stats_members::table
                         .filter(stats_members::fiscal_year.eq(fy))
                         .filter(stats_members::scope.eq(&scope))
-                        .filter(stats_members::user_id.eq(user)),
+                        .filter(stats_members::member_id.eq(member)),
                 )
                 .execute(conn)?;
                 *uniques.entry((fy, scope)).or_default() -= 1;
@@ -369,17 +444,17 @@ impl Deltas {
                 continue;
             }
             let sql = if d > 0 {
-                "INSERT INTO stats_unique (fiscal_year, scope, participants) VALUES ($1, $2, $3) \
+                "INSERT INTO stats_unique (fiscal_year, scope, members) VALUES ($1, $2, $3) \
                  ON CONFLICT (fiscal_year, scope) DO UPDATE SET \
-                 participants = stats_unique.participants + excluded.participants RETURNING participants AS n"
+                 members = stats_unique.members + excluded.members RETURNING members AS n"
             } else {
-                "UPDATE stats_unique SET participants = participants + $3 \
-                 WHERE fiscal_year = $1 AND scope = $2 RETURNING participants AS n"
+                "UPDATE stats_unique SET members = members + $3 \
+                 WHERE fiscal_year = $1 AND scope = $2 RETURNING members AS n"
             };
             let now: Count = diesel::sql_query(placeholders(conn, sql))
                 .bind::<Integer, _>(fy)
                 .bind::<Text, _>(&scope)
-                .bind::<Integer, _>(i32::try_from(d).unwrap_or(i32::MAX))
+                .bind::<Integer, _>(int(d))
                 .get_result(conn)?;
             if now.n == 0 {
                 diesel::delete(
@@ -392,6 +467,11 @@ impl Deltas {
         }
         Ok(())
     }
+}
+
+/// Counts that fit a 32-bit column (saturating; a year's figures are far below).
+fn int(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
 }
 
 #[derive(QueryableByName)]
@@ -425,6 +505,7 @@ pub fn placeholders(conn: &AnyConnection, sql: &str) -> String {
 pub fn rebuild(conn: &mut AnyConnection, mut progress: impl FnMut(i32)) -> AppResult<()> {
     write_transaction(conn, |conn| {
         let fiscal = calendar(conn)?;
+        diesel::delete(stats_year::table).execute(conn)?;
         diesel::delete(stats_program_month::table).execute(conn)?;
         diesel::delete(stats_members::table).execute(conn)?;
         diesel::delete(stats_unique::table).execute(conn)?;
@@ -464,6 +545,26 @@ macro_rules! per_backend {
 fn insert_year(conn: &mut AnyConnection, facts: &[Fact]) -> QueryResult<()> {
     let mut deltas = Deltas::default();
     deltas.add(facts, 1);
+    let years: Vec<_> = deltas
+        .years
+        .into_iter()
+        .map(|((fy, scope), [p, minutes, days, bio, relief])| {
+            (
+                stats_year::fiscal_year.eq(fy),
+                stats_year::scope.eq(scope),
+                stats_year::participants.eq(int(p)),
+                stats_year::minutes.eq(minutes),
+                stats_year::days.eq(days),
+                stats_year::biodiversity.eq(int(bio)),
+                stats_year::disaster_relief.eq(int(relief)),
+            )
+        })
+        .collect();
+    for chunk in years.chunks(1000) {
+        per_backend!(conn, |c| diesel::insert_into(stats_year::table)
+            .values(chunk)
+            .execute(c))?;
+    }
     let months: Vec<_> = deltas
         .months
         .into_iter()
@@ -473,9 +574,9 @@ fn insert_year(conn: &mut AnyConnection, facts: &[Fact]) -> QueryResult<()> {
                 stats_program_month::month.eq(month),
                 stats_program_month::program_id.eq(program),
                 stats_program_month::site_id.eq(site),
-                stats_program_month::participants.eq(i32::try_from(p).unwrap_or(i32::MAX)),
-                stats_program_month::minutes.eq(i32::try_from(minutes).unwrap_or(i32::MAX)),
-                stats_program_month::days.eq(i32::try_from(days).unwrap_or(i32::MAX)),
+                stats_program_month::participants.eq(int(p)),
+                stats_program_month::minutes.eq(int(minutes)),
+                stats_program_month::days.eq(int(days)),
             )
         })
         .collect();
@@ -488,13 +589,13 @@ fn insert_year(conn: &mut AnyConnection, facts: &[Fact]) -> QueryResult<()> {
     let members: Vec<_> = deltas
         .members
         .into_iter()
-        .map(|((fy, scope, user), n)| {
+        .map(|((fy, scope, member), n)| {
             *uniques.entry((fy, scope.clone())).or_default() += 1;
             (
                 stats_members::fiscal_year.eq(fy),
                 stats_members::scope.eq(scope),
-                stats_members::user_id.eq(user),
-                stats_members::participations.eq(i32::try_from(n).unwrap_or(i32::MAX)),
+                stats_members::member_id.eq(member),
+                stats_members::records.eq(int(n)),
             )
         })
         .collect();
@@ -509,7 +610,7 @@ fn insert_year(conn: &mut AnyConnection, facts: &[Fact]) -> QueryResult<()> {
             (
                 stats_unique::fiscal_year.eq(fy),
                 stats_unique::scope.eq(scope),
-                stats_unique::participants.eq(n),
+                stats_unique::members.eq(n),
             )
         })
         .collect();

@@ -2,8 +2,23 @@
 -- affects them (src/stats/rollup.rs), so the annual-report figures never scan raw attendance.
 -- Only approved, attended records count. Fiscal years are computed with the start month recorded
 -- in stats_meta; a different configured month rebuilds these tables at start-up.
+--
+-- Report scopes: 'all', 's:<site>', 'c:<company>', 'r:<region>'. Breakdown scopes add
+-- 't:<theme>', 'g:<category>', 'm:<month>'.
 
--- Participants, minutes and person-days per programme and site-local month.
+-- The additive figures per fiscal year and report scope: a report reads a handful of rows.
+CREATE TABLE stats_year (
+    fiscal_year      integer NOT NULL,
+    scope            text NOT NULL,
+    participants     integer NOT NULL CHECK (participants >= 0),
+    minutes          bigint NOT NULL,
+    days             bigint NOT NULL,
+    biodiversity     integer NOT NULL,
+    disaster_relief  integer NOT NULL,
+    PRIMARY KEY (fiscal_year, scope)
+);
+
+-- Participants, minutes and person-days per programme and site-local month (breakdowns).
 CREATE TABLE stats_program_month (
     fiscal_year   integer NOT NULL,
     month         integer NOT NULL CHECK (month BETWEEN 1 AND 12),
@@ -16,21 +31,21 @@ CREATE TABLE stats_program_month (
 );
 CREATE INDEX stats_program_month_site_idx ON stats_program_month (site_id, fiscal_year);
 
--- Who took part in a fiscal year within a scope ('all', 's:<site>', 'c:<company>',
--- 'r:<region>', 't:<theme>', 'g:<category>', 'm:<month>'), and how often: unique participants
--- are the number of rows, kept in stats_unique as rows come and go.
+-- Distinct counts: which employees (scope as above), programmes ('programs/<scope>') and sites
+-- ('sites/<scope>') count in a fiscal year, with how many records each. stats_unique holds the
+-- number of members per scope, kept as members come and go.
 CREATE TABLE stats_members (
-    fiscal_year     integer NOT NULL,
-    scope           text NOT NULL,
-    user_id         uuid NOT NULL,
-    participations  integer NOT NULL CHECK (participations >= 0),
-    PRIMARY KEY (fiscal_year, scope, user_id)
+    fiscal_year  integer NOT NULL,
+    scope        text NOT NULL,
+    member_id    uuid NOT NULL,
+    records      integer NOT NULL CHECK (records >= 0),
+    PRIMARY KEY (fiscal_year, scope, member_id)
 );
 
 CREATE TABLE stats_unique (
-    fiscal_year   integer NOT NULL,
-    scope         text NOT NULL,
-    participants  integer NOT NULL CHECK (participants >= 0),
+    fiscal_year  integer NOT NULL,
+    scope        text NOT NULL,
+    members      integer NOT NULL CHECK (members >= 0),
     PRIMARY KEY (fiscal_year, scope)
 );
 
