@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod exports;
 pub mod http;
 pub mod org;
 pub mod people;

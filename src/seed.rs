@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng};
 use crate::db::schema::{
     attendance, companies, events, program_categories, programs, sites, users,
 };
-use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
+use crate::db::{AnyConnection, Id, Timestamp, per_backend, write_transaction};
 use crate::error::{AppError, AppResult};
 use crate::stats::{FiscalCalendar, rollup};
 
@@ -40,17 +40,6 @@ pub struct Summary {
     pub programs: usize,
     pub events: usize,
     pub attendance: usize,
-}
-
-/// Runs the same diesel expression on the concrete connection (multi-row INSERTs do not compile
-/// through `AnyConnection`).
-macro_rules! per_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            AnyConnection::Postgresql($c) => $body,
-            AnyConnection::Sqlite($c) => $body,
-        }
-    };
 }
 
 /// Rows per INSERT: under SQLite's 32,766 bound parameters with 15 columns.

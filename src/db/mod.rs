@@ -378,6 +378,19 @@ pub fn connect(settings: &DatabaseSettings) -> Result<AnyConnection, DbError> {
     DatabaseUrl::parse(&settings.url, settings.connect_timeout())?.establish()
 }
 
+/// Runs the same diesel expression on the concrete connection of either backend: multi-row
+/// INSERTs (and a few other statements) do not compile through `AnyConnection`, but do on each
+/// backend's own connection.
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Postgresql($c) => $body,
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
+
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so a transaction that reads
 /// before it writes takes the write lock up front and waits (busy_timeout) instead of failing
 /// with SQLITE_BUSY when it later tries to upgrade. On PostgreSQL it is an ordinary transaction.

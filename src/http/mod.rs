@@ -50,6 +50,7 @@ fn resource(path: &str, allow: &'static str) -> Resource {
 /// Every route of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use crate::attendance::handlers as attendance;
+    use crate::exports::handlers as exports;
     use crate::org::handlers as org;
     use crate::programs::handlers as prog;
     use crate::signups::feed;
@@ -164,6 +165,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/me/hours", "GET").route(web::get().to(attendance::my_hours)))
         .service(resource("/api/v1/quality", "GET").route(web::get().to(attendance::quality)))
         .service(resource("/api/v1/stats/mdd", "GET").route(web::get().to(stats::mdd_report)))
+        .service(
+            resource("/api/v1/exports/participations", "GET")
+                .route(web::get().to(exports::export_participations)),
+        )
+        .service(
+            resource("/api/v1/exports/hours", "GET").route(web::get().to(exports::export_hours)),
+        )
+        .service(
+            resource("/api/v1/imports/participations", "POST")
+                .route(web::post().to(exports::import_participations)),
+        )
         .service(
             resource("/api/v1/stats/mdd/{fy}/breakdown", "GET")
                 .route(web::get().to(stats::mdd_breakdown)),

@@ -9,6 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::attendance::handlers as attendance;
 use crate::error::{FieldError, Problem};
+use crate::exports::handlers as exports;
 use crate::http::ops;
 use crate::org::handlers as org;
 use crate::programs::handlers as prog;
@@ -61,6 +62,7 @@ impl Modify for BearerAuth {
         attendance::check_in, attendance::list_attendance, attendance::approve_attendance, attendance::reject_attendance,
         attendance::my_hours, attendance::quality,
         stats::mdd_report, stats::mdd_breakdown, stats::get_objectives, stats::put_objectives,
+        exports::export_participations, exports::export_hours, exports::import_participations,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role)),
     modifiers(&BearerAuth),
@@ -73,6 +75,7 @@ impl Modify for BearerAuth {
         (name = "signups", description = "Sign-ups, the waitlist and rosters"),
         (name = "attendance", description = "Attendance, check-in, approval of hours, data quality"),
         (name = "statistics", description = "Fiscal-year figures of the annual report, breakdowns, objectives"),
+        (name = "exports", description = "HR exports (CSV, XLSX; audited) and the participation history import"),
     ),
 )]
 pub struct ApiDoc;

@@ -97,7 +97,7 @@ pub fn read_csv(bytes: &[u8], header: &[&str]) -> Result<Records, Vec<FieldError
     Ok((rows, errors))
 }
 
-fn rejected(errors: Vec<FieldError>) -> AppError {
+pub fn rejected(errors: Vec<FieldError>) -> AppError {
     let n = errors
         .iter()
         .filter_map(|e| e.line)

@@ -22,7 +22,7 @@ use crate::db::schema::{
     stats_program_month, stats_unique, stats_year,
 };
 use crate::db::types::sql;
-use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
+use crate::db::{AnyConnection, Id, Timestamp, per_backend, write_transaction};
 use crate::error::AppResult;
 use crate::stats::FiscalCalendar;
 use crate::stats::fiscal::local_date;
@@ -519,26 +519,42 @@ pub fn rebuild(conn: &mut AnyConnection, mut progress: impl FnMut(i32)) -> AppRe
             return Ok(());
         };
         for fy in fiscal.year_of(first)..=fiscal.year_of(last) {
-            let Some((from, to)) = fiscal.dates(fy) else {
-                continue;
-            };
-            let facts = facts(conn, &Selector::Dates(from, to), fiscal)?;
-            insert_year(conn, &facts)?;
+            summarise_year(conn, fiscal, fy)?;
             progress(fy);
         }
         Ok(())
     })
 }
 
-/// Runs the same diesel expression on the concrete connection: multi-row INSERTs do not
-/// compile through `AnyConnection`, but do on each backend's own connection.
-macro_rules! per_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            AnyConnection::Postgresql($c) => $body,
-            AnyConnection::Sqlite($c) => $body,
+/// Recomputes the given fiscal years from raw records (after a bulk import), inside the
+/// caller's transaction.
+pub fn rebuild_years(conn: &mut AnyConnection, years: &[i32]) -> AppResult<()> {
+    write_transaction(conn, |conn| {
+        let fiscal = calendar(conn)?;
+        for &fy in years {
+            diesel::delete(stats_year::table.filter(stats_year::fiscal_year.eq(fy)))
+                .execute(conn)?;
+            diesel::delete(
+                stats_program_month::table.filter(stats_program_month::fiscal_year.eq(fy)),
+            )
+            .execute(conn)?;
+            diesel::delete(stats_members::table.filter(stats_members::fiscal_year.eq(fy)))
+                .execute(conn)?;
+            diesel::delete(stats_unique::table.filter(stats_unique::fiscal_year.eq(fy)))
+                .execute(conn)?;
+            summarise_year(conn, fiscal, fy)?;
         }
+        Ok(())
+    })
+}
+
+fn summarise_year(conn: &mut AnyConnection, fiscal: FiscalCalendar, fy: i32) -> AppResult<()> {
+    let Some((from, to)) = fiscal.dates(fy) else {
+        return Ok(());
     };
+    let facts = facts(conn, &Selector::Dates(from, to), fiscal)?;
+    insert_year(conn, &facts)?;
+    Ok(())
 }
 
 /// Bulk-inserts one year's summaries into empty tables.

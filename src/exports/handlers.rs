@@ -1,0 +1,306 @@
+//! HTTP handlers for exports and the participation import.
+//!
+//! An export answers 200 only once its parameters, the caller's rights and a database
+//! connection are settled; the rows then stream from a blocking thread through a bounded
+//! channel. Every export of personal data is written to the audit log with its purpose, filters
+//! and row count — also when the client stops reading half-way (`completed: false`).
+
+use actix_web::web::Bytes;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use tracing_actix_web::RequestId;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::attendance::model::Approval;
+use crate::audit;
+use crate::auth::{Caller, Role};
+use crate::db::{AnyConnection, Id, PooledConnection};
+use crate::error::{AppError, AppResult, Problem};
+use crate::exports::import::{self, ParticipationReport};
+use crate::exports::sheet::{Kind, Sheet};
+use crate::exports::{ChannelWriter, hours, participations};
+use crate::http::with_conn;
+use crate::programs::require_runs_site;
+use crate::stats::fiscal::YEARS;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipationQuery {
+    /// Why the data is exported (3 to 500 characters); written to the audit log.
+    pub purpose: Option<String>,
+    pub fiscal_year: Option<i32>,
+    pub site_id: Option<uuid::Uuid>,
+    pub company_id: Option<uuid::Uuid>,
+    pub approval: Option<Approval>,
+    /// `csv` (default) or `xlsx`.
+    pub format: Option<String>,
+    /// CSV only: start with a UTF-8 byte-order mark, so Excel reads the encoding right.
+    pub bom: Option<bool>,
+}
+
+fn purpose(p: Option<&str>) -> AppResult<String> {
+    let p = p.map(str::trim).unwrap_or_default();
+    if (3..=500).contains(&p.chars().count()) {
+        Ok(p.to_owned())
+    } else {
+        Err(AppError::bad_request(
+            "purpose_required",
+            "say why the data is exported: purpose=... (3 to 500 characters)",
+        ))
+    }
+}
+
+fn kind(format: Option<&str>, bom: Option<bool>) -> AppResult<Kind> {
+    match format {
+        None | Some("csv") => Ok(Kind::Csv {
+            bom: bom.unwrap_or(false),
+        }),
+        Some("xlsx") => Ok(Kind::Xlsx),
+        Some(other) => Err(AppError::bad_request(
+            "invalid_query",
+            format!("unknown format {other:?}: use csv or xlsx"),
+        )),
+    }
+}
+
+fn fiscal_year(fy: Option<i32>) -> AppResult<Option<i32>> {
+    match fy {
+        Some(y) if !YEARS.contains(&y) => Err(AppError::bad_request(
+            "invalid_query",
+            format!("fiscal_year must be between 1900 and 2200, got {y}"),
+        )),
+        other => Ok(other),
+    }
+}
+
+type WriteRows = Box<
+    dyn FnOnce(
+            &mut AnyConnection,
+            &mut Sheet,
+        ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>>
+        + Send,
+>;
+
+/// What one export is.
+struct Export {
+    kind: Kind,
+    name: String,
+    version: &'static str,
+    action: &'static str,
+    details: serde_json::Value,
+    caller: Id,
+    request_id: String,
+    rows: WriteRows,
+}
+
+/// Streams `export` from a blocking thread; audits it when done.
+async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpResponse> {
+    let pool = state.pool.clone();
+    let mut conn: PooledConnection = web::block(move || pool.get()).await??;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let headers = (
+        export.kind.content_type(),
+        format!(
+            "attachment; filename=\"{}.{}\"",
+            export.name,
+            export.kind.extension()
+        ),
+        export.version,
+    );
+    actix_web::rt::task::spawn_blocking(move || {
+        let errors = tx.clone();
+        let sheet_name = export.name.clone();
+        let written = Sheet::new(export.kind, ChannelWriter::new(tx), &sheet_name)
+            .map_err(Into::into)
+            .and_then(|mut sheet| {
+                let n = (export.rows)(&mut conn, &mut sheet)?;
+                sheet.finish()?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(n)
+            });
+        let (rows, completed) = match &written {
+            Ok(n) => (*n, true),
+            Err(e) => {
+                tracing::warn!(error = %e, export = export.action, "export ended early");
+                let _ = errors.blocking_send(Err(std::io::Error::other("export failed")));
+                (0, false)
+            }
+        };
+        let mut details = export.details;
+        details["rows"] = json!(rows);
+        details["completed"] = json!(completed);
+        details["format"] = json!(export.kind.extension());
+        let entry = audit::Entry {
+            actor: Some(export.caller),
+            action: export.action,
+            entity_type: "export",
+            entity_id: None,
+            details,
+            request_id: Some(export.request_id),
+        };
+        if let Err(e) = audit::record(&mut conn, entry) {
+            tracing::error!(error = %e, "could not audit an export");
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type(headers.0)
+        .insert_header(("Content-Disposition", headers.1))
+        .insert_header(("X-Export-Version", headers.2))
+        .insert_header(("Cache-Control", "no-store"))
+        .streaming(body))
+}
+
+/// Participation records (column set `participations/1`, see the README) as CSV or XLSX,
+/// streamed. HR and admins export everything, coordinators their own sites' events; a
+/// `purpose` is required and, with the filters and the row count, goes to the audit log.
+/// Text cells starting with `= + - @`, tab or CR are prefixed with `'`.
+#[utoipa::path(get, path = "/api/v1/exports/participations", tag = "exports", security(("bearer" = [])),
+    params(ParticipationQuery),
+    responses((status = 200, description = "The file (text/csv or XLSX)", content_type = "text/csv"),
+              (status = 400, description = "No purpose, or bad filters", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Employees, or another site's coordinator", body = Problem, content_type = "application/problem+json")))]
+pub async fn export_participations(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    q: web::Query<ParticipationQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Coordinator, Role::Hr, Role::Admin])?;
+    let q = q.into_inner();
+    let purpose = purpose(q.purpose.as_deref())?;
+    let kind = kind(q.format.as_deref(), q.bom)?;
+    let fy = fiscal_year(q.fiscal_year)?;
+    let site_id = q.site_id.map(Id::from);
+    if let Some(site) = site_id
+        && caller.role == Role::Coordinator
+    {
+        require_runs_site(&caller, site)?;
+    }
+    let filter = participations::Filter {
+        fiscal_year: fy,
+        site_id,
+        company_id: q.company_id.map(Id::from),
+        approval: q.approval,
+        sites: (caller.role == Role::Coordinator).then(|| caller.sites.clone()),
+    };
+    let details =
+        json!({"purpose": purpose, "filters": &filter, "version": participations::VERSION});
+    let fiscal = state.settings.stats.fiscal();
+    let name = match fy {
+        Some(y) => format!("participations-fy{y}"),
+        None => "participations".to_owned(),
+    };
+    stream(
+        &state,
+        Export {
+            kind,
+            name,
+            version: participations::VERSION,
+            action: "export.participations",
+            details,
+            caller: caller.id,
+            request_id: request_id.to_string(),
+            rows: Box::new(move |c, sheet| participations::write(c, fiscal, &filter, sheet)),
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HoursQuery {
+    pub purpose: Option<String>,
+    pub fiscal_year: i32,
+    pub format: Option<String>,
+    pub bom: Option<bool>,
+}
+
+/// Per employee, the approved events, hours and person-days of a fiscal year (column set
+/// `hours/1`), for volunteer leave and recognition. HR and admins; purpose required; audited.
+#[utoipa::path(get, path = "/api/v1/exports/hours", tag = "exports", security(("bearer" = [])),
+    params(HoursQuery),
+    responses((status = 200, description = "The file (text/csv or XLSX)", content_type = "text/csv"),
+              (status = 400, description = "No purpose, or a bad year", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Not HR or an admin", body = Problem, content_type = "application/problem+json")))]
+pub async fn export_hours(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    q: web::Query<HoursQuery>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Hr, Role::Admin])?;
+    let q = q.into_inner();
+    let purpose = purpose(q.purpose.as_deref())?;
+    let kind = kind(q.format.as_deref(), q.bom)?;
+    let fy = fiscal_year(Some(q.fiscal_year))?.unwrap_or(q.fiscal_year);
+    let fiscal = state.settings.stats.fiscal();
+    stream(
+        &state,
+        Export {
+            kind,
+            name: format!("hours-fy{fy}"),
+            version: hours::VERSION,
+            action: "export.hours",
+            details: json!({"purpose": purpose, "filters": {"fiscal_year": fy}, "version": hours::VERSION}),
+            caller: caller.id,
+            request_id: request_id.to_string(),
+            rows: Box::new(move |c, sheet| hours::write(c, fiscal, fy, sheet)),
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Check the file and report, write nothing.
+    pub dry_run: Option<bool>,
+}
+
+/// Imports participation history from CSV (`site_code,program_code,program_title,theme,
+/// categories,event_date,employee_number,hours`; UTF-8, optional BOM). Missing programmes and
+/// one-day events are created; rows land as approved attendance. All or nothing: a rejected file
+/// answers 422 `import_rejected` with every bad row (`line`, `field`, `code`, `message`).
+#[utoipa::path(post, path = "/api/v1/imports/participations", tag = "exports", security(("bearer" = [])),
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file"),
+    responses((status = 200, description = "Imported (or checked, with dry_run)", body = ParticipationReport),
+              (status = 403, description = "Not HR or an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 413, description = "File over server.upload_limit_bytes", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Rejected, with a report of every bad row", body = Problem, content_type = "application/problem+json")))]
+pub async fn import_participations(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    q: web::Query<ImportQuery>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Hr, Role::Admin])?;
+    let dry_run = q.dry_run.unwrap_or(false);
+    let by = caller.id;
+    let request_id = request_id.to_string();
+    let report = with_conn(&state, move |c| {
+        let report = import::import(c, &body, dry_run, by, |_, _| {})?;
+        if !dry_run {
+            audit::record(
+                c,
+                audit::Entry {
+                    actor: Some(by),
+                    action: "import.participations",
+                    entity_type: "import",
+                    entity_id: None,
+                    details: json!({"rows": report.rows, "programs_created": report.programs_created,
+                                    "events_created": report.events_created}),
+                    request_id: Some(request_id),
+                },
+            )?;
+        }
+        Ok(report)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,0 +1,416 @@
+//! Participation history import: `site_code,program_code,program_title,theme,categories,
+//! event_date,employee_number,hours`. Every row is validated before anything is written; one
+//! bad row rejects the file with a report of every bad row. Otherwise the programmes (by site and
+//! code) and one-day events (by programme and site-local date) that do not exist yet are
+//! created, and every row lands as approved attendance, all in one transaction, with the
+//! statistics of the years it touches recomputed in the same transaction.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{Duration, NaiveDate, NaiveTime, TimeZone};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::schema::{
+    attendance, categories, events, program_categories, programs, sites, users,
+};
+use crate::db::{AnyConnection, Id, Timestamp, per_backend, write_transaction};
+use crate::error::{AppResult, FieldError};
+use crate::org::import::{read_csv, rejected};
+use crate::stats::rollup;
+
+pub const HEADER: [&str; 8] = [
+    "site_code",
+    "program_code",
+    "program_title",
+    "theme",
+    "categories",
+    "event_date",
+    "employee_number",
+    "hours",
+];
+
+/// What an import did (or, with `dry_run`, would do).
+#[derive(Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ParticipationReport {
+    pub rows: usize,
+    pub programs_created: usize,
+    pub events_created: usize,
+    pub records_created: usize,
+    pub dry_run: bool,
+}
+
+struct Row {
+    site: Id,
+    program_code: String,
+    title: String,
+    theme: String,
+    categories: Vec<String>,
+    date: NaiveDate,
+    user: Id,
+    minutes: i32,
+}
+
+/// Rows per multi-row INSERT.
+const BATCH: usize = 1000;
+
+fn parse_hours(text: &str) -> Result<i32, FieldError> {
+    let hours: f64 = text
+        .parse()
+        .ok()
+        .filter(|h: &f64| h.is_finite())
+        .ok_or_else(|| FieldError::new("hours", "invalid_number", "a decimal number, e.g. 2.5"))?;
+    if hours <= 0.0 || hours > 24.0 {
+        return Err(FieldError::new(
+            "hours",
+            "out_of_range",
+            "more than 0 and at most 24",
+        ));
+    }
+    Ok((hours * 60.0).round() as i32)
+}
+
+/// Validates the whole file, then (unless `dry_run`) writes it in one transaction.
+pub fn import(
+    conn: &mut AnyConnection,
+    bytes: &[u8],
+    dry_run: bool,
+    by: Id,
+    mut progress: impl FnMut(u64, u64),
+) -> AppResult<ParticipationReport> {
+    let (records, mut errors) = read_csv(bytes, &HEADER).map_err(rejected)?;
+    let site_map: HashMap<String, (Id, String)> = sites::table
+        .select((sites::code, sites::id, sites::timezone))
+        .load::<(String, Id, String)>(conn)?
+        .into_iter()
+        .map(|(code, id, tz)| (code, (id, tz)))
+        .collect();
+    let people: HashMap<String, Id> = users::table
+        .select((users::employee_number, users::id))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let known_categories: HashSet<String> = categories::table
+        .select(categories::code)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+
+    let mut rows = Vec::with_capacity(records.len());
+    let mut seen: HashMap<(Id, String, NaiveDate, Id), u64> = HashMap::new();
+    for (line, r) in &records {
+        let line = *line;
+        let get = |i: usize| r.get(i).unwrap_or_default().trim();
+        let mut e = Vec::new();
+        let site = site_map.get(get(0)).map(|(id, _)| *id);
+        if site.is_none() {
+            e.push(FieldError::new(
+                "site_code",
+                "unknown_site",
+                "no site with this code",
+            ));
+        }
+        let code = get(1);
+        if !(1..=64).contains(&code.chars().count()) {
+            e.push(FieldError::new(
+                "program_code",
+                "invalid_length",
+                "1 to 64 characters",
+            ));
+        }
+        let title = get(2);
+        if !(1..=200).contains(&title.chars().count()) {
+            e.push(FieldError::new(
+                "program_title",
+                "invalid_length",
+                "1 to 200 characters",
+            ));
+        }
+        let theme = get(3);
+        if !["nature", "education", "community"].contains(&theme) {
+            e.push(FieldError::new(
+                "theme",
+                "invalid_value",
+                "nature, education or community",
+            ));
+        }
+        let cats: Vec<String> = get(4)
+            .split(';')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = cats.iter().find(|c| !known_categories.contains(*c)) {
+            e.push(FieldError::new(
+                "categories",
+                "unknown_category",
+                format!("no category {bad:?}"),
+            ));
+        }
+        let date = NaiveDate::parse_from_str(get(5), "%Y-%m-%d").ok();
+        if date.is_none() {
+            e.push(FieldError::new(
+                "event_date",
+                "invalid_date",
+                "a date as YYYY-MM-DD",
+            ));
+        }
+        let user = people.get(get(6)).copied();
+        if user.is_none() {
+            e.push(FieldError::new(
+                "employee_number",
+                "unknown_employee",
+                "no employee with this number",
+            ));
+        }
+        let minutes = parse_hours(get(7)).map_err(|err| e.push(err)).ok();
+        if let (Some(site), Some(date), Some(user), Some(minutes)) = (site, date, user, minutes) {
+            let key = (site, code.to_owned(), date, user);
+            if let Some(first) = seen.insert(key, line) {
+                e.push(FieldError::new(
+                    "row",
+                    "duplicate",
+                    format!("the same employee, programme and date as line {first}"),
+                ));
+            }
+            rows.push(Row {
+                site,
+                program_code: code.to_owned(),
+                title: title.to_owned(),
+                theme: theme.to_owned(),
+                categories: cats,
+                date,
+                user,
+                minutes,
+            });
+        }
+        errors.extend(e.into_iter().map(|err| err.at_line(line)));
+    }
+    if !errors.is_empty() {
+        return Err(rejected(errors));
+    }
+
+    write_transaction(conn, |conn| {
+        // Programmes and events that already exist.
+        let program_map: HashMap<(Id, String), Id> = programs::table
+            .select((programs::site_id, programs::code, programs::id))
+            .load::<(Id, String, Id)>(conn)?
+            .into_iter()
+            .map(|(s, c, id)| ((s, c), id))
+            .collect();
+        let involved: Vec<Id> = rows
+            .iter()
+            .filter_map(|r| program_map.get(&(r.site, r.program_code.clone())).copied())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut event_map: HashMap<(Id, NaiveDate), Id> = HashMap::new();
+        for chunk in involved.chunks(5000) {
+            let found: Vec<(Id, Option<NaiveDate>, Id)> = events::table
+                .filter(events::program_id.eq_any(chunk))
+                .filter(events::status.ne("cancelled"))
+                .select((events::program_id, events::starts_on, events::id))
+                .order(events::id)
+                .load(conn)?;
+            for (p, on, id) in found {
+                if let Some(on) = on {
+                    event_map.entry((p, on)).or_insert(id);
+                }
+            }
+        }
+        let existing_events: Vec<Id> = event_map.values().copied().collect();
+        let mut recorded: HashSet<(Id, Id)> = HashSet::new();
+        for chunk in existing_events.chunks(5000) {
+            recorded.extend(
+                attendance::table
+                    .filter(attendance::event_id.eq_any(chunk))
+                    .select((attendance::event_id, attendance::user_id))
+                    .load::<(Id, Id)>(conn)?,
+            );
+        }
+        let mut conflicts = Vec::new();
+        for ((line, _), r) in records.iter().zip(&rows) {
+            if let Some(p) = program_map.get(&(r.site, r.program_code.clone()))
+                && let Some(e) = event_map.get(&(*p, r.date))
+                && recorded.contains(&(*e, r.user))
+            {
+                conflicts.push(
+                    FieldError::new(
+                        "row",
+                        "already_recorded",
+                        "the employee already has attendance at this programme's event that day",
+                    )
+                    .at_line(*line),
+                );
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(rejected(conflicts));
+        }
+
+        let now = Timestamp::now();
+        let tz_of: HashMap<Id, &str> = site_map
+            .values()
+            .map(|(id, tz)| (*id, tz.as_str()))
+            .collect();
+        let mut new_programs = Vec::new();
+        let mut new_categories = Vec::new();
+        let mut program_ids = program_map;
+        for r in &rows {
+            let key = (r.site, r.program_code.clone());
+            if program_ids.contains_key(&key) {
+                continue;
+            }
+            let id = Id::new();
+            program_ids.insert(key, id);
+            new_programs.push((
+                programs::id.eq(id),
+                programs::site_id.eq(r.site),
+                programs::code.eq(r.program_code.clone()),
+                programs::title.eq(r.title.clone()),
+                programs::description.eq(""),
+                programs::theme.eq(r.theme.clone()),
+                programs::status.eq("active"),
+                programs::created_at.eq(now),
+                programs::updated_at.eq(now),
+            ));
+            for c in &r.categories {
+                new_categories.push((
+                    program_categories::program_id.eq(id),
+                    program_categories::category.eq(c.clone()),
+                ));
+            }
+        }
+        // One event per (programme, date): 09:00 local, as long as its longest record (at least
+        // the working day), marked completed.
+        let mut longest: HashMap<(Id, NaiveDate), i32> = HashMap::new();
+        for r in &rows {
+            let p = program_ids[&(r.site, r.program_code.clone())];
+            if !event_map.contains_key(&(p, r.date)) {
+                let m = longest.entry((p, r.date)).or_default();
+                *m = (*m).max(r.minutes);
+            }
+        }
+        let site_of_program: HashMap<Id, Id> = rows
+            .iter()
+            .map(|r| (program_ids[&(r.site, r.program_code.clone())], r.site))
+            .collect();
+        let title_of: HashMap<Id, &str> = rows
+            .iter()
+            .map(|r| {
+                (
+                    program_ids[&(r.site, r.program_code.clone())],
+                    r.title.as_str(),
+                )
+            })
+            .collect();
+        let mut new_events = Vec::new();
+        let mut keys: Vec<_> = longest.into_iter().collect();
+        keys.sort();
+        for ((p, date), minutes) in keys {
+            let tz = tz_of.get(&site_of_program[&p]).copied().unwrap_or("UTC");
+            let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+            let local = date.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN));
+            let starts = zone
+                .from_local_datetime(&local)
+                .earliest()
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or_else(|| chrono::Utc.from_utc_datetime(&local));
+            let length = Duration::minutes(i64::from(minutes.max(8 * 60)));
+            let id = Id::new();
+            event_map.insert((p, date), id);
+            new_events.push((
+                events::id.eq(id),
+                events::program_id.eq(p),
+                events::title.eq(title_of.get(&p).copied().unwrap_or("Imported").to_owned()),
+                events::description.eq(""),
+                events::starts_at.eq(Timestamp::from(starts)),
+                events::ends_at.eq(Timestamp::from(starts + length)),
+                events::timezone.eq(tz.to_owned()),
+                events::location.eq(""),
+                events::waitlist_enabled.eq(false),
+                events::status.eq("completed"),
+                events::created_by.eq(Some(by)),
+                events::created_at.eq(now),
+                events::updated_at.eq(now),
+                events::starts_on.eq(Some(date)),
+            ));
+        }
+        let report = ParticipationReport {
+            rows: rows.len(),
+            programs_created: new_programs.len(),
+            events_created: new_events.len(),
+            records_created: rows.len(),
+            dry_run,
+        };
+        if dry_run {
+            return Ok(report);
+        }
+        for chunk in new_programs.chunks(BATCH) {
+            per_backend!(&mut *conn, |c| diesel::insert_into(programs::table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        for chunk in new_categories.chunks(BATCH) {
+            per_backend!(&mut *conn, |c| diesel::insert_into(
+                program_categories::table
+            )
+            .values(chunk)
+            .execute(c))?;
+        }
+        for chunk in new_events.chunks(BATCH) {
+            per_backend!(&mut *conn, |c| diesel::insert_into(events::table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        let total = rows.len() as u64;
+        let mut years = BTreeSet::new();
+        let fiscal = rollup::calendar(conn)?;
+        for (n, chunk) in rows.chunks(BATCH).enumerate() {
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|r| {
+                    years.insert(fiscal.year_of(r.date));
+                    let p = program_ids[&(r.site, r.program_code.clone())];
+                    (
+                        attendance::id.eq(Id::new()),
+                        attendance::event_id.eq(event_map[&(p, r.date)]),
+                        attendance::user_id.eq(r.user),
+                        attendance::status.eq("attended"),
+                        attendance::minutes.eq(r.minutes),
+                        attendance::days.eq(1),
+                        attendance::source.eq("import"),
+                        attendance::approval.eq("approved"),
+                        attendance::approved_by.eq(Some(by)),
+                        attendance::approved_at.eq(Some(now)),
+                        attendance::recorded_by.eq(Some(by)),
+                        attendance::created_at.eq(now),
+                        attendance::updated_at.eq(now),
+                    )
+                })
+                .collect();
+            per_backend!(&mut *conn, |c| diesel::insert_into(attendance::table)
+                .values(&values)
+                .execute(c))?;
+            progress(((n + 1) * BATCH).min(rows.len()) as u64, total);
+        }
+        rollup::rebuild_years(conn, &years.into_iter().collect::<Vec<_>>())?;
+        Ok(report)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_are_positive_decimals_up_to_a_day() {
+        assert_eq!(parse_hours("2.5").unwrap(), 150);
+        assert_eq!(parse_hours("24").unwrap(), 1440);
+        assert_eq!(parse_hours("0").unwrap_err().code, "out_of_range");
+        assert_eq!(parse_hours("25").unwrap_err().code, "out_of_range");
+        assert_eq!(parse_hours("two").unwrap_err().code, "invalid_number");
+        assert_eq!(parse_hours("NaN").unwrap_err().code, "invalid_number");
+    }
+}

@@ -1,0 +1,196 @@
+//! The participation export: one row per attendance record, in the documented column set
+//! `participations/1`, read in keyset batches inside one read-only snapshot.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+use crate::attendance::model::Approval;
+use crate::db::schema::{
+    attendance, companies, events, program_categories, programs, sites, users,
+};
+use crate::db::{AnyConnection, Id, Timestamp};
+use crate::exports::sheet::{Cell, Sheet};
+use crate::stats::FiscalCalendar;
+use crate::stats::fiscal::local_date;
+
+/// The column set; a change of columns gets a new version.
+pub const VERSION: &str = "participations/1";
+
+pub const COLUMNS: [&str; 14] = [
+    "employee_number",
+    "employee_name",
+    "home_site",
+    "organising_site",
+    "company",
+    "program_code",
+    "program_title",
+    "categories",
+    "event_date",
+    "fiscal_year",
+    "status",
+    "minutes",
+    "hours",
+    "approval",
+];
+
+/// Rows read per query.
+const BATCH: i64 = 5000;
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Filter {
+    pub fiscal_year: Option<i32>,
+    pub site_id: Option<Id>,
+    pub company_id: Option<Id>,
+    pub approval: Option<Approval>,
+    /// Coordinators: only these organising sites.
+    pub sites: Option<Vec<Id>>,
+}
+
+type Row = (
+    Id,
+    (String, String, Option<Id>),
+    (Option<NaiveDate>, Timestamp, String),
+    (Id, Id, String, String),
+    (String, i32, String),
+);
+
+/// Writes every matching record; returns how many. Errors after the first row cannot change
+/// the response any more: the caller ends the stream with them.
+pub fn write(
+    conn: &mut AnyConnection,
+    fiscal: FiscalCalendar,
+    f: &Filter,
+    sheet: &mut Sheet,
+) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+    conn.transaction(|conn| {
+        if let AnyConnection::Postgresql(c) = conn {
+            // One snapshot for every batch: the file is what the database held at one moment.
+            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        let site_codes: HashMap<Id, (String, Id)> = sites::table
+            .select((sites::id, sites::code, sites::company_id))
+            .load::<(Id, String, Id)>(conn)?
+            .into_iter()
+            .map(|(id, code, company)| (id, (code, company)))
+            .collect();
+        let company_codes: HashMap<Id, String> = companies::table
+            .select((companies::id, companies::code))
+            .load(conn)?
+            .into_iter()
+            .collect();
+        let dates = f.fiscal_year.and_then(|fy| fiscal.dates(fy));
+        sheet.header(&COLUMNS)?;
+        let mut after: Option<Id> = None;
+        let mut written = 0u64;
+        loop {
+            let mut q = attendance::table
+                .inner_join(users::table.on(users::id.eq(attendance::user_id)))
+                .inner_join(events::table.inner_join(programs::table))
+                .select((
+                    attendance::id,
+                    (users::employee_number, users::display_name, users::site_id),
+                    (events::starts_on, events::starts_at, events::timezone),
+                    (
+                        programs::id,
+                        programs::site_id,
+                        programs::code,
+                        programs::title,
+                    ),
+                    (
+                        attendance::status,
+                        attendance::minutes,
+                        attendance::approval,
+                    ),
+                ))
+                .into_boxed();
+            if let Some((first, last)) = dates {
+                q = q.filter(events::starts_on.between(first, last));
+            }
+            if let Some(s) = f.site_id {
+                q = q.filter(programs::site_id.eq(s));
+            }
+            if let Some(c) = f.company_id {
+                q = q.filter(
+                    programs::site_id.eq_any(
+                        sites::table
+                            .filter(sites::company_id.eq(c))
+                            .select(sites::id),
+                    ),
+                );
+            }
+            if let Some(a) = f.approval {
+                q = q.filter(attendance::approval.eq(a.as_str()));
+            }
+            if let Some(allowed) = &f.sites {
+                q = q.filter(programs::site_id.eq_any(allowed.clone()));
+            }
+            if let Some(a) = after {
+                q = q.filter(attendance::id.gt(a));
+            }
+            let rows: Vec<Row> = q.order(attendance::id).limit(BATCH).load(conn)?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.0);
+            let mut program_ids: Vec<Id> = rows.iter().map(|r| (r.3).0).collect();
+            program_ids.sort();
+            program_ids.dedup();
+            let mut cats: HashMap<Id, Vec<String>> = HashMap::new();
+            for (p, c) in program_categories::table
+                .filter(program_categories::program_id.eq_any(&program_ids))
+                .select((program_categories::program_id, program_categories::category))
+                .order((program_categories::program_id, program_categories::category))
+                .load::<(Id, String)>(conn)?
+            {
+                cats.entry(p).or_default().push(c);
+            }
+            for (
+                _,
+                (number, name, home),
+                (on, starts, tz),
+                (program, site, code, title),
+                (status, minutes, approval),
+            ) in &rows
+            {
+                let date = on.unwrap_or_else(|| local_date(*starts, tz));
+                let home = home
+                    .and_then(|h| site_codes.get(&h))
+                    .map(|(c, _)| c.as_str())
+                    .unwrap_or("");
+                let (site_code, company) = site_codes
+                    .get(site)
+                    .map(|(c, company)| {
+                        (
+                            c.as_str(),
+                            company_codes.get(company).map_or("", String::as_str),
+                        )
+                    })
+                    .unwrap_or(("", ""));
+                let categories = cats.get(program).map(|c| c.join(";")).unwrap_or_default();
+                let date_text = date.format("%Y-%m-%d").to_string();
+                sheet.row(&[
+                    Cell::Text(number),
+                    Cell::Text(name),
+                    Cell::Text(home),
+                    Cell::Text(site_code),
+                    Cell::Text(company),
+                    Cell::Text(code),
+                    Cell::Text(title),
+                    Cell::Text(&categories),
+                    Cell::Text(&date_text),
+                    Cell::Number(f64::from(fiscal.year_of(date))),
+                    Cell::Text(status),
+                    Cell::Number(f64::from(*minutes)),
+                    Cell::Number(f64::from(*minutes) / 60.0),
+                    Cell::Text(approval),
+                ])?;
+                written += 1;
+            }
+            if rows.len() < BATCH as usize {
+                break;
+            }
+        }
+        Ok(written)
+    })
+}

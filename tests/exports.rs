@@ -1,0 +1,549 @@
+//! HR exports and the participation import: round trip, every kind of bad input rejected with
+//! its line and column and nothing written, formulas neutralised in CSV and XLSX, audit.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Backend, TestApp, TestDb, TestUser, assert_problem, read_json};
+use diesel::prelude::*;
+use serde_json::Value;
+use tomoni::auth::Role;
+use tomoni::db::Id;
+use tomoni::db::schema::{attendance, audit_log, events, programs, sites, users};
+
+const HEADER: &str =
+    "site_code,program_code,program_title,theme,categories,event_date,employee_number,hours\n";
+
+async fn post_csv(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> (u16, String, Value) {
+    let mut res = app
+        .client()
+        .post(app.url(&format!("/api/v1/imports/participations{query}")))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .insert_header(("content-type", "text/csv"))
+        .send_body(body)
+        .await
+        .unwrap();
+    read_json(&mut res).await
+}
+
+async fn get_bytes(app: &TestApp, token: &str, path: &str) -> (u16, String, Vec<u8>) {
+    let mut res = app
+        .client()
+        .get(app.url(path))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send()
+        .await
+        .unwrap();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = res.body().limit(64 * 1024 * 1024).await.unwrap();
+    (res.status().as_u16(), ct, body.to_vec())
+}
+
+/// Row counts of the tables an import writes.
+fn counts(app: &TestApp) -> (i64, i64, i64) {
+    let conn = &mut app.conn();
+    (
+        programs::table.count().get_result(conn).unwrap(),
+        events::table.count().get_result(conn).unwrap(),
+        attendance::table.count().get_result(conn).unwrap(),
+    )
+}
+
+fn site_id(app: &TestApp, code: &str) -> Id {
+    sites::table
+        .filter(sites::code.eq(code))
+        .select(sites::id)
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+struct World {
+    hr: String,
+    people: Vec<TestUser>,
+    numbers: Vec<String>,
+}
+
+fn world(app: &TestApp) -> World {
+    let a = app.site("A");
+    app.site("B");
+    let people = app.employees(3, Some(a));
+    let numbers = people
+        .iter()
+        .map(|p| {
+            users::table
+                .filter(users::id.eq(p.id))
+                .select(users::employee_number)
+                .first(&mut app.conn())
+                .unwrap()
+        })
+        .collect();
+    World {
+        hr: app.token(&app.user(Role::Hr, None)),
+        people,
+        numbers,
+    }
+}
+
+fn history(w: &World) -> String {
+    let n = &w.numbers;
+    format!(
+        "{HEADER}A,BEACH,Beach clean-up,nature,biodiversity,2025-03-31,{},3\n\
+         A,BEACH,Beach clean-up,nature,biodiversity,2025-03-31,{},2.5\n\
+         A,BEACH,Beach clean-up,nature,biodiversity,2025-06-01,{},1.25\n\
+         B,RELIEF,\"Rubble removal, Noto\",community,disaster_relief;biodiversity,2025-04-01,{},8\n",
+        n[0], n[1], n[0], n[2]
+    )
+}
+
+fn parse_csv(bytes: &[u8]) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes)
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+async fn imported_history_comes_back_out_of_the_export(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app);
+    let file = history(&w);
+    let dry = post_csv(&app, &w.hr, "?dry_run=true", file.clone().into_bytes()).await;
+    assert_eq!(dry.0, 200, "{}", dry.2);
+    assert_eq!(dry.2["programs_created"], 2);
+    assert_eq!(dry.2["events_created"], 3);
+    assert_eq!(dry.2["records_created"], 4);
+    assert_eq!(counts(&app), (0, 0, 0), "a dry run writes nothing");
+
+    let done = post_csv(&app, &w.hr, "", file.clone().into_bytes()).await;
+    assert_eq!(done.0, 200, "{}", done.2);
+    assert_eq!(counts(&app), (2, 3, 4));
+    // The same file again would record everyone twice: refused, line by line.
+    let again = post_csv(&app, &w.hr, "", file.into_bytes()).await;
+    let body = assert_problem(&again, 422, "import_rejected");
+    assert_eq!(body["errors"].as_array().unwrap().len(), 4, "{body}");
+    assert_eq!(body["errors"][0]["code"], "already_recorded");
+    assert_eq!(counts(&app), (2, 3, 4));
+
+    let (status, ct, csv) = get_bytes(
+        &app,
+        &w.hr,
+        "/api/v1/exports/participations?purpose=annual%20report%20check",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    let rows = parse_csv(&csv);
+    assert_eq!(rows[0], tomoni::exports::participations::COLUMNS);
+    let got: BTreeSet<Vec<String>> = rows[1..]
+        .iter()
+        .map(|r| {
+            vec![
+                r[0].clone(),
+                r[3].clone(),
+                r[5].clone(),
+                r[6].clone(),
+                r[7].clone(),
+                r[8].clone(),
+                r[9].clone(),
+                r[12].clone(),
+                r[13].clone(),
+            ]
+        })
+        .collect();
+    let n = &w.numbers;
+    let row = |num: &str,
+               site: &str,
+               code: &str,
+               title: &str,
+               cats: &str,
+               date: &str,
+               fy: &str,
+               hours: &str| {
+        [num, site, code, title, cats, date, fy, hours, "approved"]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let expected: BTreeSet<Vec<String>> = [
+        row(
+            &n[0],
+            "A",
+            "BEACH",
+            "Beach clean-up",
+            "biodiversity",
+            "2025-03-31",
+            "2025",
+            "3",
+        ),
+        row(
+            &n[1],
+            "A",
+            "BEACH",
+            "Beach clean-up",
+            "biodiversity",
+            "2025-03-31",
+            "2025",
+            "2.5",
+        ),
+        row(
+            &n[0],
+            "A",
+            "BEACH",
+            "Beach clean-up",
+            "biodiversity",
+            "2025-06-01",
+            "2026",
+            "1.25",
+        ),
+        row(
+            &n[2],
+            "B",
+            "RELIEF",
+            "Rubble removal, Noto",
+            "biodiversity;disaster_relief",
+            "2025-04-01",
+            "2026",
+            "8",
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(got, expected);
+
+    // The statistics followed the import.
+    let conn = &mut app.conn();
+    let fiscal = app.settings.stats.fiscal();
+    let scope = tomoni::stats::mdd::Scope::default();
+    let kept = tomoni::stats::mdd::figures(conn, fiscal, 2025..=2026, &scope).unwrap();
+    assert_eq!(
+        kept,
+        tomoni::stats::mdd::naive(conn, fiscal, 2025..=2026, &scope).unwrap()
+    );
+    assert_eq!(kept[&2026].participants, 2);
+    assert_eq!(kept[&2026].disaster_relief_participants, 1);
+
+    // Audited with purpose and row count.
+    let details: Vec<String> = audit_log::table
+        .filter(audit_log::action.eq("export.participations"))
+        .select(audit_log::details)
+        .load(conn)
+        .unwrap();
+    let details: Value = serde_json::from_str(&details[0]).unwrap();
+    assert_eq!(details["purpose"], "annual report check");
+    assert_eq!(details["rows"], 4);
+    assert_eq!(details["completed"], true);
+}
+
+async fn every_kind_of_bad_file_is_rejected_with_its_line_and_column(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app);
+    let n0 = &w.numbers[0];
+    let good = format!("A,P,Title,nature,,2025-05-01,{n0},2\n");
+    let cases: Vec<(&str, Vec<u8>, u64, &str, &str)> = vec![
+        (
+            "wrong header",
+            format!("site,program\n{good}").into_bytes(),
+            1,
+            "header",
+            "wrong_header",
+        ),
+        (
+            "missing column",
+            format!("{HEADER}{good}A,P,Title,nature,,2025-05-02,{n0}\n").into_bytes(),
+            3,
+            "row",
+            "wrong_column_count",
+        ),
+        (
+            "bad date",
+            format!("{HEADER}{good}A,P,Title,nature,,2025-02-30,{n0},2\n").into_bytes(),
+            3,
+            "event_date",
+            "invalid_date",
+        ),
+        (
+            "bad number",
+            format!("{HEADER}{good}A,P,Title,nature,,2025-05-02,{n0},two\n").into_bytes(),
+            3,
+            "hours",
+            "invalid_number",
+        ),
+        (
+            "hours out of range",
+            format!("{HEADER}{good}A,P,Title,nature,,2025-05-02,{n0},30\n").into_bytes(),
+            3,
+            "hours",
+            "out_of_range",
+        ),
+        (
+            "unknown site",
+            format!("{HEADER}{good}ZZ,P,Title,nature,,2025-05-02,{n0},2\n").into_bytes(),
+            3,
+            "site_code",
+            "unknown_site",
+        ),
+        (
+            "unknown employee",
+            format!("{HEADER}{good}A,P,Title,nature,,2025-05-02,NOBODY,2\n").into_bytes(),
+            3,
+            "employee_number",
+            "unknown_employee",
+        ),
+        (
+            "unknown category",
+            format!("{HEADER}{good}A,P,Title,nature,knitting,2025-05-02,{n0},2\n").into_bytes(),
+            3,
+            "categories",
+            "unknown_category",
+        ),
+        (
+            "bad theme",
+            format!("{HEADER}{good}A,P,Title,sports,,2025-05-02,{n0},2\n").into_bytes(),
+            3,
+            "theme",
+            "invalid_value",
+        ),
+        (
+            "duplicate row",
+            format!("{HEADER}{good}{good}").into_bytes(),
+            3,
+            "row",
+            "duplicate",
+        ),
+        (
+            "invalid UTF-8",
+            [
+                format!("{HEADER}{good}").into_bytes(),
+                b"A,P,T\xff\xfe,nature,,2025-05-02,x,2\n".to_vec(),
+            ]
+            .concat(),
+            3,
+            "row",
+            "invalid_utf8",
+        ),
+    ];
+    for (name, body, line, field, code) in cases {
+        let got = post_csv(&app, &w.hr, "", body).await;
+        let problem = assert_problem(&got, 422, "import_rejected");
+        let errors = problem["errors"].as_array().unwrap();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["line"] == line && e["field"] == field && e["code"] == code),
+            "{name}: expected line {line} {field} {code} in {problem}"
+        );
+        assert!(
+            errors.iter().all(|e| e["line"] != 2),
+            "{name}: the good line is not reported: {problem}"
+        );
+        assert_eq!(counts(&app), (0, 0, 0), "{name}: nothing written");
+    }
+    // Only HR and admins import.
+    let coordinator = app.token(&app.coordinator(&[]));
+    assert_problem(
+        &post_csv(
+            &app,
+            &coordinator,
+            "",
+            format!("{HEADER}{good}").into_bytes(),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+}
+
+async fn an_oversized_import_is_refused(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.server.upload_limit_bytes = 2048;
+    let app = TestApp::spawn_with(db, settings).await;
+    let w = world(&app);
+    let mut file = HEADER.to_owned();
+    for day in 1..=28 {
+        for n in &w.numbers {
+            file.push_str(&format!("A,P,Title,nature,,2025-05-{day:02},{n},2\n"));
+        }
+    }
+    assert!(file.len() > 2048);
+    assert_problem(
+        &post_csv(&app, &w.hr, "", file.into_bytes()).await,
+        413,
+        "payload_too_large",
+    );
+    assert_eq!(counts(&app), (0, 0, 0));
+}
+
+async fn formulas_are_neutralised_in_csv_and_xlsx(backend: Backend) {
+    use calamine::{Data, Reader};
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app);
+    diesel::update(users::table.filter(users::id.eq(w.people[0].id)))
+        .set(users::display_name.eq("=HYPERLINK(\"http://x\")"))
+        .execute(&mut app.conn())
+        .unwrap();
+    let file = format!(
+        "{HEADER}A,CMD,+cmd|' /C calc'!A0,nature,,2025-05-01,{},2\n",
+        w.numbers[0]
+    );
+    let done = post_csv(&app, &w.hr, "", file.into_bytes()).await;
+    assert_eq!(done.0, 200, "{}", done.2);
+
+    let (_, _, csv) = get_bytes(
+        &app,
+        &w.hr,
+        "/api/v1/exports/participations?purpose=check%20formulas&bom=true",
+    )
+    .await;
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"), "BOM for Excel");
+    let rows = parse_csv(&csv[3..]);
+    assert_eq!(rows[1][1], "'=HYPERLINK(\"http://x\")");
+    assert_eq!(rows[1][6], "'+cmd|' /C calc'!A0");
+    assert_eq!(rows[1][12], "2", "numbers stay numbers");
+
+    let (status, ct, xlsx) = get_bytes(
+        &app,
+        &w.hr,
+        "/api/v1/exports/participations?purpose=check%20formulas&format=xlsx",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        ct,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let range = book.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(
+        range.get((0, 0)),
+        Some(&Data::String("employee_number".into()))
+    );
+    assert_eq!(
+        range.get((1, 1)),
+        Some(&Data::String("'=HYPERLINK(\"http://x\")".into()))
+    );
+    assert_eq!(
+        range.get((1, 6)),
+        Some(&Data::String("'+cmd|' /C calc'!A0".into()))
+    );
+    assert_eq!(range.get((1, 12)), Some(&Data::Float(2.0)));
+    let formulas = book.worksheet_formula("participations").unwrap();
+    assert!(
+        formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+        "no formula cells"
+    );
+}
+
+async fn exports_need_a_purpose_and_stay_in_scope(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app);
+    let done = post_csv(&app, &w.hr, "", history(&w).into_bytes()).await;
+    assert_eq!(done.0, 200, "{}", done.2);
+    let site_a = site_id(&app, "A");
+    let coord_a = app.token(&app.coordinator(&[site_a]));
+    assert_problem(
+        &app.get_as(&w.hr, "/api/v1/exports/participations").await,
+        400,
+        "purpose_required",
+    );
+    assert_problem(
+        &app.get_as(&w.hr, "/api/v1/exports/participations?purpose=x&format=pdf")
+            .await,
+        400,
+        "purpose_required",
+    );
+    assert_problem(
+        &app.get_as(
+            &w.hr,
+            "/api/v1/exports/participations?purpose=audit&format=pdf",
+        )
+        .await,
+        400,
+        "invalid_query",
+    );
+    assert_problem(
+        &app.get_as(
+            &app.token(&w.people[0]),
+            "/api/v1/exports/participations?purpose=mine",
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    let (status, _, csv) = get_bytes(
+        &app,
+        &coord_a,
+        "/api/v1/exports/participations?purpose=site%20review",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let rows = parse_csv(&csv);
+    assert_eq!(rows.len(), 4, "header and site A's three records");
+    assert!(rows[1..].iter().all(|r| r[3] == "A"));
+    let site_b = site_id(&app, "B");
+    assert_problem(
+        &app.get_as(
+            &coord_a,
+            &format!("/api/v1/exports/participations?purpose=peek&site_id={site_b}"),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    let (_, _, fy) = get_bytes(
+        &app,
+        &w.hr,
+        "/api/v1/exports/participations?purpose=year&fiscal_year=2026",
+    )
+    .await;
+    assert_eq!(
+        parse_csv(&fy).len(),
+        3,
+        "header and fiscal 2026's two records"
+    );
+
+    // The hours summary per employee.
+    let (status, _, hours) = get_bytes(
+        &app,
+        &w.hr,
+        "/api/v1/exports/hours?purpose=leave&fiscal_year=2025",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let rows = parse_csv(&hours);
+    assert_eq!(rows[0], tomoni::exports::hours::COLUMNS);
+    let mut got: Vec<(String, String, String)> = rows[1..]
+        .iter()
+        .map(|r| (r[0].clone(), r[4].clone(), r[5].clone()))
+        .collect();
+    got.sort();
+    let mut expected = vec![
+        (w.numbers[0].clone(), "1".to_owned(), "3".to_owned()),
+        (w.numbers[1].clone(), "1".to_owned(), "2.5".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(got, expected);
+    assert_problem(
+        &app.get_as(
+            &coord_a,
+            "/api/v1/exports/hours?purpose=leave&fiscal_year=2025",
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+}
+
+both_backends!(
+    imported_history_comes_back_out_of_the_export,
+    every_kind_of_bad_file_is_rejected_with_its_line_and_column,
+    an_oversized_import_is_refused,
+    formulas_are_neutralised_in_csv_and_xlsx,
+    exports_need_a_purpose_and_stay_in_scope,
+);
