@@ -49,6 +49,31 @@ enum Command {
     /// Fill an empty database with generated data.
     #[command(subcommand)]
     Seed(SeedCommand),
+    /// Import a CSV file, as the API does (validated whole first; all rows or none).
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// employee_number,email,display_name,site_code,role,active (upsert by employee number).
+    Users(ImportArgs),
+    /// site_code,program_code,program_title,theme,categories,event_date,employee_number,hours.
+    Participations(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The CSV file.
+    file: PathBuf,
+    /// Email of the HR or admin account the import is recorded under (audit log, role rules).
+    #[arg(long = "as", value_name = "EMAIL")]
+    as_user: String,
+    /// Check and report, write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand)]
@@ -131,6 +156,7 @@ fn main() -> ExitCode {
         Command::Stats(StatsCommand::Compare { from, to, runs }) => {
             compare_stats(settings, from, to, runs)
         }
+        Command::Import { what } => import(settings, what),
         Command::Seed(SeedCommand::Demo { years, scale, seed }) => {
             seed_demo(settings, tomoni::seed::Options { years, scale, seed })
         }
@@ -195,6 +221,84 @@ fn rebuild_stats(settings: Settings) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "statistics rebuilt in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn import(settings: Settings, what: ImportCommand) -> anyhow::Result<()> {
+    let (args, kind) = match &what {
+        ImportCommand::Users(a) => (a, "users"),
+        ImportCommand::Participations(a) => (a, "participations"),
+    };
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let pool = db::init(&settings.database)?;
+    let mut conn = pool.get()?;
+    let id = tomoni::people::users::id_by_email(&mut conn, &args.as_user)?
+        .ok_or_else(|| anyhow::anyhow!("no user with email {}", args.as_user))?;
+    let caller = tomoni::auth::caller::load_caller(&mut conn, id)?
+        .filter(|c| matches!(c.role, tomoni::auth::Role::Admin | tomoni::auth::Role::Hr))
+        .ok_or_else(|| anyhow::anyhow!("{} is not an active HR or admin account", args.as_user))?;
+    let started = std::time::Instant::now();
+    let progress_bar = bar(0, kind);
+    let progress = |done: u64, total: u64| {
+        progress_bar.set_length(total);
+        progress_bar.set_position(done);
+    };
+    let show = |e: tomoni::error::AppError| {
+        let p = e.to_problem();
+        let mut text = p.detail.clone();
+        for f in p.errors.iter().take(50) {
+            text.push_str(&format!(
+                "\n  line {}: {} {} ({})",
+                f.line.unwrap_or(0),
+                f.field,
+                f.code,
+                f.message
+            ));
+        }
+        anyhow::anyhow!(text)
+    };
+    let summary = match what {
+        ImportCommand::Users(_) => {
+            let r = tomoni::people::import::import(
+                &mut conn,
+                &caller,
+                &bytes,
+                args.dry_run,
+                None,
+                progress,
+            )
+            .map_err(show)?;
+            format!(
+                "{} rows: {} created, {} updated",
+                r.rows, r.created, r.updated
+            )
+        }
+        ImportCommand::Participations(_) => {
+            let r = tomoni::exports::import::import(
+                &mut conn,
+                &bytes,
+                args.dry_run,
+                caller.id,
+                progress,
+            )
+            .map_err(show)?;
+            format!(
+                "{} rows: {} programmes and {} events created, {} records",
+                r.rows, r.programs_created, r.events_created, r.records_created
+            )
+        }
+    };
+    progress_bar.finish_and_clear();
+    let mode = if args.dry_run {
+        " (dry run: nothing written)"
+    } else {
+        ""
+    };
+    println!(
+        "{summary}{mode} in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -298,6 +298,8 @@ fn table(cast: &Cast) -> Vec<Row> {
                                                                              [401, 200, 200, 200, 403, 403, 403]),
         row("export hours", "GET", "/api/v1/exports/hours?purpose=leave&fiscal_year=2026".into(), None,
                                                                              [401, 200, 200, 403, 403, 403, 403]),
+        row("import users (empty file)", "POST", "/api/v1/users/import?dry_run=true".into(), None,
+                                                                             [401, 422, 422, 403, 403, 403, 403]),
         row("import participations (empty file)", "POST", "/api/v1/imports/participations?dry_run=true".into(), None,
                                                                              [401, 422, 422, 403, 403, 403, 403]),
         row("set objectives", "PUT", "/api/v1/objectives/2026".into(),

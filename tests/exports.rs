@@ -547,3 +547,149 @@ both_backends!(
     formulas_are_neutralised_in_csv_and_xlsx,
     exports_need_a_purpose_and_stay_in_scope,
 );
+
+async fn post_users(app: &TestApp, token: &str, query: &str, body: String) -> (u16, String, Value) {
+    let mut res = app
+        .client()
+        .post(app.url(&format!("/api/v1/users/import{query}")))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .insert_header(("content-type", "text/csv"))
+        .send_body(body)
+        .await
+        .unwrap();
+    read_json(&mut res).await
+}
+
+async fn the_employee_roster_is_upserted_by_employee_number(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app);
+    let users_count = || -> i64 { users::table.count().get_result(&mut app.conn()).unwrap() };
+    let before = users_count();
+    let header = "employee_number,email,display_name,site_code,role,active\n";
+    let file = format!(
+        "{header}{},renamed@example.com,Renamed Person,B,coordinator,true\n\
+         N-1001,new.one@example.com,New One,A,,\n\
+         N-1002,new.two@example.com,New Two,,employee,false\n",
+        w.numbers[0]
+    );
+    let dry = post_users(&app, &w.hr, "?dry_run=true", file.clone()).await;
+    assert_eq!(dry.0, 200, "{}", dry.2);
+    assert_eq!(
+        (dry.2["created"].as_u64(), dry.2["updated"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(users_count(), before, "a dry run writes nothing");
+    let done = post_users(&app, &w.hr, "", file).await;
+    assert_eq!(done.0, 200, "{}", done.2);
+    assert_eq!(users_count(), before + 2);
+    let (name, role, active): (String, String, bool) = users::table
+        .filter(users::id.eq(w.people[0].id))
+        .select((users::display_name, users::role, users::active))
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        (name.as_str(), role.as_str(), active),
+        ("Renamed Person", "coordinator", true)
+    );
+    let inactive: bool = users::table
+        .filter(users::employee_number.eq("N-1002"))
+        .select(users::active)
+        .first(&mut app.conn())
+        .unwrap();
+    assert!(!inactive);
+
+    let bad = format!(
+        "{header}N-2000,a@example.com,A,ZZ,employee,true\n\
+         N-2000,b@example.com,B,,employee,true\n\
+         N-2001,new.one@example.com,C,,employee,true\n\
+         N-2002,d@example.com,D,,boss,true\n\
+         N-2003,e@example.com,E,,admin,true\n\
+         N-2004,f@example.com,F,,employee,maybe\n"
+    );
+    let got = post_users(&app, &w.hr, "", bad).await;
+    let body = assert_problem(&got, 422, "import_rejected");
+    let found: BTreeSet<(u64, String, String)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["field"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        (2, "site_code", "unknown_site"),
+        (3, "employee_number", "duplicate"),
+        (4, "email", "taken"),
+        (5, "role", "invalid_value"),
+        (6, "role", "forbidden"),
+        (7, "active", "invalid_value"),
+    ] {
+        assert!(
+            found.contains(&(expected.0, expected.1.to_owned(), expected.2.to_owned())),
+            "{expected:?} in {found:?}"
+        );
+    }
+    assert_eq!(users_count(), before + 2, "nothing written");
+    assert_problem(
+        &post_users(&app, &app.token(&w.people[1]), "", String::new()).await,
+        403,
+        "forbidden",
+    );
+}
+
+both_backends!(the_employee_roster_is_upserted_by_employee_number);
+
+/// `tomoni import participations FILE --as EMAIL` does what the API does.
+#[actix_web::test]
+async fn the_command_line_imports_participations() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let w = world(&app);
+    let hr = app.user(Role::Hr, None);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("history.csv");
+    std::fs::write(&file, history(&w)).unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tomoni"))
+            .args(["import", "participations"])
+            .arg(&file)
+            .args(["--as", &hr.email])
+            .args(extra)
+            .env("TOMONI__DATABASE__URL", &app.settings.database.url)
+            .env("TOMONI__LOG__LEVEL", "warn")
+            .env("TOMONI_CONFIG_DIR", dir.path())
+            .env("TOMONI__DATA__DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    let dry = run(&["--dry-run"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("dry run"));
+    assert_eq!(counts(&app), (0, 0, 0));
+    let done = run(&[]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&done.stdout).contains("4 rows"),
+        "{}",
+        String::from_utf8_lossy(&done.stdout)
+    );
+    assert_eq!(counts(&app), (2, 3, 4));
+    let again = run(&[]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already_recorded"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

@@ -79,6 +79,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(people::handlers::create)),
         )
         .service(
+            resource("/api/v1/users/import", "POST")
+                .route(web::post().to(people::handlers::import)),
+        )
+        .service(
             resource("/api/v1/users/{id}", "GET, PATCH")
                 .route(web::get().to(people::handlers::get))
                 .route(web::patch().to(people::handlers::patch)),

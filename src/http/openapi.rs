@@ -49,7 +49,7 @@ impl Modify for BearerAuth {
         ops::healthz, ops::readyz, ops::metrics,
         auth::handlers::login, auth::handlers::refresh_tokens, auth::handlers::logout,
         people::handlers::me, people::handlers::list, people::handlers::create,
-        people::handlers::get, people::handlers::patch,
+        people::handlers::get, people::handlers::patch, people::handlers::import,
         org::list_companies, org::create_company, org::get_company, org::patch_company,
         org::list_sites, org::create_site, org::get_site, org::patch_site, org::import_sites,
         org::list_partners, org::create_partner, org::get_partner, org::patch_partner,

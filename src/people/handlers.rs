@@ -170,3 +170,38 @@ pub async fn patch(
     .await??;
     Ok(HttpResponse::Ok().json(user))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsersImportQuery {
+    /// Validate and report, write nothing.
+    pub dry_run: Option<bool>,
+}
+
+/// Imports the employee roster from CSV (`employee_number,email,display_name,site_code,role,
+/// active`; UTF-8, optional BOM), upserting by employee number with the same rules as the API
+/// (HR may not grant the admin role). All rows land in one transaction or none do; a rejected
+/// file answers 422 `import_rejected` with every bad row.
+#[utoipa::path(post, path = "/api/v1/users/import", tag = "people", security(("bearer" = [])),
+    params(UsersImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file"),
+    responses((status = 200, description = "Imported (or checked, with dry_run)", body = crate::people::import::UsersReport),
+              (status = 403, description = "Not HR or an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 413, description = "File over server.upload_limit_bytes", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Rejected, with a report of every bad row", body = Problem, content_type = "application/problem+json")))]
+pub async fn import(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    q: web::Query<UsersImportQuery>,
+    body: web::Bytes,
+) -> AppResult<HttpResponse> {
+    caller.require(&[Role::Admin, Role::Hr])?;
+    let dry_run = q.dry_run.unwrap_or(false);
+    let request_id = request_id.to_string();
+    let report = crate::http::with_conn(&state, move |c| {
+        crate::people::import::import(c, &caller, &body, dry_run, Some(request_id), |_, _| {})
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

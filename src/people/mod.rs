@@ -2,6 +2,7 @@
 
 pub mod changes;
 pub mod handlers;
+pub mod import;
 pub mod users;
 
 pub use users::{NewUser, User};
