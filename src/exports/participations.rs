@@ -11,10 +11,9 @@ use crate::attendance::model::Approval;
 use crate::db::schema::{
     attendance, companies, events, program_categories, programs, sites, users,
 };
-use crate::db::{AnyConnection, Id, Timestamp};
+use crate::db::{AnyConnection, Id};
 use crate::exports::sheet::{Cell, Sheet};
 use crate::stats::FiscalCalendar;
-use crate::stats::fiscal::local_date;
 
 /// The column set; a change of columns gets a new version.
 pub const VERSION: &str = "participations/1";
@@ -49,16 +48,24 @@ pub struct Filter {
     pub sites: Option<Vec<Id>>,
 }
 
-type Row = (
-    Id,
-    (String, String, Option<Id>),
-    (Option<NaiveDate>, Timestamp, String),
-    (Id, Id, String, String),
-    (String, i32, String),
-);
+/// One attendance record as read per batch; everything else comes from maps loaded once.
+type Row = (Id, Id, Option<NaiveDate>, Id, String, i32, String);
+
+/// A programme as the export shows it.
+struct Programme {
+    site: Id,
+    code: String,
+    title: String,
+    categories: String,
+}
 
 /// Writes every matching record; returns how many. Errors after the first row cannot change
 /// the response any more: the caller ends the stream with them.
+///
+/// People, programmes, sites and companies are loaded once (they number in the tens of
+/// thousands at most); each batch then reads only attendance joined with its event. Joining
+/// users in every batch made PostgreSQL look each one up per row, which cost more than the rest
+/// of the export together.
 pub fn write(
     conn: &mut AnyConnection,
     fiscal: FiscalCalendar,
@@ -81,29 +88,68 @@ pub fn write(
             .load(conn)?
             .into_iter()
             .collect();
+        let people: HashMap<Id, (String, String, Option<Id>)> = users::table
+            .select((
+                users::id,
+                users::employee_number,
+                users::display_name,
+                users::site_id,
+            ))
+            .load::<(Id, String, String, Option<Id>)>(conn)?
+            .into_iter()
+            .map(|(id, number, name, site)| (id, (number, name, site)))
+            .collect();
+        let mut categories: HashMap<Id, Vec<String>> = HashMap::new();
+        for (p, c) in program_categories::table
+            .select((program_categories::program_id, program_categories::category))
+            .order((program_categories::program_id, program_categories::category))
+            .load::<(Id, String)>(conn)?
+        {
+            categories.entry(p).or_default().push(c);
+        }
+        let programmes: HashMap<Id, Programme> = programs::table
+            .select((
+                programs::id,
+                programs::site_id,
+                programs::code,
+                programs::title,
+            ))
+            .load::<(Id, Id, String, String)>(conn)?
+            .into_iter()
+            .map(|(id, site, code, title)| {
+                let categories = categories.get(&id).map(|c| c.join(";")).unwrap_or_default();
+                (
+                    id,
+                    Programme {
+                        site,
+                        code,
+                        title,
+                        categories,
+                    },
+                )
+            })
+            .collect();
         let dates = f.fiscal_year.and_then(|fy| fiscal.dates(fy));
         sheet.header(&COLUMNS)?;
         let mut after: Option<Id> = None;
         let mut written = 0u64;
+        let none = Programme {
+            site: Id::default(),
+            code: String::new(),
+            title: String::new(),
+            categories: String::new(),
+        };
         loop {
             let mut q = attendance::table
-                .inner_join(users::table.on(users::id.eq(attendance::user_id)))
                 .inner_join(events::table.inner_join(programs::table))
                 .select((
                     attendance::id,
-                    (users::employee_number, users::display_name, users::site_id),
-                    (events::starts_on, events::starts_at, events::timezone),
-                    (
-                        programs::id,
-                        programs::site_id,
-                        programs::code,
-                        programs::title,
-                    ),
-                    (
-                        attendance::status,
-                        attendance::minutes,
-                        attendance::approval,
-                    ),
+                    attendance::user_id,
+                    events::starts_on,
+                    events::program_id,
+                    attendance::status,
+                    attendance::minutes,
+                    attendance::approval,
                 ))
                 .into_boxed();
             if let Some((first, last)) = dates {
@@ -133,53 +179,37 @@ pub fn write(
             let rows: Vec<Row> = q.order(attendance::id).limit(BATCH).load(conn)?;
             let Some(last) = rows.last() else { break };
             after = Some(last.0);
-            let mut program_ids: Vec<Id> = rows.iter().map(|r| (r.3).0).collect();
-            program_ids.sort();
-            program_ids.dedup();
-            let mut cats: HashMap<Id, Vec<String>> = HashMap::new();
-            for (p, c) in program_categories::table
-                .filter(program_categories::program_id.eq_any(&program_ids))
-                .select((program_categories::program_id, program_categories::category))
-                .order((program_categories::program_id, program_categories::category))
-                .load::<(Id, String)>(conn)?
-            {
-                cats.entry(p).or_default().push(c);
-            }
-            for (
-                _,
-                (number, name, home),
-                (on, starts, tz),
-                (program, site, code, title),
-                (status, minutes, approval),
-            ) in &rows
-            {
-                let date = on.unwrap_or_else(|| local_date(*starts, tz));
+            for (_, user, on, program, status, minutes, approval) in &rows {
+                let (number, name, home) = people
+                    .get(user)
+                    .map(|(n, d, h)| (n.as_str(), d.as_str(), *h))
+                    .unwrap_or(("", "", None));
                 let home = home
                     .and_then(|h| site_codes.get(&h))
-                    .map(|(c, _)| c.as_str())
-                    .unwrap_or("");
-                let (site_code, company) = site_codes
-                    .get(site)
-                    .map(|(c, company)| {
+                    .map_or("", |(c, _)| c.as_str());
+                let p = programmes.get(program).unwrap_or(&none);
+                let (site_code, company) =
+                    site_codes.get(&p.site).map_or(("", ""), |(c, company)| {
                         (
                             c.as_str(),
                             company_codes.get(company).map_or("", String::as_str),
                         )
-                    })
-                    .unwrap_or(("", ""));
-                let categories = cats.get(program).map(|c| c.join(";")).unwrap_or_default();
-                let date_text = date.format("%Y-%m-%d").to_string();
+                    });
+                let date_text = on
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
+                let fy = on.map_or(0.0, |d| f64::from(fiscal.year_of(d)));
                 sheet.row(&[
                     Cell::Text(number),
                     Cell::Text(name),
                     Cell::Text(home),
                     Cell::Text(site_code),
                     Cell::Text(company),
-                    Cell::Text(code),
-                    Cell::Text(title),
-                    Cell::Text(&categories),
+                    Cell::Text(&p.code),
+                    Cell::Text(&p.title),
+                    Cell::Text(&p.categories),
                     Cell::Text(&date_text),
-                    Cell::Number(f64::from(fiscal.year_of(date))),
+                    Cell::Number(fy),
                     Cell::Text(status),
                     Cell::Number(f64::from(*minutes)),
                     Cell::Number(f64::from(*minutes) / 60.0),
