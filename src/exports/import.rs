@@ -42,6 +42,7 @@ pub struct ParticipationReport {
 }
 
 struct Row {
+    line: u64,
     site: Id,
     program_code: String,
     title: String,
@@ -175,6 +176,7 @@ pub fn import(
                 ));
             }
             rows.push(Row {
+                line,
                 site,
                 program_code: code.to_owned(),
                 title: title.to_owned(),
@@ -190,6 +192,9 @@ pub fn import(
     if !errors.is_empty() {
         return Err(rejected(errors));
     }
+    // The parsed rows carry everything from here on; the raw records can go.
+    drop(records);
+    drop(seen);
 
     write_transaction(conn, |conn| {
         // Programmes and events that already exist.
@@ -230,7 +235,7 @@ pub fn import(
             );
         }
         let mut conflicts = Vec::new();
-        for ((line, _), r) in records.iter().zip(&rows) {
+        for r in &rows {
             if let Some(p) = program_map.get(&(r.site, r.program_code.clone()))
                 && let Some(e) = event_map.get(&(*p, r.date))
                 && recorded.contains(&(*e, r.user))
@@ -241,7 +246,7 @@ pub fn import(
                         "already_recorded",
                         "the employee already has attendance at this programme's event that day",
                     )
-                    .at_line(*line),
+                    .at_line(r.line),
                 );
             }
         }
