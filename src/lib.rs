@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod exports;
 pub mod http;
+pub mod mail;
 pub mod org;
 pub mod people;
 pub mod programs;

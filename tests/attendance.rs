@@ -513,6 +513,15 @@ async fn approval_rejection_and_audited_changes(backend: Backend) {
         .await;
     assert_eq!(queue["items"].as_array().unwrap().len(), 0, "{queue}");
 
+    // Each decision queues its email to the employee.
+    let mails: Vec<String> = tomoni::db::schema::outbox::table
+        .select(tomoni::db::schema::outbox::kind)
+        .filter(tomoni::db::schema::outbox::kind.like("hours_%"))
+        .order(tomoni::db::schema::outbox::created_at)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(mails, ["hours_approved", "hours_approved", "hours_rejected"]);
+
     // Rejecting approved hours and changing approved hours are both audited with before/after.
     let got = reject(&ids[1], json!({"reason": "duplicate entry"})).await;
     assert_eq!(got.2["approval"], "rejected");

@@ -15,6 +15,7 @@ use crate::auth::{Caller, Role};
 use crate::db::schema::{attendance, events, programs, users};
 use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::mail::outbox::{self, Outgoing, kind};
 use crate::programs::events::local;
 use crate::stats::rollup::{Affects, track};
 
@@ -128,6 +129,24 @@ pub fn approve(
             attendance::updated_at.eq(now),
         ))
         .execute(conn)?;
+        for id in &pending {
+            if let Some((user, _, _)) = found.get(id) {
+                outbox::enqueue(
+                    conn,
+                    Outgoing {
+                        kind: kind::HOURS_APPROVED,
+                        dedupe_key: format!(
+                            "{}:{id}:{}",
+                            kind::HOURS_APPROVED,
+                            now.get().timestamp()
+                        ),
+                        user: *user,
+                        payload: json!({ "attendance_id": id }),
+                        not_before: now,
+                    },
+                )?;
+            }
+        }
         if approved > 0 {
             audit::record(
                 conn,
@@ -186,6 +205,16 @@ pub fn reject(
                 attendance::updated_at.eq(now),
             ))
             .execute(conn)?;
+        outbox::enqueue(
+            conn,
+            Outgoing {
+                kind: kind::HOURS_REJECTED,
+                dedupe_key: format!("{}:{id}:{}", kind::HOURS_REJECTED, now.get().timestamp()),
+                user: row.user_id,
+                payload: json!({ "attendance_id": id, "reason": reason }),
+                not_before: now,
+            },
+        )?;
         audit::record(
             conn,
             audit::Entry {

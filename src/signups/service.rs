@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::db::schema::{attendance, events, signups, users};
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult};
+use crate::mail::outbox::{self, Outgoing, kind};
 use crate::programs::events::{Event, EventStatus, find_row};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -210,6 +211,24 @@ pub fn sign_up(
             ))
             .execute(conn)
             .map_err(unique_is_already)?;
+        match status {
+            SignupStatus::Waitlisted => notify(
+                conn,
+                kind::SIGNUP_WAITLISTED,
+                id,
+                req.user,
+                req.event,
+                serde_json::json!({ "position": position }),
+            )?,
+            _ => notify(
+                conn,
+                kind::SIGNUP_CONFIRMED,
+                id,
+                req.user,
+                req.event,
+                serde_json::Value::Null,
+            )?,
+        }
         // Built from what was written rather than read back: one round trip fewer.
         Ok(Signup {
             id: id.into(),
@@ -283,6 +302,32 @@ fn unique_is_already(e: diesel::result::Error) -> AppError {
     }
 }
 
+/// Queues the message a sign-up change sends, in the change's transaction.
+fn notify(
+    conn: &mut AnyConnection,
+    kind: &str,
+    signup: Id,
+    user: Id,
+    event: Id,
+    extra: serde_json::Value,
+) -> QueryResult<()> {
+    let mut payload = serde_json::json!({"signup_id": signup, "event_id": event});
+    if let (Some(p), serde_json::Value::Object(e)) = (payload.as_object_mut(), extra) {
+        p.extend(e);
+    }
+    outbox::enqueue(
+        conn,
+        Outgoing {
+            kind,
+            dedupe_key: format!("{kind}:{signup}"),
+            user,
+            payload,
+            not_before: Timestamp::now(),
+        },
+    )
+    .map(drop)
+}
+
 fn already() -> AppError {
     AppError::conflict("already_signed_up", "already signed up for this event")
 }
@@ -309,12 +354,23 @@ fn fill_from_waitlist(conn: &mut AnyConnection, event: Id, now: Timestamp) -> Ap
     if k == 0 {
         return Ok(Vec::new());
     }
-    let promoted: Vec<Id> = signups::table
+    let promoted_users: Vec<(Id, Id)> = signups::table
         .filter(signups::event_id.eq(event))
         .filter(signups::status.eq("waitlisted"))
         .filter(signups::waitlist_position.le(k))
-        .select(signups::id)
+        .select((signups::id, signups::user_id))
         .load(conn)?;
+    for (signup, user) in &promoted_users {
+        notify(
+            conn,
+            kind::SIGNUP_PROMOTED,
+            *signup,
+            *user,
+            event,
+            serde_json::Value::Null,
+        )?;
+    }
+    let promoted: Vec<Id> = promoted_users.into_iter().map(|(s, _)| s).collect();
     diesel::update(signups::table.filter(signups::id.eq_any(promoted.clone())))
         .set((
             signups::status.eq("confirmed"),
@@ -384,6 +440,14 @@ pub fn cancel(conn: &mut AnyConnection, signup: Id, by: Id) -> AppResult<Signup>
                 signups::updated_at.eq(now),
             ))
             .execute(conn)?;
+        notify(
+            conn,
+            kind::SIGNUP_CANCELLED,
+            signup,
+            current.user_id.into(),
+            event,
+            serde_json::json!({ "by_coordinator": Id::from(current.user_id) != by }),
+        )?;
         fill_from_waitlist(conn, event, now)?;
         find(conn, signup)
     })
@@ -461,6 +525,21 @@ pub fn cancel_event(conn: &mut AnyConnection, event: Id, by: Id) -> AppResult<us
                 "event_closed",
                 "only a draft or published event can be cancelled",
             ));
+        }
+        let live: Vec<(Id, Id)> = signups::table
+            .filter(signups::event_id.eq(event))
+            .filter(signups::status.ne("cancelled"))
+            .select((signups::id, signups::user_id))
+            .load(conn)?;
+        for (signup, user) in live {
+            notify(
+                conn,
+                kind::EVENT_CANCELLED,
+                signup,
+                user,
+                event,
+                serde_json::Value::Null,
+            )?;
         }
         let cancelled = diesel::update(
             signups::table

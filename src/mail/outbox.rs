@@ -1,0 +1,75 @@
+//! Writing outbox rows. Each message carries a dedupe key, so enqueueing the same message twice
+//! (a retried request, a replayed change) leaves one row.
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use serde_json::Value;
+
+use crate::db::schema::outbox;
+use crate::db::types::sql;
+use crate::db::{AnyConnection, Id, Timestamp};
+use crate::stats::rollup::placeholders;
+
+/// The kinds of message, as stored in `outbox.kind`.
+pub mod kind {
+    pub const SIGNUP_CONFIRMED: &str = "signup_confirmed";
+    pub const SIGNUP_WAITLISTED: &str = "signup_waitlisted";
+    pub const SIGNUP_PROMOTED: &str = "signup_promoted";
+    pub const SIGNUP_CANCELLED: &str = "signup_cancelled";
+    pub const EVENT_CANCELLED: &str = "event_cancelled";
+    pub const REMINDER: &str = "reminder";
+    pub const HOURS_APPROVED: &str = "hours_approved";
+    pub const HOURS_REJECTED: &str = "hours_rejected";
+}
+
+/// One message to queue. The recipient's address and locale are read from the user at enqueue
+/// time; the template reads the current event when it renders.
+pub struct Outgoing<'a> {
+    pub kind: &'a str,
+    pub dedupe_key: String,
+    pub user: Id,
+    pub payload: Value,
+    /// Not sent before this instant (reminders); now for everything else.
+    pub not_before: Timestamp,
+}
+
+/// Queues `msg` inside the caller's transaction. Returns whether a row was written (false: the
+/// same dedupe key is queued already, or the user does not exist).
+pub fn enqueue(conn: &mut AnyConnection, msg: Outgoing<'_>) -> QueryResult<bool> {
+    let now = Timestamp::now();
+    let sql = "INSERT INTO outbox (id, kind, dedupe_key, user_id, to_address, locale, payload, \
+               status, attempts, next_attempt_at, created_at, updated_at) \
+               SELECT $1, $2, $3, u.id, u.email, u.locale, $4, 'pending', 0, $5, $6, $6 \
+               FROM users u WHERE u.id = $7 ON CONFLICT (dedupe_key) DO NOTHING";
+    let written = diesel::sql_query(placeholders(conn, sql))
+        .bind::<sql::Uuid, _>(Id::new())
+        .bind::<Text, _>(msg.kind)
+        .bind::<Text, _>(&msg.dedupe_key)
+        .bind::<Text, _>(msg.payload.to_string())
+        .bind::<sql::UtcTime, _>(msg.not_before)
+        .bind::<sql::UtcTime, _>(now)
+        .bind::<sql::Uuid, _>(msg.user)
+        .execute(conn)?;
+    Ok(written == 1)
+}
+
+/// Withdraws queued messages that no longer apply (a reminder for a cancelled sign-up).
+pub fn withdraw(conn: &mut AnyConnection, dedupe_prefix: &str) -> QueryResult<usize> {
+    let pattern = format!(
+        "{}%",
+        dedupe_prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    diesel::update(
+        outbox::table
+            .filter(outbox::status.eq("pending"))
+            .filter(outbox::dedupe_key.like(pattern).escape('\\')),
+    )
+    .set((
+        outbox::status.eq("cancelled"),
+        outbox::updated_at.eq(Timestamp::now()),
+    ))
+    .execute(conn)
+}
