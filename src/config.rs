@@ -209,6 +209,12 @@ pub struct MailSettings {
     pub transport: MailTransport,
     pub from: String,
     pub smtp: SmtpSettings,
+    pub worker_enabled: bool,
+    pub poll_interval_ms: u64,
+    pub batch_size: u32,
+    pub lease_secs: u64,
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

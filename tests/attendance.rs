@@ -520,7 +520,10 @@ async fn approval_rejection_and_audited_changes(backend: Backend) {
         .order(tomoni::db::schema::outbox::created_at)
         .load(&mut app.conn())
         .unwrap();
-    assert_eq!(mails, ["hours_approved", "hours_approved", "hours_rejected"]);
+    assert_eq!(
+        mails,
+        ["hours_approved", "hours_approved", "hours_rejected"]
+    );
 
     // Rejecting approved hours and changing approved hours are both audited with before/after.
     let got = reject(&ids[1], json!({"reason": "duplicate entry"})).await;

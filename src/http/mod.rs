@@ -230,6 +230,10 @@ async fn request_id_header(
 /// Builds the server on an already-bound listener (production binds the configured address,
 /// tests bind port 0). SIGTERM/SIGINT stop it gracefully within `server.shutdown_timeout_secs`.
 pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    if state.settings.mail.worker_enabled {
+        let worker = crate::mail::worker::Worker::new(&state).map_err(std::io::Error::other)?;
+        actix_web::rt::spawn(worker.run());
+    }
     let server_settings = state.settings.server.clone();
     let json_limit = server_settings.json_limit_bytes;
     let upload_limit = server_settings.upload_limit_bytes;

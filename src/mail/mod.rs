@@ -4,3 +4,5 @@
 //! transports, templates) is built on top of these rows.
 
 pub mod outbox;
+pub mod templates;
+pub mod worker;

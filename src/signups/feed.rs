@@ -17,7 +17,7 @@ use crate::http::with_conn;
 use crate::programs::events::{EventRow, find_row};
 use crate::programs::handlers::visible;
 
-fn ics_event(r: &EventRow) -> IcsEvent {
+pub fn ics_event(r: &EventRow) -> IcsEvent {
     IcsEvent {
         id: r.id.to_string(),
         title: r.title.clone(),

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod smtp;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -128,6 +129,8 @@ impl TestDb {
     pub fn settings(&self) -> Settings {
         let mut s = Settings::defaults().expect("default settings");
         s.database.url = self.url.clone();
+        // Mail delivery only where a test asks for it (it would race tests reading the outbox).
+        s.mail.worker_enabled = false;
         s.database.pool_max_size = 8;
         s.database.connect_timeout_secs = 2;
         s.data.dir = self.dir.path().to_path_buf();

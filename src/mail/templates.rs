@@ -1,0 +1,240 @@
+//! Message texts in English and Japanese, rendered with minijinja. Each kind has a subject and a
+//! plain-text body; the HTML part wraps the same paragraphs in a small layout (auto-escaped), so
+//! the two parts never say different things.
+
+use minijinja::{Environment, Value, context};
+
+use crate::error::{AppError, AppResult};
+
+const TEXTS: &[(&str, &str)] = &[
+    (
+        "signup_confirmed.en.subject",
+        "You are signed up: {{ event.title }}",
+    ),
+    (
+        "signup_confirmed.en.body",
+        "Hello {{ name }},\n\nyou have a place at {{ event.title }}.\n\nWhen: {{ event.when }}\nWhere: {{ event.location or 'see the event page' }}\n\nThe attached calendar entry adds it to your calendar.",
+    ),
+    (
+        "signup_confirmed.ja.subject",
+        "参加登録が完了しました: {{ event.title }}",
+    ),
+    (
+        "signup_confirmed.ja.body",
+        "{{ name }} さん\n\n{{ event.title }} への参加が確定しました。\n\n日時: {{ event.when }}\n場所: {{ event.location or 'イベントページをご覧ください' }}\n\n添付のカレンダーファイルで予定に追加できます。",
+    ),
+    (
+        "signup_waitlisted.en.subject",
+        "On the waitlist: {{ event.title }}",
+    ),
+    (
+        "signup_waitlisted.en.body",
+        "Hello {{ name }},\n\n{{ event.title }} is full; you are number {{ position }} on the waitlist.\n\nWhen: {{ event.when }}\n\nWe will write as soon as a seat is yours.",
+    ),
+    (
+        "signup_waitlisted.ja.subject",
+        "キャンセル待ちに登録しました: {{ event.title }}",
+    ),
+    (
+        "signup_waitlisted.ja.body",
+        "{{ name }} さん\n\n{{ event.title }} は満席のため、キャンセル待ち {{ position }} 番目で登録しました。\n\n日時: {{ event.when }}\n\n席が空き次第お知らせします。",
+    ),
+    (
+        "signup_promoted.en.subject",
+        "A seat is yours: {{ event.title }}",
+    ),
+    (
+        "signup_promoted.en.body",
+        "Hello {{ name }},\n\na seat became free and it is yours: {{ event.title }}.\n\nWhen: {{ event.when }}\nWhere: {{ event.location or 'see the event page' }}\n\nThe attached calendar entry adds it to your calendar.",
+    ),
+    (
+        "signup_promoted.ja.subject",
+        "参加が確定しました: {{ event.title }}",
+    ),
+    (
+        "signup_promoted.ja.body",
+        "{{ name }} さん\n\n空きが出たため、{{ event.title }} への参加が確定しました。\n\n日時: {{ event.when }}\n場所: {{ event.location or 'イベントページをご覧ください' }}\n\n添付のカレンダーファイルで予定に追加できます。",
+    ),
+    (
+        "signup_cancelled.en.subject",
+        "Sign-up cancelled: {{ event.title }}",
+    ),
+    (
+        "signup_cancelled.en.body",
+        "Hello {{ name }},\n\nyour sign-up for {{ event.title }} ({{ event.when }}) is cancelled{% if by_coordinator %} by the event's coordinator{% endif %}.",
+    ),
+    (
+        "signup_cancelled.ja.subject",
+        "参加登録を取り消しました: {{ event.title }}",
+    ),
+    (
+        "signup_cancelled.ja.body",
+        "{{ name }} さん\n\n{{ event.title }}（{{ event.when }}）の参加登録が{% if by_coordinator %}コーディネーターにより{% endif %}取り消されました。",
+    ),
+    ("event_cancelled.en.subject", "Cancelled: {{ event.title }}"),
+    (
+        "event_cancelled.en.body",
+        "Hello {{ name }},\n\n{{ event.title }} on {{ event.when }} has been cancelled. We are sorry; we hope to see you at another event.",
+    ),
+    (
+        "event_cancelled.ja.subject",
+        "中止のお知らせ: {{ event.title }}",
+    ),
+    (
+        "event_cancelled.ja.body",
+        "{{ name }} さん\n\n{{ event.when }} の {{ event.title }} は中止になりました。またの機会にご参加ください。",
+    ),
+    (
+        "hours_approved.en.subject",
+        "Volunteer hours approved: {{ event.title }}",
+    ),
+    (
+        "hours_approved.en.body",
+        "Hello {{ name }},\n\nyour {{ hours }} hours at {{ event.title }} ({{ event.when }}) are approved. Thank you!",
+    ),
+    (
+        "hours_approved.ja.subject",
+        "活動時間が承認されました: {{ event.title }}",
+    ),
+    (
+        "hours_approved.ja.body",
+        "{{ name }} さん\n\n{{ event.title }}（{{ event.when }}）の活動時間 {{ hours }} 時間が承認されました。ありがとうございました。",
+    ),
+    (
+        "hours_rejected.en.subject",
+        "Volunteer hours not approved: {{ event.title }}",
+    ),
+    (
+        "hours_rejected.en.body",
+        "Hello {{ name }},\n\nyour hours at {{ event.title }} ({{ event.when }}) were not approved.\n\nReason: {{ reason }}\n\nPlease contact the event's coordinator if this is a mistake.",
+    ),
+    (
+        "hours_rejected.ja.subject",
+        "活動時間が承認されませんでした: {{ event.title }}",
+    ),
+    (
+        "hours_rejected.ja.body",
+        "{{ name }} さん\n\n{{ event.title }}（{{ event.when }}）の活動時間は承認されませんでした。\n\n理由: {{ reason }}\n\n誤りの場合はコーディネーターにご連絡ください。",
+    ),
+];
+
+const LAYOUT: &str = "<!DOCTYPE html>\n<html lang=\"{{ locale }}\"><head><meta charset=\"utf-8\"><title>{{ subject }}</title></head>\n<body style=\"font-family: sans-serif; line-height: 1.5\">\n{% for p in paragraphs %}<p>{% for line in p %}{{ line }}{% if not loop.last %}<br>{% endif %}{% endfor %}</p>\n{% endfor %}<p style=\"color: #777; font-size: 12px\">tomoni — employee volunteering</p>\n</body></html>\n";
+
+/// A rendered message.
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    pub fn new() -> Templates {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
+        });
+        for (name, source) in TEXTS {
+            // The table is compiled in and covered by tests; a broken entry is a bug.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "mail template does not compile");
+            }
+        }
+        if let Err(e) = env.add_template("layout.html", LAYOUT) {
+            tracing::error!(error = %e, "mail layout does not compile");
+        }
+        Templates { env }
+    }
+
+    /// Renders `kind` in `locale` (English unless `ja`).
+    pub fn render(&self, kind: &str, locale: &str, ctx: Value) -> AppResult<Rendered> {
+        let locale = if locale == "ja" { "ja" } else { "en" };
+        let get = |part: &str| -> AppResult<String> {
+            self.env
+                .get_template(&format!("{kind}.{locale}.{part}"))
+                .and_then(|t| t.render(&ctx))
+                .map_err(AppError::internal)
+        };
+        let subject = get("subject")?;
+        let text = get("body")?;
+        let paragraphs: Vec<Vec<String>> = text
+            .split("\n\n")
+            .map(|p| p.lines().map(str::to_owned).collect())
+            .collect();
+        let html = self
+            .env
+            .get_template("layout.html")
+            .and_then(|t| t.render(context! { locale, subject => &subject, paragraphs }))
+            .map_err(AppError::internal)?;
+        Ok(Rendered {
+            subject,
+            text,
+            html,
+        })
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [&str; 7] = [
+        "signup_confirmed",
+        "signup_waitlisted",
+        "signup_promoted",
+        "signup_cancelled",
+        "event_cancelled",
+        "hours_approved",
+        "hours_rejected",
+    ];
+
+    fn ctx() -> Value {
+        context! {
+            name => "Aiko <Sato>",
+            event => context! { title => "Beach & bay clean-up", when => "2026-12-01 09:00-12:00 (Asia/Tokyo, +09:00)", location => "Shonan" },
+            position => 3, hours => "2.5", reason => "not on the roster", by_coordinator => true,
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_in_both_languages() {
+        let t = Templates::new();
+        for kind in KINDS {
+            for locale in ["en", "ja"] {
+                let r = t.render(kind, locale, ctx()).unwrap();
+                assert!(
+                    r.subject.contains("Beach & bay clean-up"),
+                    "{kind} {locale}"
+                );
+                assert!(r.text.contains("Aiko <Sato>"), "{kind} {locale}");
+                assert!(
+                    r.html.contains("Aiko &lt;Sato&gt;"),
+                    "escaped in HTML: {kind} {locale}"
+                );
+            }
+        }
+        let ja = t.render("signup_waitlisted", "ja", ctx()).unwrap();
+        assert!(ja.text.contains("キャンセル待ち 3 番目"));
+    }
+
+    #[test]
+    fn unknown_locales_fall_back_to_english() {
+        let r = Templates::new()
+            .render("signup_confirmed", "fr", ctx())
+            .unwrap();
+        assert!(r.subject.starts_with("You are signed up"));
+    }
+}

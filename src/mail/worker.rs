@@ -1,0 +1,363 @@
+//! Delivery: claim due outbox rows, render, send with lettre, mark them.
+//!
+//! Claims are `UPDATE … RETURNING` with a lease (`locked_until`); on PostgreSQL the candidate
+//! rows are picked with `FOR UPDATE SKIP LOCKED`, so any number of workers (in several tomoni
+//! instances, or `tomoni mail-worker`) share a queue without taking the same row. A worker that
+//! dies mid-batch leaves rows `sending` until the lease ends; then another takes them.
+//!
+//! Delivery is at-least-once: a crash between the SMTP server accepting a message and the row
+//! being marked sent sends it again after the lease. The Message-ID is derived from the dedupe
+//! key, so a receiver (or its mail system) can recognise the duplicate.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Nullable, Text};
+use lettre::message::{Attachment, MultiPart, SinglePart, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use minijinja::context;
+use serde_json::Value;
+
+use crate::config::{MailSettings, MailTransport, SmtpTls};
+use crate::db::schema::{attendance, outbox, users};
+use crate::db::types::sql;
+use crate::db::{AnyConnection, Id, Pool, Timestamp, write_transaction};
+use crate::error::{AppError, AppResult};
+use crate::mail::outbox::kind;
+use crate::mail::templates::Templates;
+use crate::programs::events::{EventRow, find_row, local};
+use crate::stats::rollup::placeholders;
+
+/// A claimed row.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = sql::Uuid)]
+    pub id: Id,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub dedupe_key: String,
+    #[diesel(sql_type = Nullable<sql::Uuid>)]
+    pub user_id: Option<Id>,
+    #[diesel(sql_type = Text)]
+    pub to_address: String,
+    #[diesel(sql_type = Text)]
+    pub locale: String,
+    #[diesel(sql_type = Text)]
+    pub payload: String,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+}
+
+/// Takes up to `limit` due rows for `lease`.
+pub fn claim(conn: &mut AnyConnection, limit: i64, lease: Duration) -> AppResult<Vec<Claimed>> {
+    let now = Timestamp::now();
+    let until = Timestamp::from(now.get() + chrono::Duration::from_std(lease).unwrap_or_default());
+    let lock = match conn {
+        AnyConnection::Postgresql(_) => "FOR UPDATE SKIP LOCKED",
+        AnyConnection::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE outbox SET status = 'sending', locked_until = $1, attempts = attempts + 1, updated_at = $2 \
+         WHERE id IN (SELECT id FROM outbox WHERE (status = 'pending' OR (status = 'sending' AND locked_until < $2)) \
+         AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3 {lock}) \
+         RETURNING id, kind, dedupe_key, user_id, to_address, locale, payload, attempts"
+    );
+    write_transaction(conn, |conn| {
+        let q = placeholders(conn, &sql);
+        Ok(diesel::sql_query(q)
+            .bind::<sql::UtcTime, _>(until)
+            .bind::<sql::UtcTime, _>(now)
+            .bind::<diesel::sql_types::BigInt, _>(limit)
+            .load(conn)?)
+    })
+}
+
+pub fn mark_sent(conn: &mut AnyConnection, id: Id) -> QueryResult<()> {
+    let now = Timestamp::now();
+    diesel::update(outbox::table.filter(outbox::id.eq(id)))
+        .set((
+            outbox::status.eq("sent"),
+            outbox::sent_at.eq(Some(now)),
+            outbox::locked_until.eq(None::<Timestamp>),
+            outbox::last_error.eq(None::<String>),
+            outbox::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The wait before attempt `attempts + 1`: exponential from `base`, capped at six hours, with
+/// ±20 % jitter so a queue that failed together does not retry together.
+pub fn backoff(attempts: i32, base: Duration) -> Duration {
+    use rand::RngExt;
+    let exp = base.saturating_mul(1u32 << attempts.clamp(0, 20).saturating_sub(1));
+    let capped = exp.min(Duration::from_secs(6 * 3600));
+    let jitter: f64 = rand::rng().random_range(0.8..1.2);
+    capped.mul_f64(jitter)
+}
+
+pub fn mark_failed(
+    conn: &mut AnyConnection,
+    row: &Claimed,
+    error: &str,
+    settings: &MailSettings,
+) -> QueryResult<()> {
+    let now = Timestamp::now();
+    let dead = row.attempts >= i32::try_from(settings.max_attempts).unwrap_or(i32::MAX);
+    let wait = backoff(row.attempts, Duration::from_millis(settings.retry_base_ms));
+    let next = Timestamp::from(now.get() + chrono::Duration::from_std(wait).unwrap_or_default());
+    let error: String = error.chars().take(500).collect();
+    diesel::update(outbox::table.filter(outbox::id.eq(row.id)))
+        .set((
+            outbox::status.eq(if dead { "dead" } else { "pending" }),
+            outbox::next_attempt_at.eq(next),
+            outbox::locked_until.eq(None::<Timestamp>),
+            outbox::last_error.eq(Some(error)),
+            outbox::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// "2026-12-01 09:00–12:00 (Asia/Tokyo, +09:00)": the site's local time, as the volunteer reads it.
+fn when(e: &EventRow) -> String {
+    let (s, t) = (
+        local(e.starts_at, &e.timezone),
+        local(e.ends_at, &e.timezone),
+    );
+    let end = if s.date_naive() == t.date_naive() {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M").to_string()
+    };
+    format!(
+        "{}–{end} ({}, {})",
+        s.format("%Y-%m-%d %H:%M"),
+        e.timezone,
+        s.format("%:z")
+    )
+}
+
+/// Renders a claimed row into a message (reading the event as it is now).
+pub fn compose(
+    conn: &mut AnyConnection,
+    templates: &Templates,
+    from: &str,
+    row: &Claimed,
+) -> AppResult<Message> {
+    let payload: Value = serde_json::from_str(&row.payload).map_err(AppError::internal)?;
+    let id_of = |key: &str| -> Option<Id> { payload[key].as_str().and_then(|s| s.parse().ok()) };
+    let mut hours = String::new();
+    let event_id = match id_of("event_id") {
+        Some(e) => e,
+        None => {
+            let a = id_of("attendance_id")
+                .ok_or_else(|| AppError::internal("outbox payload names no event"))?;
+            let (event, minutes): (Id, i32) = attendance::table
+                .filter(attendance::id.eq(a))
+                .select((attendance::event_id, attendance::minutes))
+                .first(conn)?;
+            hours = crate::exports::sheet::format_number(f64::from(minutes) / 60.0);
+            event
+        }
+    };
+    let (event, _) = find_row(conn, event_id)?;
+    let name: String = match row.user_id {
+        Some(u) => users::table
+            .filter(users::id.eq(u))
+            .select(users::display_name)
+            .first(conn)?,
+        None => String::new(),
+    };
+    let ctx = context! {
+        name,
+        event => context! { title => &event.title, when => when(&event), location => &event.location },
+        position => payload["position"].as_i64(),
+        by_coordinator => payload["by_coordinator"].as_bool().unwrap_or(false),
+        reason => payload["reason"].as_str().unwrap_or(""),
+        hours,
+    };
+    let r = templates.render(&row.kind, &row.locale, ctx)?;
+    let bad = |e: lettre::address::AddressError| AppError::internal(e);
+    let domain = from
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>'))
+        .unwrap_or("tomoni.invalid");
+    let safe_key: String = row
+        .dedupe_key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-.".contains(c) {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    let alternative = MultiPart::alternative()
+        .singlepart(SinglePart::plain(r.text))
+        .singlepart(SinglePart::html(r.html));
+    let body = if matches!(
+        row.kind.as_str(),
+        kind::SIGNUP_CONFIRMED | kind::SIGNUP_PROMOTED
+    ) {
+        let ics =
+            crate::calendar::calendar(&event.title, &[crate::signups::feed::ics_event(&event)]);
+        let content_type = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+            .map_err(AppError::internal)?;
+        MultiPart::mixed()
+            .multipart(alternative)
+            .singlepart(Attachment::new("event.ics".to_owned()).body(ics, content_type))
+    } else {
+        alternative
+    };
+    Message::builder()
+        .from(from.parse().map_err(bad)?)
+        .to(row.to_address.parse().map_err(bad)?)
+        .subject(r.subject)
+        .message_id(Some(format!("<{safe_key}@{domain}>")))
+        .multipart(body)
+        .map_err(AppError::internal)
+}
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>),
+}
+
+impl Mailer {
+    pub fn from_settings(s: &MailSettings, data_dir: &std::path::Path) -> AppResult<Mailer> {
+        match s.transport {
+            MailTransport::File => {
+                let dir = data_dir.join("mail");
+                std::fs::create_dir_all(&dir).map_err(AppError::internal)?;
+                Ok(Mailer::File(AsyncFileTransport::new(dir)))
+            }
+            MailTransport::Smtp => {
+                let host = s.smtp.host.as_str();
+                let builder = match s.smtp.tls {
+                    SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
+                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
+                    SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+                        host,
+                    )),
+                }
+                .map_err(AppError::internal)?
+                .port(s.smtp.port)
+                .timeout(Some(Duration::from_secs(30)));
+                let builder = if s.smtp.username.is_empty() {
+                    builder
+                } else {
+                    builder.credentials(Credentials::new(
+                        s.smtp.username.clone(),
+                        s.smtp.password.expose().to_owned(),
+                    ))
+                };
+                Ok(Mailer::Smtp(builder.build()))
+            }
+        }
+    }
+
+    async fn send(&self, m: Message) -> Result<(), String> {
+        match self {
+            Mailer::Smtp(t) => t.send(m).await.map(drop).map_err(|e| e.to_string()),
+            Mailer::File(t) => t.send(m).await.map(drop).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// What a worker needs.
+#[derive(Clone)]
+pub struct Worker {
+    pub pool: Pool,
+    pub mailer: Mailer,
+    pub settings: MailSettings,
+    pub templates: std::sync::Arc<Templates>,
+}
+
+/// Outcome of one pass over the queue.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub sent: usize,
+    pub failed: usize,
+}
+
+impl Worker {
+    pub fn new(state: &crate::AppState) -> AppResult<Worker> {
+        Ok(Worker {
+            pool: state.pool.clone(),
+            mailer: Mailer::from_settings(&state.settings.mail, &state.settings.data.dir)?,
+            settings: state.settings.mail.clone(),
+            templates: std::sync::Arc::new(Templates::new()),
+        })
+    }
+
+    /// Claims one batch and delivers it. Database work runs on the blocking pool.
+    pub async fn pass(&self) -> AppResult<Pass> {
+        let pool = self.pool.clone();
+        let (batch, lease) = (
+            i64::from(self.settings.batch_size),
+            Duration::from_secs(self.settings.lease_secs),
+        );
+        let claimed = actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            claim(&mut conn, batch, lease)
+        })
+        .await??;
+        let mut pass = Pass::default();
+        for row in claimed {
+            let (pool, templates, from) = (
+                self.pool.clone(),
+                self.templates.clone(),
+                self.settings.from.clone(),
+            );
+            let r = row.clone();
+            let message = actix_web::web::block(move || {
+                let mut conn = pool.get()?;
+                compose(&mut conn, &templates, &from, &r)
+            })
+            .await?;
+            let outcome = match message {
+                Ok(m) => self.mailer.send(m).await,
+                Err(e) => Err(e.to_string()),
+            };
+            let (pool, settings) = (self.pool.clone(), self.settings.clone());
+            let ok = outcome.is_ok();
+            actix_web::web::block(move || -> AppResult<()> {
+                let mut conn = pool.get()?;
+                match outcome {
+                    Ok(()) => mark_sent(&mut conn, row.id)?,
+                    Err(e) => {
+                        tracing::warn!(outbox_id = %row.id, attempts = row.attempts, error = %e, "mail not delivered");
+                        mark_failed(&mut conn, &row, &e, &settings)?
+                    }
+                }
+                Ok(())
+            })
+            .await??;
+            if ok {
+                pass.sent += 1;
+            } else {
+                pass.failed += 1;
+            }
+        }
+        Ok(pass)
+    }
+
+    /// Runs until the process ends: a pass, then (when the queue was empty) a pause.
+    pub async fn run(self) {
+        let idle = Duration::from_millis(self.settings.poll_interval_ms);
+        loop {
+            match self.pass().await {
+                Ok(p) if p.sent + p.failed > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "mail worker pass failed"),
+            }
+            actix_web::rt::time::sleep(idle).await;
+        }
+    }
+}

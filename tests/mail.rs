@@ -1,0 +1,341 @@
+//! Email delivery over real SMTP to a sink started by the test: the messages, their .ics, retries
+//! while the server is down, and two workers sharing one queue.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::smtp::SmtpSink;
+use common::{Backend, TestApp, TestDb, TestUser};
+use diesel::prelude::*;
+use serde_json::json;
+use tomoni::auth::Role;
+use tomoni::config::{MailTransport, SmtpTls};
+use tomoni::db::Id;
+use tomoni::db::schema::outbox;
+use tomoni::mail::worker::{Pass, Worker};
+
+/// An app whose mail goes to `port` on loopback (plain SMTP); the worker is driven by the test.
+async fn app_mailing_to(backend: &Backend, port: u16) -> TestApp {
+    let db = TestDb::new(backend);
+    let mut settings = db.settings();
+    settings.mail.transport = MailTransport::Smtp;
+    settings.mail.smtp.host = "127.0.0.1".into();
+    settings.mail.smtp.port = port;
+    settings.mail.smtp.tls = SmtpTls::None;
+    settings.mail.from = "Volunteering <volunteering@example.com>".into();
+    settings.mail.retry_base_ms = 0;
+    settings.mail.max_attempts = 5;
+    TestApp::spawn_with(db, settings).await
+}
+
+fn worker(app: &TestApp) -> Worker {
+    let state = tomoni::AppState::init(app.settings.clone()).expect("state");
+    Worker::new(&state).expect("worker")
+}
+
+async fn published_event(app: &TestApp, site: Id, capacity: i64) -> (String, String) {
+    let token = app.token(&app.coordinator(&[site]));
+    let (_, _, program) = app
+        .call(
+            "POST",
+            "/api/v1/programs",
+            Some(&token),
+            Some(json!({"site_id": site.to_string(),
+            "code": "BEACH", "title": "Beach clean-up", "theme": "nature"})),
+        )
+        .await;
+    let start = (Utc::now() + Duration::days(3))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let (status, _, ev) = app
+        .call(
+            "POST",
+            "/api/v1/events",
+            Some(&token),
+            Some(json!({"program_id": program["id"],
+            "title": "Beach clean-up at Shonan", "location": "Shonan beach",
+            "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(3)).to_rfc3339(),
+            "capacity": capacity})),
+        )
+        .await;
+    assert_eq!(status, 201, "{ev}");
+    let id = ev["id"].as_str().unwrap().to_owned();
+    app.call(
+        "POST",
+        &format!("/api/v1/events/{id}/publish"),
+        Some(&token),
+        None,
+    )
+    .await;
+    (id, token)
+}
+
+async fn sign_up(app: &TestApp, user: &TestUser, event: &str) -> serde_json::Value {
+    let (status, _, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/events/{event}/signups"),
+            Some(&app.token(user)),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+fn statuses(app: &TestApp) -> Vec<(String, i32, Option<String>)> {
+    outbox::table
+        .select((outbox::status, outbox::attempts, outbox::last_error))
+        .order(outbox::created_at)
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+async fn each_kind_of_sign_up_message_arrives_with_its_calendar_entry(backend: Backend) {
+    let mut sink = SmtpSink::start("127.0.0.1:0").await;
+    let app = app_mailing_to(&backend, sink.addr.port()).await;
+    let site = app.site("A");
+    let (ev, coordinator) = published_event(&app, site, 1).await;
+    let (a, b) = (
+        app.user(Role::Employee, Some(site)),
+        app.user(Role::Employee, Some(site)),
+    );
+    let first = sign_up(&app, &a, &ev).await;
+    sign_up(&app, &b, &ev).await;
+    let w = worker(&app);
+    assert_eq!(w.pass().await.unwrap(), Pass { sent: 2, failed: 0 });
+
+    let (one, two) = (sink.next().await, sink.next().await);
+    let (confirmed, waitlisted) = if one.to == [a.email.clone()] {
+        (one, two)
+    } else {
+        (two, one)
+    };
+    assert_eq!(confirmed.to, std::slice::from_ref(&a.email));
+    assert_eq!(confirmed.from, "volunteering@example.com");
+    assert_eq!(
+        confirmed.header("Subject").unwrap(),
+        "You are signed up: Beach clean-up at Shonan"
+    );
+    assert!(
+        confirmed.data.contains("+09:00"),
+        "the site's local time: {}",
+        confirmed.data
+    );
+    assert!(confirmed.data.contains("Shonan beach"));
+    assert!(
+        confirmed.data.contains("text/calendar"),
+        "{}",
+        confirmed.data
+    );
+    assert!(
+        confirmed.data.contains("BEGIN:VCALENDAR"),
+        "{}",
+        confirmed.data
+    );
+    assert!(confirmed.data.contains("text/html"));
+    let signup_id = first["id"].as_str().unwrap();
+    assert_eq!(
+        confirmed.header("Message-ID").unwrap(),
+        format!("<signup.confirmed.{signup_id}@example.com>")
+    );
+    assert_eq!(waitlisted.to, std::slice::from_ref(&b.email));
+    assert!(
+        waitlisted
+            .header("Subject")
+            .unwrap()
+            .starts_with("On the waitlist")
+    );
+    assert!(waitlisted.data.contains("number 1 on the waitlist"));
+    assert!(
+        !waitlisted.data.contains("BEGIN:VCALENDAR"),
+        "no calendar entry without a seat"
+    );
+
+    // A's cancellation moves B up: two more messages; the event's cancellation: one for B.
+    app.call(
+        "DELETE",
+        &format!("/api/v1/signups/{signup_id}"),
+        Some(&app.token(&a)),
+        None,
+    )
+    .await;
+    app.call(
+        "POST",
+        &format!("/api/v1/events/{ev}/cancel"),
+        Some(&coordinator),
+        None,
+    )
+    .await;
+    assert_eq!(w.pass().await.unwrap(), Pass { sent: 3, failed: 0 });
+    let mut subjects: Vec<(String, String)> = Vec::new();
+    for _ in 0..3 {
+        let m = sink.next().await;
+        subjects.push((m.to[0].clone(), m.header("Subject").unwrap()));
+    }
+    subjects.sort();
+    let mut expected = vec![
+        (
+            a.email.clone(),
+            "Sign-up cancelled: Beach clean-up at Shonan".to_owned(),
+        ),
+        (
+            b.email.clone(),
+            "A seat is yours: Beach clean-up at Shonan".to_owned(),
+        ),
+        (
+            b.email.clone(),
+            "Cancelled: Beach clean-up at Shonan".to_owned(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(subjects, expected);
+    assert!(
+        statuses(&app)
+            .iter()
+            .all(|(s, n, _)| s == "sent" && *n == 1)
+    );
+    assert_eq!(
+        w.pass().await.unwrap(),
+        Pass::default(),
+        "nothing is sent twice"
+    );
+}
+
+async fn japanese_employees_get_japanese_mail(backend: Backend) {
+    let mut sink = SmtpSink::start("127.0.0.1:0").await;
+    let app = app_mailing_to(&backend, sink.addr.port()).await;
+    let site = app.site("A");
+    let (ev, _) = published_event(&app, site, 5).await;
+    let a = app.user(Role::Employee, Some(site));
+    diesel::update(tomoni::db::schema::users::table.filter(tomoni::db::schema::users::id.eq(a.id)))
+        .set(tomoni::db::schema::users::locale.eq("ja"))
+        .execute(&mut app.conn())
+        .unwrap();
+    sign_up(&app, &a, &ev).await;
+    worker(&app).pass().await.unwrap();
+    let m = sink.next().await;
+    // Non-ASCII subjects are RFC 2047 encoded.
+    assert!(
+        m.header("Subject").unwrap().starts_with("=?utf-8?"),
+        "{:?}",
+        m.header("Subject")
+    );
+    assert!(m.data.contains("charset=utf-8"));
+}
+
+async fn messages_wait_while_smtp_is_down_and_go_once_it_is_back(backend: Backend) {
+    // A free port nobody listens on (yet).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = app_mailing_to(&backend, port).await;
+    let site = app.site("A");
+    let (ev, _) = published_event(&app, site, 10).await;
+    for p in app.employees(3, Some(site)) {
+        sign_up(&app, &p, &ev).await;
+    }
+    let w = worker(&app);
+    assert_eq!(w.pass().await.unwrap(), Pass { sent: 0, failed: 3 });
+    let rows = statuses(&app);
+    assert!(
+        rows.iter()
+            .all(|(s, n, e)| s == "pending" && *n == 1 && e.is_some()),
+        "{rows:?}"
+    );
+
+    let mut sink = SmtpSink::start(&format!("127.0.0.1:{port}")).await;
+    assert_eq!(w.pass().await.unwrap(), Pass { sent: 3, failed: 0 });
+    for _ in 0..3 {
+        sink.next().await;
+    }
+    assert_eq!(w.pass().await.unwrap(), Pass::default());
+    assert_eq!(sink.all().len(), 3, "each delivered once");
+    assert!(
+        statuses(&app)
+            .iter()
+            .all(|(s, n, e)| s == "sent" && *n == 2 && e.is_none())
+    );
+}
+
+async fn a_message_that_keeps_failing_is_marked_dead(backend: Backend) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = app_mailing_to(&backend, port).await;
+    let site = app.site("A");
+    let (ev, _) = published_event(&app, site, 10).await;
+    sign_up(&app, &app.user(Role::Employee, Some(site)), &ev).await;
+    let w = worker(&app);
+    for _ in 0..5 {
+        assert_eq!(w.pass().await.unwrap().failed, 1);
+    }
+    assert_eq!(w.pass().await.unwrap(), Pass::default());
+    let rows = statuses(&app);
+    assert_eq!(rows[0].0, "dead");
+    assert_eq!(rows[0].1, 5);
+}
+
+async fn two_workers_drain_a_thousand_messages_without_sending_one_twice(backend: Backend) {
+    let sink = SmtpSink::start("127.0.0.1:0").await;
+    let app = app_mailing_to(&backend, sink.addr.port()).await;
+    let site = app.site("A");
+    let (ev, _) = published_event(&app, site, 10).await;
+    let person = app.user(Role::Employee, Some(site));
+    {
+        let conn = &mut app.conn();
+        for i in 0..1000 {
+            tomoni::mail::outbox::enqueue(
+                conn,
+                tomoni::mail::outbox::Outgoing {
+                    kind: "signup_waitlisted",
+                    dedupe_key: format!("load:{i}"),
+                    user: person.id,
+                    payload: json!({"event_id": ev, "position": i}),
+                    not_before: tomoni::db::Timestamp::now(),
+                },
+            )
+            .unwrap();
+        }
+    }
+    let (one, two) = (worker(&app), worker(&app));
+    let drain = |w: Worker| async move {
+        let mut sent = 0;
+        loop {
+            let p = w.pass().await.unwrap();
+            assert_eq!(p.failed, 0);
+            if p.sent == 0 {
+                return sent;
+            }
+            sent += p.sent;
+        }
+    };
+    let (a, b) = futures_util::future::join(drain(one), drain(two)).await;
+    assert_eq!(a + b, 1000, "{a} + {b}");
+    let got = sink.all();
+    assert_eq!(got.len(), 1000);
+    let ids: std::collections::BTreeSet<String> = got
+        .iter()
+        .map(|m| m.header("Message-ID").unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1000, "no message sent twice");
+    assert!(
+        statuses(&app)
+            .iter()
+            .all(|(s, n, _)| s == "sent" && *n == 1)
+    );
+}
+
+both_backends!(
+    each_kind_of_sign_up_message_arrives_with_its_calendar_entry,
+    japanese_employees_get_japanese_mail,
+    messages_wait_while_smtp_is_down_and_go_once_it_is_back,
+    a_message_that_keeps_failing_is_marked_dead,
+    two_workers_drain_a_thousand_messages_without_sending_one_twice,
+);
