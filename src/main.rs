@@ -49,6 +49,9 @@ enum Command {
     /// Fill an empty database with generated data.
     #[command(subcommand)]
     Seed(SeedCommand),
+    /// Deliver queued email and nothing else (the same loop as the server's mail worker; run as
+    /// many as you like against one PostgreSQL).
+    MailWorker,
     /// Import a CSV file, as the API does (validated whole first; all rows or none).
     Import {
         #[command(subcommand)]
@@ -157,6 +160,7 @@ fn main() -> ExitCode {
             compare_stats(settings, from, to, runs)
         }
         Command::Import { what } => import(settings, what),
+        Command::MailWorker => mail_worker(settings),
         Command::Seed(SeedCommand::Demo { years, scale, seed }) => {
             seed_demo(settings, tomoni::seed::Options { years, scale, seed })
         }
@@ -223,6 +227,14 @@ fn rebuild_stats(settings: Settings) -> anyhow::Result<()> {
         "statistics rebuilt in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+fn mail_worker(settings: Settings) -> anyhow::Result<()> {
+    let state = AppState::init(settings)?;
+    let worker = tomoni::mail::worker::Worker::new(&state).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!(transport = ?state.settings.mail.transport, "mail worker running");
+    actix_web::rt::System::new().block_on(worker.run());
     Ok(())
 }
 

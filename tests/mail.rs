@@ -280,6 +280,29 @@ async fn a_message_that_keeps_failing_is_marked_dead(backend: Backend) {
     let rows = statuses(&app);
     assert_eq!(rows[0].0, "dead");
     assert_eq!(rows[0].1, 5);
+
+    // An admin sees it with its error and queues it again once the server is back.
+    let admin = app.token(&app.user(Role::Admin, None));
+    let (status, _, dead) = app.get_as(&admin, "/api/v1/admin/outbox?status=dead").await;
+    assert_eq!(status, 200, "{dead}");
+    let item = &dead["items"][0];
+    assert_eq!(item["kind"], "signup_confirmed");
+    assert!(item["last_error"].is_string());
+    let id = item["id"].as_str().unwrap().to_owned();
+    let employee = app.token(&app.user(Role::Employee, Some(site)));
+    assert_eq!(app.get_as(&employee, "/api/v1/admin/outbox").await.0, 403);
+    let mut sink = SmtpSink::start(&format!("127.0.0.1:{port}")).await;
+    let retry = format!("/api/v1/admin/outbox/{id}/retry");
+    let (status, _, again) = app.call("POST", &retry, Some(&admin), None).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (again["status"].as_str(), again["attempts"].as_i64()),
+        (Some("pending"), Some(0))
+    );
+    assert_eq!(w.pass().await.unwrap(), Pass { sent: 1, failed: 0 });
+    sink.next().await;
+    let got = app.call("POST", &retry, Some(&admin), None).await;
+    common::assert_problem(&got, 409, "not_retryable");
 }
 
 async fn two_workers_drain_a_thousand_messages_without_sending_one_twice(backend: Backend) {

@@ -170,6 +170,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/quality", "GET").route(web::get().to(attendance::quality)))
         .service(resource("/api/v1/stats/mdd", "GET").route(web::get().to(stats::mdd_report)))
         .service(
+            resource("/api/v1/admin/outbox", "GET")
+                .route(web::get().to(crate::mail::handlers::list_outbox)),
+        )
+        .service(
+            resource("/api/v1/admin/outbox/{id}/retry", "POST")
+                .route(web::post().to(crate::mail::handlers::retry_outbox)),
+        )
+        .service(
             resource("/api/v1/exports/participations", "GET")
                 .route(web::get().to(exports::export_participations)),
         )

@@ -63,8 +63,9 @@ impl Modify for BearerAuth {
         attendance::my_hours, attendance::quality,
         stats::mdd_report, stats::mdd_breakdown, stats::get_objectives, stats::put_objectives,
         exports::export_participations, exports::export_hours, exports::import_participations,
+        crate::mail::handlers::list_outbox, crate::mail::handlers::retry_outbox,
     ),
-    components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role)),
+    components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role, crate::mail::handlers::OutboxStatus)),
     modifiers(&BearerAuth),
     tags(
         (name = "ops", description = "Health, readiness and metrics"),
@@ -76,6 +77,7 @@ impl Modify for BearerAuth {
         (name = "attendance", description = "Attendance, check-in, approval of hours, data quality"),
         (name = "statistics", description = "Fiscal-year figures of the annual report, breakdowns, objectives"),
         (name = "exports", description = "HR exports (CSV, XLSX; audited) and the participation history import"),
+        (name = "mail", description = "The email outbox (admins)"),
     ),
 )]
 pub struct ApiDoc;

@@ -3,6 +3,7 @@
 //! back, nor lost for one that committed. Delivery (a worker claiming due rows, lettre
 //! transports, templates) is built on top of these rows.
 
+pub mod handlers;
 pub mod outbox;
 pub mod templates;
 pub mod worker;
