@@ -215,6 +215,7 @@ pub struct MailSettings {
     pub lease_secs: u64,
     pub max_attempts: u32,
     pub retry_base_ms: u64,
+    pub reminder_hours_before: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

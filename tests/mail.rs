@@ -105,7 +105,14 @@ async fn each_kind_of_sign_up_message_arrives_with_its_calendar_entry(backend: B
     let first = sign_up(&app, &a, &ev).await;
     sign_up(&app, &b, &ev).await;
     let w = worker(&app);
-    assert_eq!(w.pass().await.unwrap(), Pass { sent: 2, failed: 0 });
+    assert_eq!(
+        w.pass().await.unwrap(),
+        Pass {
+            sent: 2,
+            failed: 0,
+            withdrawn: 0
+        }
+    );
 
     let (one, two) = (sink.next().await, sink.next().await);
     let (confirmed, waitlisted) = if one.to == [a.email.clone()] {
@@ -169,7 +176,14 @@ async fn each_kind_of_sign_up_message_arrives_with_its_calendar_entry(backend: B
         None,
     )
     .await;
-    assert_eq!(w.pass().await.unwrap(), Pass { sent: 3, failed: 0 });
+    assert_eq!(
+        w.pass().await.unwrap(),
+        Pass {
+            sent: 3,
+            failed: 0,
+            withdrawn: 0
+        }
+    );
     let mut subjects: Vec<(String, String)> = Vec::new();
     for _ in 0..3 {
         let m = sink.next().await;
@@ -240,7 +254,14 @@ async fn messages_wait_while_smtp_is_down_and_go_once_it_is_back(backend: Backen
         sign_up(&app, &p, &ev).await;
     }
     let w = worker(&app);
-    assert_eq!(w.pass().await.unwrap(), Pass { sent: 0, failed: 3 });
+    assert_eq!(
+        w.pass().await.unwrap(),
+        Pass {
+            sent: 0,
+            failed: 3,
+            withdrawn: 0
+        }
+    );
     let rows = statuses(&app);
     assert!(
         rows.iter()
@@ -249,7 +270,14 @@ async fn messages_wait_while_smtp_is_down_and_go_once_it_is_back(backend: Backen
     );
 
     let mut sink = SmtpSink::start(&format!("127.0.0.1:{port}")).await;
-    assert_eq!(w.pass().await.unwrap(), Pass { sent: 3, failed: 0 });
+    assert_eq!(
+        w.pass().await.unwrap(),
+        Pass {
+            sent: 3,
+            failed: 0,
+            withdrawn: 0
+        }
+    );
     for _ in 0..3 {
         sink.next().await;
     }
@@ -299,7 +327,14 @@ async fn a_message_that_keeps_failing_is_marked_dead(backend: Backend) {
         (again["status"].as_str(), again["attempts"].as_i64()),
         (Some("pending"), Some(0))
     );
-    assert_eq!(w.pass().await.unwrap(), Pass { sent: 1, failed: 0 });
+    assert_eq!(
+        w.pass().await.unwrap(),
+        Pass {
+            sent: 1,
+            failed: 0,
+            withdrawn: 0
+        }
+    );
     sink.next().await;
     let got = app.call("POST", &retry, Some(&admin), None).await;
     common::assert_problem(&got, 409, "not_retryable");
@@ -355,7 +390,152 @@ async fn two_workers_drain_a_thousand_messages_without_sending_one_twice(backend
     );
 }
 
+/// An event starting in two hours: inside the 24-hour reminder window.
+async fn soon_event(app: &TestApp, site: Id) -> (String, String) {
+    let token = app.token(&app.coordinator(&[site]));
+    let (_, _, program) = app
+        .call(
+            "POST",
+            "/api/v1/programs",
+            Some(&token),
+            Some(json!({"site_id": site.to_string(),
+            "code": "SOON", "title": "Park clean-up", "theme": "nature"})),
+        )
+        .await;
+    let start = Utc::now() + Duration::hours(2);
+    let (_, _, ev) = app
+        .call(
+            "POST",
+            "/api/v1/events",
+            Some(&token),
+            Some(json!({"program_id": program["id"],
+            "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339(),
+            "location": "Central park"})),
+        )
+        .await;
+    let id = ev["id"].as_str().unwrap().to_owned();
+    app.call(
+        "POST",
+        &format!("/api/v1/events/{id}/publish"),
+        Some(&token),
+        None,
+    )
+    .await;
+    (id, token)
+}
+
+fn kinds_to(sink: &SmtpSink, user: &TestUser) -> Vec<String> {
+    let mut k: Vec<String> = sink
+        .all()
+        .into_iter()
+        .filter(|m| m.to == [user.email.clone()])
+        .map(|m| {
+            m.header("Subject")
+                .unwrap()
+                .split(':')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    k.sort();
+    k
+}
+
+async fn reminders_go_once_and_never_for_a_cancelled_sign_up(backend: Backend) {
+    let sink = SmtpSink::start("127.0.0.1:0").await;
+    let app = app_mailing_to(&backend, sink.addr.port()).await;
+    let site = app.site("A");
+    let (ev, _) = soon_event(&app, site).await;
+    let (a, b) = (
+        app.user(Role::Employee, Some(site)),
+        app.user(Role::Employee, Some(site)),
+    );
+    sign_up(&app, &a, &ev).await;
+    let b_signup = sign_up(&app, &b, &ev).await;
+    let w = worker(&app);
+    // Reminders are scheduled as the worker runs; B cancels before they are sent.
+    assert_eq!(
+        tomoni::mail::worker::schedule_reminders(&mut app.conn(), 24).unwrap(),
+        2
+    );
+    assert_eq!(
+        tomoni::mail::worker::schedule_reminders(&mut app.conn(), 24).unwrap(),
+        0,
+        "once"
+    );
+    let got = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/signups/{}", b_signup["id"].as_str().unwrap()),
+            Some(&app.token(&b)),
+            None,
+        )
+        .await;
+    assert_eq!(got.0, 200);
+    let pass = w.pass().await.unwrap();
+    assert_eq!((pass.sent, pass.withdrawn), (4, 1), "{pass:?}");
+    assert_eq!(kinds_to(&sink, &a), ["Reminder", "You are signed up"]);
+    assert_eq!(
+        kinds_to(&sink, &b),
+        ["Sign-up cancelled", "You are signed up"]
+    );
+    assert_eq!(w.pass().await.unwrap(), Pass::default(), "nothing twice");
+}
+
+async fn a_moved_event_is_announced_and_reminded_anew(backend: Backend) {
+    let mut sink = SmtpSink::start("127.0.0.1:0").await;
+    let app = app_mailing_to(&backend, sink.addr.port()).await;
+    let site = app.site("A");
+    let (ev, token) = soon_event(&app, site).await;
+    let a = app.user(Role::Employee, Some(site));
+    sign_up(&app, &a, &ev).await;
+    let w = worker(&app);
+    assert_eq!(w.pass().await.unwrap().sent, 2, "confirmation and reminder");
+    sink.next().await;
+    sink.next().await;
+    let start = Utc::now() + Duration::hours(5);
+    let got = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/events/{ev}"),
+            Some(&token),
+            Some(json!({
+            "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339(),
+            "location": "City hall"})),
+        )
+        .await;
+    assert_eq!(got.0, 200, "{}", got.2);
+    assert_eq!(
+        w.pass().await.unwrap().sent,
+        2,
+        "the change and a reminder for the new time"
+    );
+    let (one, two) = (sink.next().await, sink.next().await);
+    let changed = if one.header("Subject").unwrap().starts_with("Changed") {
+        one
+    } else {
+        two
+    };
+    assert!(
+        changed.data.contains("City hall") && changed.data.contains("Central park"),
+        "{}",
+        changed.data
+    );
+    // A change that touches neither time nor place says nothing.
+    app.call(
+        "PATCH",
+        &format!("/api/v1/events/{ev}"),
+        Some(&token),
+        Some(json!({"description": "Bring gloves"})),
+    )
+    .await;
+    assert_eq!(w.pass().await.unwrap(), Pass::default());
+}
+
 both_backends!(
+    reminders_go_once_and_never_for_a_cancelled_sign_up,
+    a_moved_event_is_announced_and_reminded_anew,
     each_kind_of_sign_up_message_arrives_with_its_calendar_entry,
     japanese_employees_get_japanese_mail,
     messages_wait_while_smtp_is_down_and_go_once_it_is_back,

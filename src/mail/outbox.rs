@@ -20,6 +20,7 @@ pub mod kind {
     pub const REMINDER: &str = "reminder";
     pub const HOURS_APPROVED: &str = "hours_approved";
     pub const HOURS_REJECTED: &str = "hours_rejected";
+    pub const EVENT_CHANGED: &str = "event_changed";
 }
 
 /// One message to queue. The recipient's address and locale are read from the user at enqueue

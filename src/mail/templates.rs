@@ -118,6 +118,32 @@ const TEXTS: &[(&str, &str)] = &[
     ),
 ];
 
+const MORE: &[(&str, &str)] = &[
+    ("reminder.en.subject", "Reminder: {{ event.title }}"),
+    (
+        "reminder.en.body",
+        "Hello {{ name }},\n\na reminder that {{ event.title }} is coming up.\n\nWhen: {{ event.when }}\nWhere: {{ event.location or 'see the event page' }}\n\nIf you cannot come, please cancel so someone on the waitlist gets your seat.",
+    ),
+    ("reminder.ja.subject", "リマインダー: {{ event.title }}"),
+    (
+        "reminder.ja.body",
+        "{{ name }} さん\n\n{{ event.title }} が近づいてきました。\n\n日時: {{ event.when }}\n場所: {{ event.location or 'イベントページをご覧ください' }}\n\n参加できなくなった場合は、キャンセル待ちの方のために取り消しをお願いします。",
+    ),
+    ("event_changed.en.subject", "Changed: {{ event.title }}"),
+    (
+        "event_changed.en.body",
+        "Hello {{ name }},\n\n{{ event.title }} has changed.\n\nNow: {{ event.when }}, {{ event.location or 'see the event page' }}\nBefore: {{ before.when }}, {{ before.location or '-' }}\n\nIf the new time does not suit you, please cancel your sign-up.",
+    ),
+    (
+        "event_changed.ja.subject",
+        "変更のお知らせ: {{ event.title }}",
+    ),
+    (
+        "event_changed.ja.body",
+        "{{ name }} さん\n\n{{ event.title }} の内容が変更されました。\n\n変更後: {{ event.when }}、{{ event.location or 'イベントページをご覧ください' }}\n変更前: {{ before.when }}、{{ before.location or '-' }}\n\nご都合が合わない場合は参加登録を取り消してください。",
+    ),
+];
+
 const LAYOUT: &str = "<!DOCTYPE html>\n<html lang=\"{{ locale }}\"><head><meta charset=\"utf-8\"><title>{{ subject }}</title></head>\n<body style=\"font-family: sans-serif; line-height: 1.5\">\n{% for p in paragraphs %}<p>{% for line in p %}{{ line }}{% if not loop.last %}<br>{% endif %}{% endfor %}</p>\n{% endfor %}<p style=\"color: #777; font-size: 12px\">tomoni — employee volunteering</p>\n</body></html>\n";
 
 /// A rendered message.
@@ -141,7 +167,7 @@ impl Templates {
                 minijinja::AutoEscape::None
             }
         });
-        for (name, source) in TEXTS {
+        for (name, source) in TEXTS.iter().chain(MORE) {
             // The table is compiled in and covered by tests; a broken entry is a bug.
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "mail template does not compile");
@@ -191,7 +217,9 @@ impl Default for Templates {
 mod tests {
     use super::*;
 
-    const KINDS: [&str; 7] = [
+    const KINDS: [&str; 9] = [
+        "reminder",
+        "event_changed",
         "signup_confirmed",
         "signup_waitlisted",
         "signup_promoted",
@@ -206,6 +234,7 @@ mod tests {
             name => "Aiko <Sato>",
             event => context! { title => "Beach & bay clean-up", when => "2026-12-01 09:00-12:00 (Asia/Tokyo, +09:00)", location => "Shonan" },
             position => 3, hours => "2.5", reason => "not on the roster", by_coordinator => true,
+            before => context! { when => "2026-11-30 09:00-12:00 (Asia/Tokyo, +09:00)", location => "Zushi" },
         }
     }
 

@@ -121,6 +121,67 @@ pub fn mark_failed(
         .map(drop)
 }
 
+/// Queues a reminder for every confirmed sign-up of a published event starting within `hours`.
+/// The dedupe key holds the sign-up and the start time, so each is queued once however many
+/// workers run, and an event that moves gets a new one. Returns how many were queued.
+pub fn schedule_reminders(conn: &mut AnyConnection, hours: u32) -> AppResult<usize> {
+    use crate::db::schema::{events, signups};
+    if hours == 0 {
+        return Ok(0);
+    }
+    let now = Timestamp::now();
+    let until = Timestamp::from(now.get() + chrono::Duration::hours(i64::from(hours)));
+    let due: Vec<(Id, Id, Id, Timestamp)> = signups::table
+        .inner_join(events::table)
+        .filter(events::status.eq("published"))
+        .filter(events::starts_at.gt(now))
+        .filter(events::starts_at.le(until))
+        .filter(signups::status.eq("confirmed"))
+        .select((signups::id, signups::user_id, events::id, events::starts_at))
+        .load(conn)?;
+    let mut queued = 0;
+    for (signup, user, event, starts) in due {
+        let written = crate::mail::outbox::enqueue(
+            conn,
+            crate::mail::outbox::Outgoing {
+                kind: kind::REMINDER,
+                dedupe_key: format!("{}:{signup}:{}", kind::REMINDER, starts.get().timestamp()),
+                user,
+                payload: serde_json::json!({"signup_id": signup, "event_id": event, "starts_at": starts.get()}),
+                not_before: now,
+            },
+        )?;
+        queued += usize::from(written);
+    }
+    Ok(queued)
+}
+
+/// Whether a queued reminder still applies: the sign-up confirmed, the event published and
+/// starting when the reminder was scheduled for.
+fn reminder_applies(
+    conn: &mut AnyConnection,
+    payload: &Value,
+    event: &EventRow,
+) -> AppResult<bool> {
+    use crate::db::schema::signups;
+    let Some(signup) = payload["signup_id"]
+        .as_str()
+        .and_then(|s| s.parse::<Id>().ok())
+    else {
+        return Ok(false);
+    };
+    let confirmed: Option<String> = signups::table
+        .filter(signups::id.eq(signup))
+        .select(signups::status)
+        .first(conn)
+        .optional()?;
+    let same_start = payload["starts_at"]
+        .as_str()
+        .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+        .is_some_and(|t| t == event.starts_at.get());
+    Ok(confirmed.as_deref() == Some("confirmed") && event.status == "published" && same_start)
+}
+
 /// "2026-12-01 09:00–12:00 (Asia/Tokyo, +09:00)": the site's local time, as the volunteer reads it.
 fn when(e: &EventRow) -> String {
     let (s, t) = (
@@ -140,13 +201,14 @@ fn when(e: &EventRow) -> String {
     )
 }
 
-/// Renders a claimed row into a message (reading the event as it is now).
+/// Renders a claimed row into a message (reading the event as it is now); `None` for a reminder
+/// that no longer applies.
 pub fn compose(
     conn: &mut AnyConnection,
     templates: &Templates,
     from: &str,
     row: &Claimed,
-) -> AppResult<Message> {
+) -> AppResult<Option<Message>> {
     let payload: Value = serde_json::from_str(&row.payload).map_err(AppError::internal)?;
     let id_of = |key: &str| -> Option<Id> { payload[key].as_str().and_then(|s| s.parse().ok()) };
     let mut hours = String::new();
@@ -164,6 +226,9 @@ pub fn compose(
         }
     };
     let (event, _) = find_row(conn, event_id)?;
+    if row.kind == kind::REMINDER && !reminder_applies(conn, &payload, &event)? {
+        return Ok(None);
+    }
     let name: String = match row.user_id {
         Some(u) => users::table
             .filter(users::id.eq(u))
@@ -178,6 +243,10 @@ pub fn compose(
         by_coordinator => payload["by_coordinator"].as_bool().unwrap_or(false),
         reason => payload["reason"].as_str().unwrap_or(""),
         hours,
+        before => context! {
+            when => payload["before"]["when"].as_str().unwrap_or(""),
+            location => payload["before"]["location"].as_str().unwrap_or(""),
+        },
     };
     let r = templates.render(&row.kind, &row.locale, ctx)?;
     let bad = |e: lettre::address::AddressError| AppError::internal(e);
@@ -219,7 +288,26 @@ pub fn compose(
         .subject(r.subject)
         .message_id(Some(format!("<{safe_key}@{domain}>")))
         .multipart(body)
+        .map(Some)
         .map_err(AppError::internal)
+}
+
+/// A queued message that no longer applies (a reminder for a cancelled sign-up).
+pub fn mark_withdrawn(conn: &mut AnyConnection, id: Id) -> QueryResult<()> {
+    diesel::update(outbox::table.filter(outbox::id.eq(id)))
+        .set((
+            outbox::status.eq("cancelled"),
+            outbox::locked_until.eq(None::<Timestamp>),
+            outbox::updated_at.eq(Timestamp::now()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// "2026-12-01 09:00–12:00 (Asia/Tokyo, +09:00)" for an event row (also used for the "before"
+/// of a change).
+pub fn describe_when(e: &EventRow) -> String {
+    when(e)
 }
 
 /// Where messages go.
@@ -284,6 +372,8 @@ pub struct Worker {
 pub struct Pass {
     pub sent: usize,
     pub failed: usize,
+    /// Reminders that no longer applied.
+    pub withdrawn: usize,
 }
 
 impl Worker {
@@ -299,12 +389,14 @@ impl Worker {
     /// Claims one batch and delivers it. Database work runs on the blocking pool.
     pub async fn pass(&self) -> AppResult<Pass> {
         let pool = self.pool.clone();
-        let (batch, lease) = (
+        let (batch, lease, reminder_hours) = (
             i64::from(self.settings.batch_size),
             Duration::from_secs(self.settings.lease_secs),
+            self.settings.reminder_hours_before,
         );
         let claimed = actix_web::web::block(move || {
             let mut conn = pool.get()?;
+            schedule_reminders(&mut conn, reminder_hours)?;
             claim(&mut conn, batch, lease)
         })
         .await??;
@@ -322,15 +414,18 @@ impl Worker {
             })
             .await?;
             let outcome = match message {
-                Ok(m) => self.mailer.send(m).await,
+                Ok(Some(m)) => self.mailer.send(m).await.map(|()| true),
+                Ok(None) => Ok(false),
                 Err(e) => Err(e.to_string()),
             };
             let (pool, settings) = (self.pool.clone(), self.settings.clone());
-            let ok = outcome.is_ok();
+            let ok = matches!(outcome, Ok(true));
+            let withdrawn = matches!(outcome, Ok(false));
             actix_web::web::block(move || -> AppResult<()> {
                 let mut conn = pool.get()?;
                 match outcome {
-                    Ok(()) => mark_sent(&mut conn, row.id)?,
+                    Ok(true) => mark_sent(&mut conn, row.id)?,
+                    Ok(false) => mark_withdrawn(&mut conn, row.id)?,
                     Err(e) => {
                         tracing::warn!(outbox_id = %row.id, attempts = row.attempts, error = %e, "mail not delivered");
                         mark_failed(&mut conn, &row, &e, &settings)?
@@ -341,6 +436,8 @@ impl Worker {
             .await??;
             if ok {
                 pass.sent += 1;
+            } else if withdrawn {
+                pass.withdrawn += 1;
             } else {
                 pass.failed += 1;
             }
@@ -353,7 +450,7 @@ impl Worker {
         let idle = Duration::from_millis(self.settings.poll_interval_ms);
         loop {
             match self.pass().await {
-                Ok(p) if p.sent + p.failed > 0 => continue,
+                Ok(p) if p.sent + p.failed + p.withdrawn > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "mail worker pass failed"),
             }

@@ -341,10 +341,10 @@ fn write_plan(conn: &mut AnyConnection, id: Id, p: &EventPatch) -> AppResult<()>
         ));
     }
     let plan = Plan {
-        title: p.title.clone().unwrap_or(b.title),
+        title: p.title.clone().unwrap_or(b.title.clone()),
         starts_at: p.starts_at.map(ts).unwrap_or(b.starts_at),
         ends_at: p.ends_at.map(ts).unwrap_or(b.ends_at),
-        timezone: p.timezone.clone().unwrap_or(b.timezone),
+        timezone: p.timezone.clone().unwrap_or(b.timezone.clone()),
         capacity: match p.capacity {
             Some(c) => c,
             None => b.capacity,
@@ -362,21 +362,63 @@ fn write_plan(conn: &mut AnyConnection, id: Id, p: &EventPatch) -> AppResult<()>
     if !errors.is_empty() {
         return Err(AppError::validation(errors));
     }
+    let location = p.location.clone().unwrap_or(b.location.clone());
+    let moved = plan.starts_at != b.starts_at
+        || plan.ends_at != b.ends_at
+        || plan.timezone != b.timezone
+        || location != b.location;
+    let now = Timestamp::now();
     diesel::update(events::table.filter(events::id.eq(id)))
         .set((
             events::title.eq(plan.title.trim()),
-            events::description.eq(p.description.clone().unwrap_or(b.description)),
+            events::description.eq(p.description.clone().unwrap_or(b.description.clone())),
             events::starts_at.eq(plan.starts_at),
             events::ends_at.eq(plan.ends_at),
             events::timezone.eq(&plan.timezone),
-            events::location.eq(p.location.clone().unwrap_or(b.location)),
+            events::location.eq(&location),
             events::waitlist_enabled.eq(p.waitlist_enabled.unwrap_or(b.waitlist_enabled)),
             events::signup_deadline.eq(plan.signup_deadline),
             events::cancel_deadline.eq(plan.cancel_deadline),
             events::starts_on.eq(plan.starts_on()),
-            events::updated_at.eq(Timestamp::now()),
+            events::updated_at.eq(now),
         ))
         .execute(conn)?;
+    if moved && status == EventStatus::Published {
+        notify_change(conn, &b, now)?;
+    }
+    Ok(())
+}
+
+/// Tells everyone signed up (confirmed or waiting) that the time or place changed, with what it
+/// was before; queued in the change's transaction.
+fn notify_change(conn: &mut AnyConnection, before: &EventRow, at: Timestamp) -> AppResult<()> {
+    use crate::db::schema::signups;
+    use crate::mail::outbox::{self, Outgoing, kind};
+    let live: Vec<(Id, Id)> = signups::table
+        .filter(signups::event_id.eq(before.id))
+        .filter(signups::status.ne("cancelled"))
+        .select((signups::id, signups::user_id))
+        .load(conn)?;
+    let was = serde_json::json!({
+        "when": crate::mail::worker::describe_when(before),
+        "location": before.location,
+    });
+    for (signup, user) in live {
+        outbox::enqueue(
+            conn,
+            Outgoing {
+                kind: kind::EVENT_CHANGED,
+                dedupe_key: format!(
+                    "{}:{signup}:{}",
+                    kind::EVENT_CHANGED,
+                    at.get().timestamp_micros()
+                ),
+                user,
+                payload: serde_json::json!({"signup_id": signup, "event_id": before.id, "before": was}),
+                not_before: at,
+            },
+        )?;
+    }
     Ok(())
 }
 
