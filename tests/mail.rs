@@ -283,6 +283,11 @@ async fn messages_wait_while_smtp_is_down_and_go_once_it_is_back(backend: Backen
     }
     assert_eq!(w.pass().await.unwrap(), Pass::default());
     assert_eq!(sink.all().len(), 3, "each delivered once");
+    // The queue and the deliveries show on /metrics.
+    let mut res = app.client().get(app.url("/metrics")).send().await.unwrap();
+    let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    assert!(text.contains(r#"tomoni_mail_outbox_messages{status="sent"} 3"#), "{text}");
+    assert!(text.contains(r#"tomoni_mail_outbox_messages{status="pending"} 0"#), "{text}");
     assert!(
         statuses(&app)
             .iter()

@@ -24,6 +24,11 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutboxLabels {
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub method: String,
     pub route: String,
@@ -36,6 +41,9 @@ pub struct Metrics {
     pool_connections: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
+    outbox: Family<OutboxLabels, Gauge>,
+    mail_sent: Counter,
+    mail_failed: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -84,6 +92,23 @@ impl Metrics {
             "Configured pool size",
             pool_max.clone(),
         );
+        let outbox = Family::<OutboxLabels, Gauge>::default();
+        let (mail_sent, mail_failed) = (Counter::default(), Counter::default());
+        registry.register(
+            "mail_outbox_messages",
+            "Messages in the outbox, by status (read at scrape time)",
+            outbox.clone(),
+        );
+        registry.register(
+            "mail_sent",
+            "Messages this process delivered",
+            mail_sent.clone(),
+        );
+        registry.register(
+            "mail_failed",
+            "Delivery attempts of this process that failed (retried or dead)",
+            mail_failed.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -91,6 +116,9 @@ impl Metrics {
             pool_connections,
             pool_idle,
             pool_max,
+            outbox,
+            mail_sent,
+            mail_failed,
         }
     }
 
@@ -110,6 +138,23 @@ impl Metrics {
                 status,
             })
             .inc();
+    }
+
+    /// The outbox's size by status, as just counted.
+    pub fn set_outbox(&self, counts: &[(String, i64)]) {
+        for status in ["pending", "sending", "sent", "dead", "cancelled"] {
+            let n = counts.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+            self.outbox
+                .get_or_create(&OutboxLabels {
+                    status: status.to_owned(),
+                })
+                .set(n);
+        }
+    }
+
+    pub fn mail_delivered(&self, sent: usize, failed: usize) {
+        self.mail_sent.inc_by(sent as u64);
+        self.mail_failed.inc_by(failed as u64);
     }
 
     /// Renders the OpenMetrics text, reading the pool's state at scrape time.

@@ -102,6 +102,19 @@ fn not_ready(backend: &'static str) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
 pub async fn metrics(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    // The queue's size; a scrape still answers (without it) while the database is away.
+    let counts = crate::http::with_conn(&state, |c| {
+        use crate::db::schema::outbox;
+        use diesel::prelude::*;
+        Ok(outbox::table
+            .group_by(outbox::status)
+            .select((outbox::status, diesel::dsl::count_star()))
+            .load::<(String, i64)>(c)?)
+    })
+    .await;
+    if let Ok(counts) = counts {
+        state.metrics.set_outbox(&counts);
+    }
     let text = state
         .metrics
         .render(&state.pool)

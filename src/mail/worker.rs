@@ -365,6 +365,7 @@ pub struct Worker {
     pub mailer: Mailer,
     pub settings: MailSettings,
     pub templates: std::sync::Arc<Templates>,
+    pub metrics: Option<std::sync::Arc<crate::http::metrics::Metrics>>,
 }
 
 /// Outcome of one pass over the queue.
@@ -383,6 +384,7 @@ impl Worker {
             mailer: Mailer::from_settings(&state.settings.mail, &state.settings.data.dir)?,
             settings: state.settings.mail.clone(),
             templates: std::sync::Arc::new(Templates::new()),
+            metrics: Some(state.metrics.clone()),
         })
     }
 
@@ -441,6 +443,9 @@ impl Worker {
             } else {
                 pass.failed += 1;
             }
+        }
+        if let Some(m) = &self.metrics {
+            m.mail_delivered(pass.sent, pass.failed);
         }
         Ok(pass)
     }
