@@ -286,8 +286,14 @@ async fn messages_wait_while_smtp_is_down_and_go_once_it_is_back(backend: Backen
     // The queue and the deliveries show on /metrics.
     let mut res = app.client().get(app.url("/metrics")).send().await.unwrap();
     let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
-    assert!(text.contains(r#"tomoni_mail_outbox_messages{status="sent"} 3"#), "{text}");
-    assert!(text.contains(r#"tomoni_mail_outbox_messages{status="pending"} 0"#), "{text}");
+    assert!(
+        text.contains(r#"tomoni_mail_outbox_messages{status="sent"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"tomoni_mail_outbox_messages{status="pending"} 0"#),
+        "{text}"
+    );
     assert!(
         statuses(&app)
             .iter()
@@ -538,7 +544,90 @@ async fn a_moved_event_is_announced_and_reminded_anew(backend: Backend) {
     assert_eq!(w.pass().await.unwrap(), Pass::default());
 }
 
+async fn hours_decisions_are_mailed_with_hours_and_reason(backend: Backend) {
+    let sink = SmtpSink::start("127.0.0.1:0").await;
+    let app = app_mailing_to(&backend, sink.addr.port()).await;
+    let site = app.site("A");
+    let (ev, token) = published_event(&app, site, 10).await;
+    let (a, b) = (
+        app.user(Role::Employee, Some(site)),
+        app.user(Role::Employee, Some(site)),
+    );
+    // The event took place yesterday.
+    let start = Utc::now() - Duration::days(1);
+    diesel::update(
+        tomoni::db::schema::events::table
+            .filter(tomoni::db::schema::events::id.eq(ev.parse::<Id>().unwrap())),
+    )
+    .set((
+        tomoni::db::schema::events::starts_at.eq(tomoni::db::Timestamp::from(start)),
+        tomoni::db::schema::events::ends_at
+            .eq(tomoni::db::Timestamp::from(start + Duration::hours(3))),
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let (status, _, done) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/events/{ev}/attendance"),
+            Some(&token),
+            Some(json!({"entries": [
+            {"user_id": a.id.to_string(), "status": "attended", "minutes": 150},
+            {"user_id": b.id.to_string(), "status": "attended", "minutes": 60}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    let approver = app.token(&app.coordinator(&[site]));
+    let (ida, idb) = (
+        done["items"][0]["id"].as_str().unwrap(),
+        done["items"][1]["id"].as_str().unwrap(),
+    );
+    app.call(
+        "POST",
+        "/api/v1/attendance/approve",
+        Some(&approver),
+        Some(json!({"ids": [ida]})),
+    )
+    .await;
+    app.call(
+        "POST",
+        &format!("/api/v1/attendance/{idb}/reject"),
+        Some(&approver),
+        Some(json!({"reason": "left early"})),
+    )
+    .await;
+    worker(&app).pass().await.unwrap();
+    let mails = sink.all();
+    let to = |u: &TestUser| {
+        mails
+            .iter()
+            .find(|m| m.to == [u.email.clone()])
+            .unwrap()
+            .clone()
+    };
+    let (approved, rejected) = (to(&a), to(&b));
+    assert_eq!(
+        approved.header("Subject").unwrap(),
+        "Volunteer hours approved: Beach clean-up at Shonan"
+    );
+    assert!(
+        approved.data.contains("your 2.5 hours"),
+        "{}",
+        approved.data
+    );
+    assert_eq!(
+        rejected.header("Subject").unwrap(),
+        "Volunteer hours not approved: Beach clean-up at Shonan"
+    );
+    assert!(
+        rejected.data.contains("Reason: left early"),
+        "{}",
+        rejected.data
+    );
+}
+
 both_backends!(
+    hours_decisions_are_mailed_with_hours_and_reason,
     reminders_go_once_and_never_for_a_cancelled_sign_up,
     a_moved_event_is_announced_and_reminded_anew,
     each_kind_of_sign_up_message_arrives_with_its_calendar_entry,

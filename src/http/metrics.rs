@@ -143,7 +143,10 @@ impl Metrics {
     /// The outbox's size by status, as just counted.
     pub fn set_outbox(&self, counts: &[(String, i64)]) {
         for status in ["pending", "sending", "sent", "dead", "cancelled"] {
-            let n = counts.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+            let n = counts
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n);
             self.outbox
                 .get_or_create(&OutboxLabels {
                     status: status.to_owned(),
