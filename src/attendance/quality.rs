@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::attendance::model::Approval;
 use crate::attendance::rules::MINUTES_PER_DAY;
-use crate::db::schema::{attendance, events, programs, sites};
+use crate::db::schema::{attendance, events, programs};
 use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::AppResult;
 use crate::stats::FiscalCalendar;
@@ -137,22 +137,10 @@ pub fn report(
         q = q.filter(programs::site_id.eq(s));
     }
     if let Some(c) = scope.company_id {
-        q = q.filter(
-            programs::site_id.eq_any(
-                sites::table
-                    .filter(sites::company_id.eq(c))
-                    .select(sites::id),
-            ),
-        );
+        q = q.filter(programs::site_id.eq_any(crate::org::sites::of_company(c)));
     }
     if let Some(r) = &scope.region {
-        q = q.filter(
-            programs::site_id.eq_any(
-                sites::table
-                    .filter(sites::region.eq(r.clone()))
-                    .select(sites::id),
-            ),
-        );
+        q = q.filter(programs::site_id.eq_any(crate::org::sites::in_region(r.clone())));
     }
     if let Some(allowed) = &scope.sites {
         q = q.filter(programs::site_id.eq_any(allowed.clone()));

@@ -159,13 +159,7 @@ pub fn write(
                 q = q.filter(programs::site_id.eq(s));
             }
             if let Some(c) = f.company_id {
-                q = q.filter(
-                    programs::site_id.eq_any(
-                        sites::table
-                            .filter(sites::company_id.eq(c))
-                            .select(sites::id),
-                    ),
-                );
+                q = q.filter(programs::site_id.eq_any(crate::org::sites::of_company(c)));
             }
             if let Some(a) = f.approval {
                 q = q.filter(attendance::approval.eq(a.as_str()));

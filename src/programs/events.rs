@@ -490,22 +490,10 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
     // Site attributes as sub-queries: no join with sites unless asked (a join the planner
     // sometimes turns into a scan of sites per event).
     if let Some(c) = f.company_id {
-        q = q.filter(
-            programs::site_id.eq_any(
-                sites::table
-                    .filter(sites::company_id.eq(c))
-                    .select(sites::id),
-            ),
-        );
+        q = q.filter(programs::site_id.eq_any(crate::org::sites::of_company(c)));
     }
     if let Some(r) = &f.region {
-        q = q.filter(
-            programs::site_id.eq_any(
-                sites::table
-                    .filter(sites::region.eq(r.clone()))
-                    .select(sites::id),
-            ),
-        );
+        q = q.filter(programs::site_id.eq_any(crate::org::sites::in_region(r.clone())));
     }
     if let Some(t) = &f.theme {
         q = q.filter(programs::theme.eq(t.clone()));
