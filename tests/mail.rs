@@ -626,7 +626,54 @@ async fn hours_decisions_are_mailed_with_hours_and_reason(backend: Backend) {
     );
 }
 
+/// The worker the server starts itself delivers without anyone driving it.
+async fn the_servers_own_worker_delivers(backend: Backend) {
+    let mut sink = SmtpSink::start("127.0.0.1:0").await;
+    let db = TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.mail.transport = MailTransport::Smtp;
+    settings.mail.smtp.host = "127.0.0.1".into();
+    settings.mail.smtp.port = sink.addr.port();
+    settings.mail.smtp.tls = SmtpTls::None;
+    settings.mail.worker_enabled = true;
+    settings.mail.poll_interval_ms = 50;
+    let app = TestApp::spawn_with(db, settings).await;
+    let site = app.site("A");
+    let (ev, _) = published_event(&app, site, 5).await;
+    let a = app.user(Role::Employee, Some(site));
+    sign_up(&app, &a, &ev).await;
+    let m = sink.next().await;
+    assert_eq!(m.to, std::slice::from_ref(&a.email));
+}
+
+/// The development transport writes `.eml` files into the data folder.
+async fn the_file_transport_writes_eml_files(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let settings = db.settings();
+    assert_eq!(settings.mail.transport, MailTransport::File, "the default");
+    let app = TestApp::spawn_with(db, settings).await;
+    let site = app.site("A");
+    let (ev, _) = published_event(&app, site, 5).await;
+    let a = app.user(Role::Employee, Some(site));
+    sign_up(&app, &a, &ev).await;
+    assert_eq!(worker(&app).pass().await.unwrap().sent, 1);
+    let dir = app.settings.data.dir.join("mail");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"));
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        text.contains("You are signed up: Beach clean-up at Shonan"),
+        "{text}"
+    );
+}
+
 both_backends!(
+    the_servers_own_worker_delivers,
+    the_file_transport_writes_eml_files,
     hours_decisions_are_mailed_with_hours_and_reason,
     reminders_go_once_and_never_for_a_cancelled_sign_up,
     a_moved_event_is_announced_and_reminded_anew,
