@@ -11,40 +11,18 @@
 # Medians of RUNS. Loopback only; the scratch database is dropped afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BASE=${TOMONI_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-ADMIN="${BASE%/*}/postgres"
-URL="${BASE%/*}/tomoni_bench_export"
+DB_NAME=tomoni_bench_export
 SCALE=${SCALE:-0.8}
 RUNS=${RUNS:-3}
 PORT=${PORT:-18088}
-
-cargo build --release --quiet
-BIN=$PWD/target/release/tomoni
-WORK=$(mktemp -d)
-SERVER=
-cleanup() {
-    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
-    psql "$ADMIN" -qc "DROP DATABASE IF EXISTS tomoni_bench_export WITH (FORCE)" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-tomoni() { exec env -i PATH="$PATH" HOME="$WORK" TOMONI__DATABASE__URL="$URL" TOMONI__LOG__LEVEL=warn \
-    TOMONI__DATA__DIR="$WORK/data" TOMONI__SERVER__PORT="$PORT" "$BIN" "$@"; }
-
-YEAR=$(date -u +%Y); MONTH=$(date -u +%-m)
-FY=$(( (MONTH >= 4 ? YEAR + 1 : YEAR) - 1 ))
+. bench/lib.sh
+URL=$PG_URL
+FY=$LAST_FY
 FIRST="$((FY - 1))-04-01"; LAST="$FY-03-31"
 
-psql "$ADMIN" -qc "DROP DATABASE IF EXISTS tomoni_bench_export WITH (FORCE)"
 (tomoni seed demo --years 1 --scale "$SCALE") | tail -1
-echo "bench-password-123" | (tomoni user create --email hr@example.com --role hr --password-stdin) >/dev/null
-if curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null; then echo "port $PORT is taken" >&2; exit 1; fi
-(tomoni serve) >"$WORK/server.log" 2>&1 &
-SERVER=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-TOKEN=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
-    -d '{"email":"hr@example.com","password":"bench-password-123"}' \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+start_server
+TOKEN=$(token_for hr@example.com hr)
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
 # Runs "$@" while sampling the server's RSS; prints "seconds peak_growth_kib".
