@@ -272,6 +272,9 @@ pub async fn reject_attendance(
 pub struct HoursQuery {
     /// Only this fiscal year's items (totals always cover every year).
     pub fiscal_year: Option<i32>,
+    /// `json` (default) or `csv`: the items as a file (the employee's own hours are the one
+    /// export every employee may make).
+    pub format: Option<String>,
 }
 
 fn fiscal_year_param(fy: i32) -> AppResult<()> {
@@ -298,9 +301,28 @@ pub async fn my_hours(
     if let Some(fy) = q.fiscal_year {
         fiscal_year_param(fy)?;
     }
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                format!("unknown format {other:?}: use json or csv"),
+            ));
+        }
+    };
     let fiscal = state.settings.stats.fiscal();
     let year = q.fiscal_year;
     let result = with_conn(&state, move |c| hours::of_user(c, caller.id, fiscal, year)).await?;
+    if csv {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "Content-Disposition",
+                "attachment; filename=\"my-volunteer-hours.csv\"",
+            ))
+            .body(hours::csv(&result.items).map_err(AppError::internal)?));
+    }
     Ok(HttpResponse::Ok().json(result))
 }
 

@@ -175,3 +175,43 @@ fn totals(
         })
         .collect())
 }
+
+/// The items as CSV (RFC 4180, formulas neutralised): date, fiscal year, event, site, status,
+/// minutes, hours, days, approval.
+pub fn csv(items: &[HoursItem]) -> Result<String, csv::Error> {
+    use crate::exports::neutralize;
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    w.write_record([
+        "event_date",
+        "fiscal_year",
+        "event_title",
+        "site",
+        "status",
+        "minutes",
+        "hours",
+        "days",
+        "approval",
+    ])?;
+    for i in items {
+        let status = if i.status == AttendanceStatus::Attended {
+            "attended"
+        } else {
+            "no_show"
+        };
+        w.write_record([
+            i.starts_at.format("%Y-%m-%d").to_string(),
+            i.fiscal_year.to_string(),
+            neutralize(&i.event_title).into_owned(),
+            neutralize(&i.site_name).into_owned(),
+            status.to_owned(),
+            i.minutes.to_string(),
+            crate::exports::sheet::format_number(f64::from(i.minutes) / 60.0),
+            i.days.to_string(),
+            i.approval.as_str().to_owned(),
+        ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
