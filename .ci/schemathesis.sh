@@ -7,7 +7,7 @@
 #   .ci/schemathesis.sh VENV [POSTGRES_URL]     # called by .ci/run; loopback only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=$1
+VENV=$(realpath "$1")
 PG=${2:-}
 EXAMPLES=${EXAMPLES:-10}
 BIN=$PWD/target/debug/tomoni
@@ -47,9 +47,10 @@ run() { # backend role
         -d '{"email":"st@example.com","password":"st-password-12345"}' \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
     echo "--- schemathesis: $backend as $role"
-    "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api-docs/openapi.json" \
+    # From the scratch folder: schemathesis keeps a cache in its working directory.
+    (cd "$WORK" && "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api-docs/openapi.json" \
         -H "Authorization: Bearer $token" -c not_a_server_error,response_schema_conformance \
-        -n "$EXAMPLES" --request-timeout 10 --seed 1 >"$WORK/report" 2>&1 \
+        -n "$EXAMPLES" --request-timeout 10 --seed 1) >"$WORK/report" 2>&1 \
         || { cat "$WORK/report"; exit 1; }
     grep -E "generated" "$WORK/report"
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
