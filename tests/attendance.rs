@@ -46,7 +46,7 @@ fn rfc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// A published event from `start`, `hours` long.
+/// A published event from `start`, `hours` long, in the site's zone (Asia/Tokyo).
 async fn event(
     app: &TestApp,
     s: &Setup,
@@ -54,13 +54,26 @@ async fn event(
     hours: i64,
     capacity: Value,
 ) -> String {
+    event_in(app, s, start, hours, capacity, "Asia/Tokyo").await
+}
+
+/// The same in time zone `tz`.
+async fn event_in(
+    app: &TestApp,
+    s: &Setup,
+    start: DateTime<Utc>,
+    hours: i64,
+    capacity: Value,
+    tz: &str,
+) -> String {
     let (status, _, ev) = app
         .call(
             "POST",
             "/api/v1/events",
             Some(&s.coord),
             Some(json!({"program_id": s.program, "starts_at": rfc(start),
-                        "ends_at": rfc(start + Duration::hours(hours)), "capacity": capacity})),
+                        "ends_at": rfc(start + Duration::hours(hours)), "capacity": capacity,
+                        "timezone": tz})),
         )
         .await;
     assert_eq!(status, 201, "{ev}");
@@ -139,8 +152,17 @@ async fn past_event(app: &TestApp, s: &Setup, n: usize) -> (String, Vec<TestUser
     for p in &people {
         sign_up(app, p, &ev).await;
     }
-    shift(app, &ev, Utc::now() - Duration::days(1), 3);
+    // Yesterday 10:00-13:00 in Tokyo: one local day whatever the time the test runs.
+    shift(app, &ev, yesterday_at_one_utc(), 3);
     (ev, people)
+}
+
+fn yesterday_at_one_utc() -> DateTime<Utc> {
+    (Utc::now() - Duration::days(1))
+        .date_naive()
+        .and_hms_opt(1, 0, 0)
+        .unwrap()
+        .and_utc()
 }
 
 async fn roster_marking_records_defaults_and_is_idempotent(backend: Backend) {
@@ -590,8 +612,28 @@ async fn roster_entries_within_the_event_length_can_be_auto_approved(backend: Ba
 }
 
 /// An event starting in 30 minutes (check-in open) with the coordinator's code.
+/// A zone in which `start .. start + hours` stays on one local day (so the defaults the tests
+/// expect are those of a one-day event, whatever the time the test runs).
+fn one_day_zone(start: DateTime<Utc>, hours: i64) -> &'static str {
+    [
+        "Asia/Tokyo",
+        "UTC",
+        "America/New_York",
+        "Pacific/Honolulu",
+        "Pacific/Kiritimati",
+    ]
+    .into_iter()
+    .find(|tz| {
+        let zone: chrono_tz::Tz = tz.parse().unwrap();
+        let end = start + Duration::hours(hours) - Duration::seconds(1);
+        start.with_timezone(&zone).date_naive() == end.with_timezone(&zone).date_naive()
+    })
+    .unwrap()
+}
+
 async fn event_about_to_start(app: &TestApp, s: &Setup, capacity: Value) -> (String, String) {
-    let ev = event(app, s, Utc::now() + Duration::minutes(30), 2, capacity).await;
+    let start = Utc::now() + Duration::minutes(30);
+    let ev = event_in(app, s, start, 2, capacity, one_day_zone(start, 2)).await;
     let (status, _, code) = app
         .get_as(&s.coord, &format!("/api/v1/events/{ev}/check-in-code"))
         .await;
