@@ -18,10 +18,11 @@ use crate::db::{Id, Timestamp};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
-use crate::http::with_conn;
+use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
 use crate::programs::handlers::visible;
 use crate::programs::require_runs_site;
+use crate::stats::fiscal::checked_year;
 
 /// Records attendance from the roster: one line per employee (attended with minutes and
 /// person-days, or no-show). Listed employees get exactly these values; others keep theirs.
@@ -80,17 +81,6 @@ fn code_response(code: CheckInCode, svg: bool) -> AppResult<HttpResponse> {
     }
 }
 
-fn wants_svg(format: Option<&str>) -> AppResult<bool> {
-    match format {
-        None | Some("json") => Ok(false),
-        Some("svg") => Ok(true),
-        Some(other) => Err(AppError::bad_request(
-            "invalid_query",
-            format!("unknown format {other:?}: use json or svg"),
-        )),
-    }
-}
-
 /// The event's check-in code for the coordinator to show, with the window it works in; as a QR
 /// code image with `format=svg`. Created on first request.
 #[utoipa::path(get, path = "/api/v1/events/{id}/check-in-code", tag = "attendance", security(("bearer" = [])),
@@ -104,7 +94,7 @@ pub async fn check_in_code(
     id: web::Path<uuid::Uuid>,
     q: web::Query<CodeQuery>,
 ) -> AppResult<HttpResponse> {
-    let svg = wants_svg(q.format.as_deref())?;
+    let svg = format_param(q.format.as_deref(), &["json", "svg"])? == "svg";
     let event = Id::from(id.into_inner());
     let settings = state.settings.attendance.clone();
     let code = with_conn(&state, move |c| {
@@ -277,17 +267,6 @@ pub struct HoursQuery {
     pub format: Option<String>,
 }
 
-fn fiscal_year_param(fy: i32) -> AppResult<()> {
-    if crate::stats::fiscal::YEARS.contains(&fy) {
-        Ok(())
-    } else {
-        Err(AppError::bad_request(
-            "invalid_query",
-            format!("fiscal_year must be between 1900 and 2200, got {fy}"),
-        ))
-    }
-}
-
 /// The caller's volunteer history, newest first, with totals per fiscal year (approved hours
 /// count; pending shown apart).
 #[utoipa::path(get, path = "/api/v1/me/hours", tag = "attendance", security(("bearer" = [])),
@@ -299,18 +278,9 @@ pub async fn my_hours(
     q: web::Query<HoursQuery>,
 ) -> AppResult<HttpResponse> {
     if let Some(fy) = q.fiscal_year {
-        fiscal_year_param(fy)?;
+        checked_year("fiscal_year", fy)?;
     }
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(AppError::bad_request(
-                "invalid_query",
-                format!("unknown format {other:?}: use json or csv"),
-            ));
-        }
-    };
+    let csv = format_param(q.format.as_deref(), &["json", "csv"])? == "csv";
     let fiscal = state.settings.stats.fiscal();
     let year = q.fiscal_year;
     let result = with_conn(&state, move |c| hours::of_user(c, caller.id, fiscal, year)).await?;
@@ -353,7 +323,7 @@ pub async fn quality(
     let now = Timestamp::now();
     let fy = match q.fiscal_year {
         Some(fy) => {
-            fiscal_year_param(fy)?;
+            checked_year("fiscal_year", fy)?;
             fy
         }
         None => fiscal.year_of(now.get().date_naive()),

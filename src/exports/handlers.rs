@@ -21,9 +21,9 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::exports::import::{self, ParticipationReport};
 use crate::exports::sheet::{Kind, Sheet};
 use crate::exports::{ChannelWriter, hours, participations};
-use crate::http::with_conn;
+use crate::http::{format_param, with_conn};
 use crate::programs::require_runs_site;
-use crate::stats::fiscal::YEARS;
+use crate::stats::fiscal::checked_year;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -53,26 +53,12 @@ fn purpose(p: Option<&str>) -> AppResult<String> {
 }
 
 fn kind(format: Option<&str>, bom: Option<bool>) -> AppResult<Kind> {
-    match format {
-        None | Some("csv") => Ok(Kind::Csv {
+    Ok(match format_param(format, &["csv", "xlsx"])? {
+        "xlsx" => Kind::Xlsx,
+        _ => Kind::Csv {
             bom: bom.unwrap_or(false),
-        }),
-        Some("xlsx") => Ok(Kind::Xlsx),
-        Some(other) => Err(AppError::bad_request(
-            "invalid_query",
-            format!("unknown format {other:?}: use csv or xlsx"),
-        )),
-    }
-}
-
-fn fiscal_year(fy: Option<i32>) -> AppResult<Option<i32>> {
-    match fy {
-        Some(y) if !YEARS.contains(&y) => Err(AppError::bad_request(
-            "invalid_query",
-            format!("fiscal_year must be between 1900 and 2200, got {y}"),
-        )),
-        other => Ok(other),
-    }
+        },
+    })
 }
 
 type WriteRows = Box<
@@ -173,7 +159,10 @@ pub async fn export_participations(
     let q = q.into_inner();
     let purpose = purpose(q.purpose.as_deref())?;
     let kind = kind(q.format.as_deref(), q.bom)?;
-    let fy = fiscal_year(q.fiscal_year)?;
+    let fy = q
+        .fiscal_year
+        .map(|y| checked_year("fiscal_year", y))
+        .transpose()?;
     let site_id = q.site_id.map(Id::from);
     if let Some(site) = site_id
         && caller.role == Role::Coordinator
@@ -236,7 +225,7 @@ pub async fn export_hours(
     let q = q.into_inner();
     let purpose = purpose(q.purpose.as_deref())?;
     let kind = kind(q.format.as_deref(), q.bom)?;
-    let fy = fiscal_year(Some(q.fiscal_year))?.unwrap_or(q.fiscal_year);
+    let fy = checked_year("fiscal_year", q.fiscal_year)?;
     let fiscal = state.settings.stats.fiscal();
     stream(
         &state,

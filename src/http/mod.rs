@@ -37,6 +37,23 @@ pub async fn with_conn<T: Send + 'static>(
     .await?
 }
 
+/// The `?format=` a caller chose among `allowed` (the first is the default); 400
+/// `invalid_query` listing the choices for anything else.
+pub fn format_param<'a>(
+    given: Option<&str>,
+    allowed: &[&'a str],
+) -> crate::error::AppResult<&'a str> {
+    match given {
+        None => Ok(allowed[0]),
+        Some(f) => allowed.iter().copied().find(|a| *a == f).ok_or_else(|| {
+            AppError::bad_request(
+                "invalid_query",
+                format!("unknown format {f:?}: use {}", allowed.join(", ")),
+            )
+        }),
+    }
+}
+
 /// A resource whose other methods answer 405 problem+json with an `Allow` header.
 fn resource(path: &str, allow: &'static str) -> Resource {
     web::resource(path).default_service(web::to(move || async move {

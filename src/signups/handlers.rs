@@ -151,16 +151,7 @@ pub async fn roster(
     q: web::Query<RosterQuery>,
 ) -> AppResult<HttpResponse> {
     let event_id = Id::from(id.into_inner());
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(AppError::bad_request(
-                "invalid_query",
-                format!("unknown format {other:?}"),
-            ));
-        }
-    };
+    let csv = crate::http::format_param(q.format.as_deref(), &["json", "csv"])? == "csv";
     let (event, entries) = with_conn(&state, move |c| {
         let event = events::find(c, event_id)?;
         if !visible(&caller, &event) {

@@ -64,6 +64,22 @@ impl FiscalCalendar {
     }
 }
 
+/// A fiscal year given in a request, within [`YEARS`]; 400 `invalid_query` naming `name` else.
+pub fn checked_year(name: &str, fy: i32) -> crate::error::AppResult<i32> {
+    if YEARS.contains(&fy) {
+        Ok(fy)
+    } else {
+        Err(crate::error::AppError::bad_request(
+            "invalid_query",
+            format!(
+                "{name} must be a fiscal year between {} and {}, got {fy}",
+                YEARS.start(),
+                YEARS.end()
+            ),
+        ))
+    }
+}
+
 /// The local date of an instant in an IANA zone (UTC if the zone is unknown, which validation
 /// prevents).
 pub fn local_date(t: Timestamp, tz: &str) -> NaiveDate {

@@ -11,10 +11,10 @@ use crate::auth::{Caller, Role};
 use crate::db::{Id, Timestamp};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::json::Json;
-use crate::http::with_conn;
+use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
 use crate::stats::breakdown::{self, Breakdown, By};
-use crate::stats::fiscal::YEARS;
+use crate::stats::fiscal::checked_year;
 use crate::stats::mdd::{self, Scope};
 use crate::stats::objectives::{self, Objectives, ObjectivesInput};
 use crate::stats::report::{self, MddReport};
@@ -37,17 +37,6 @@ pub struct MddQuery {
     pub format: Option<String>,
 }
 
-fn year(name: &str, fy: i32) -> AppResult<i32> {
-    if YEARS.contains(&fy) {
-        Ok(fy)
-    } else {
-        Err(AppError::bad_request(
-            "invalid_query",
-            format!("{name} must be a fiscal year between 1900 and 2200, got {fy}"),
-        ))
-    }
-}
-
 /// The annual-report figures per fiscal year with the change on the year before. Counted from
 /// summary tables kept in step with every change, so the answer never scans raw attendance.
 #[utoipa::path(get, path = "/api/v1/stats/mdd", tag = "statistics", security(("bearer" = [])),
@@ -62,8 +51,8 @@ pub async fn mdd_report(
     let q = q.into_inner();
     let fiscal = state.settings.stats.fiscal();
     let current = fiscal.year_of(Timestamp::now().get().date_naive());
-    let to = year("to", q.to.unwrap_or(current))?;
-    let from = year("from", q.from.unwrap_or(to - 2))?;
+    let to = checked_year("to", q.to.unwrap_or(current))?;
+    let from = checked_year("from", q.from.unwrap_or(to - 2))?;
     if from > to || to - from >= MAX_YEARS {
         return Err(AppError::bad_request(
             "invalid_query",
@@ -81,13 +70,7 @@ pub async fn mdd_report(
             "give at most one of site_id, company_id and region",
         ));
     }
-    let format = q.format.clone().unwrap_or_else(|| "json".to_owned());
-    if !matches!(format.as_str(), "json" | "csv" | "svg") {
-        return Err(AppError::bad_request(
-            "invalid_query",
-            format!("unknown format {format:?}: use json, csv or svg"),
-        ));
-    }
+    let format = format_param(q.format.as_deref(), &["json", "csv", "svg"])?;
     let scope = Scope {
         site_id: q.site_id.map(Id::from),
         company_id: q.company_id.map(Id::from),
@@ -98,7 +81,7 @@ pub async fn mdd_report(
     })
     .await?;
     let years = report::build(fiscal, from, to, &figures);
-    match format.as_str() {
+    match format {
         "csv" => Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header((
@@ -141,7 +124,7 @@ pub async fn mdd_breakdown(
     fy: web::Path<i32>,
     q: web::Query<BreakdownQuery>,
 ) -> AppResult<HttpResponse> {
-    let fy = year("fiscal year", fy.into_inner())?;
+    let fy = checked_year("fiscal year", fy.into_inner())?;
     let by = q.by;
     let fiscal = state.settings.stats.fiscal();
     let result = with_conn(&state, move |c| breakdown::breakdown(c, fiscal, fy, by)).await?;
@@ -157,7 +140,7 @@ pub async fn get_objectives(
     _caller: Caller,
     fy: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
-    let fy = year("fiscal year", fy.into_inner())?;
+    let fy = checked_year("fiscal year", fy.into_inner())?;
     let fiscal = state.settings.stats.fiscal();
     let result = with_conn(&state, move |c| objectives::get(c, fiscal, fy)).await?;
     Ok(HttpResponse::Ok().json(result))
@@ -179,7 +162,7 @@ pub async fn put_objectives(
     body: Json<ObjectivesInput>,
 ) -> AppResult<HttpResponse> {
     caller.require(&[Role::Hr, Role::Admin])?;
-    let fy = year("fiscal year", fy.into_inner())?;
+    let fy = checked_year("fiscal year", fy.into_inner())?;
     let input = body.into_inner();
     if input.objectives.len() > 20 {
         return Err(AppError::validation(vec![crate::error::FieldError::new(
