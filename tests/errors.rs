@@ -29,7 +29,45 @@ async fn wrong_method_is_a_problem_with_allow(backend: Backend) {
     assert_problem(&got, 405, "method_not_allowed");
 }
 
+/// Bad query parameters of the list, report and export endpoints added with attendance,
+/// statistics, exports and mail: 400 `invalid_query`, never a 500 or a silent default.
+async fn bad_query_parameters_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.token(&app.user(tomoni::auth::Role::Admin, None));
+    for path in [
+        "/api/v1/attendance?approval=maybe",
+        "/api/v1/attendance?cursor=not-a-cursor",
+        "/api/v1/attendance?limit=0",
+        "/api/v1/quality?fiscal_year=99999",
+        "/api/v1/quality?region=moon",
+        "/api/v1/me/hours?fiscal_year=1",
+        "/api/v1/exports/hours?purpose=leave",
+        "/api/v1/exports/hours?purpose=leave&fiscal_year=3000",
+        "/api/v1/exports/participations?purpose=review&approval=maybe",
+        "/api/v1/admin/outbox?status=lost",
+        "/api/v1/stats/mdd/abc/breakdown?by=site",
+        "/api/v1/objectives/12",
+    ] {
+        let got = app.get_as(&admin, path).await;
+        assert!(
+            got.0 == 400 || got.0 == 404,
+            "{path}: expected a 4xx problem, got {} {}",
+            got.0,
+            got.2
+        );
+        assert!(
+            got.1.starts_with("application/problem+json"),
+            "{path}: {}",
+            got.1
+        );
+        if got.0 == 400 {
+            assert_eq!(got.2["code"], "invalid_query", "{path}: {}", got.2);
+        }
+    }
+}
+
 both_backends!(
+    bad_query_parameters_are_refused,
     unknown_route_is_a_problem,
     wrong_method_is_a_problem_with_allow
 );
