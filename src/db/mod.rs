@@ -394,19 +394,28 @@ pub(crate) use per_backend;
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so a transaction that reads
 /// before it writes takes the write lock up front and waits (busy_timeout) instead of failing
 /// with SQLITE_BUSY when it later tries to upgrade. On PostgreSQL it is an ordinary transaction.
+///
+/// Called inside another transaction (a service inside `idempotency::create`, an import calling
+/// services), it joins that transaction instead of opening a savepoint: every caller passes the
+/// error on, so the whole transaction is rolled back either way, and a sign-up saves the two
+/// round trips of SAVEPOINT/RELEASE (measured in bench/load.sh).
 pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    // Nested (a service called inside another's transaction): a savepoint, as diesel does.
-    let nested = match conn {
-        AnyConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
-            .transaction_depth()?
-            .is_some(),
-        AnyConnection::Postgresql(_) => true,
+    let depth = match conn {
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?
+        }
+        AnyConnection::Postgresql(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?
+        }
     };
-    if nested {
+    if depth.is_some() {
+        return f(conn);
+    }
+    if let AnyConnection::Postgresql(_) = conn {
         return conn.transaction(f);
     }
     on_sqlite(conn, |c| {
