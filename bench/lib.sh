@@ -1,7 +1,8 @@
 # Shared by the bench/*.sh scripts (source it): a scratch database, the release binary with a
 # clean environment, a server on loopback, a token. Loopback only.
 #
-# Before sourcing, set DB_NAME (the scratch PostgreSQL database) and PORT.
+# Before sourcing, set DB_NAME (the scratch PostgreSQL database) and PORT; EXTRA_ENV may hold
+# more VAR=value words for the binary.
 
 BASE=${TOMONI_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 ADMIN="${BASE%/*}/postgres"
@@ -24,7 +25,7 @@ psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&
 # call's $! is the server itself and `kill` reaches it.
 tomoni() { exec env -i PATH="$PATH" HOME="$WORK" TOMONI__DATABASE__URL="$URL" TOMONI__LOG__LEVEL=warn \
     TOMONI__DATA__DIR="$WORK/data" TOMONI__SERVER__PORT="$PORT" TOMONI__MAIL__WORKER_ENABLED=false \
-    "$BIN" "$@"; }
+    ${EXTRA_ENV:-} "$BIN" "$@"; }
 
 # Starts `tomoni serve` on $URL and waits (bounded) until it is ready; sets SERVER.
 start_server() {
