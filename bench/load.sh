@@ -10,6 +10,7 @@
 #   bench/load.sh               # SCALE=0.5 SECONDS=10 CONNECTIONS=32; PostgreSQL at
 #                               # $TOMONI_BENCH_POSTGRES_URL (default: the local server)
 #   KEEP=1 bench/load.sh        # keep the scratch folder (server log, pgbench scripts, lists)
+#   BACKENDS=postgres bench/load.sh   # one backend only
 #
 # The load generator (examples/loadgen.rs) and pgbench share the two cores with the server and
 # the database, as the targets in BENCHMARKS.md assume. Only loopback traffic.
@@ -28,7 +29,7 @@ SECRET=bench-load-secret-0123456789abcdef-0123
 . bench/lib.sh
 cargo build --release --quiet --example loadgen
 LOADGEN=$PWD/target/release/examples/loadgen
-EXTRA_ENV="TOMONI__JWT__SECRET=$SECRET TOMONI__AUTH__LOGIN_ACCOUNT_BURST=0 TOMONI__AUTH__LOGIN_ADDRESS_BURST=0"
+EXTRA_ENV="${EXTRA_ENV:-} TOMONI__JWT__SECRET=$SECRET TOMONI__AUTH__LOGIN_ACCOUNT_BURST=0 TOMONI__AUTH__LOGIN_ADDRESS_BURST=0"
 
 if [ "${KEEP:-}" = 1 ]; then
     trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; echo "kept $WORK"' EXIT
@@ -217,8 +218,13 @@ main() {
     argon=$("$LOADGEN" argon2 --seconds 3)
     ARGON2_CEILING=$(field "$argon" "[\"per_second_one_thread\"] * $(nproc)")
     echo "argon2id: $(field "$argon" '["per_second_one_thread"]') verifications/s on one thread; login ceiling $ARGON2_CEILING/s on $(nproc) cores"
-    if psql "$ADMIN" -qAtc 'SELECT 1' >/dev/null 2>&1; then run_backend postgres; else echo "postgres: skipped ($ADMIN not reachable)"; fi
-    run_backend sqlite
+    for backend in ${BACKENDS:-postgres sqlite}; do
+        if [ "$backend" = postgres ] && ! psql "$ADMIN" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+            echo "postgres: skipped ($ADMIN not reachable)"
+            continue
+        fi
+        run_backend "$backend"
+    done
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then main; fi
