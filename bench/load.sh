@@ -7,7 +7,7 @@
 #   - the event list, a page of 50
 #   - login (argon2id-bound by design), against the argon2 rate of this machine
 #
-#   bench/load.sh               # SCALE=0.5 SECONDS=10 CONNECTIONS=32; PostgreSQL at
+#   bench/load.sh               # SCALE=1 SECONDS_EACH=5 REPEAT=3 CONNECTIONS=32; PostgreSQL at
 #                               # $TOMONI_BENCH_POSTGRES_URL (default: the local server)
 #   KEEP=1 bench/load.sh        # keep the scratch folder (server log, pgbench scripts, lists)
 #   BACKENDS=postgres bench/load.sh   # one backend only
@@ -19,8 +19,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 DB_NAME=tomoni_bench_load
 PORT=${PORT:-18090}
-SCALE=${SCALE:-0.5}
-DURATION=${SECONDS_EACH:-10}
+SCALE=${SCALE:-1}
+DURATION=${SECONDS_EACH:-5}
+REPEAT=${REPEAT:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 EVENTS=100
 HOT_SEATS=2000
@@ -46,26 +47,28 @@ api() { # method path [body] -> body; fails on an error status
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
-# EVENTS published events on separate days from day 200 on (no overlap, so no overlap rule
-# refuses a sign-up), plus two hot ones (one for HTTP, one for pgbench) with HOT_SEATS seats.
+# 2 x EVENTS published events on separate days from day 200 on (no overlap, so no overlap rule
+# refuses a sign-up), plus two hot ones with HOT_SEATS seats. HTTP and pgbench each get their own
+# half: sharing the rows, each side's run slowed the other's next round (dead row versions of
+# the same 100 events; HTTP fell from 0.53 to 0.24 of pgbench over three rounds).
 make_events() {
     local program start id seats
     program=$(api GET "/api/v1/programs?limit=1" | json '["items"][0]["id"]')
     : >"$WORK/events.txt"
-    for i in $(seq 0 $((EVENTS + 1))); do
+    for i in $(seq 0 $((2 * EVENTS + 1))); do
         start=$(date -u -d "+$((200 + i)) days" +%Y-%m-%dT10:00:00Z)
         seats=100000
-        [ "$i" -ge "$EVENTS" ] && seats=$HOT_SEATS
+        [ "$i" -ge $((2 * EVENTS)) ] && seats=$HOT_SEATS
         id=$(api POST /api/v1/events "{\"program_id\":\"$program\",\"starts_at\":\"$start\",
             \"ends_at\":\"${start%T*}T12:00:00Z\",\"capacity\":$seats,\"waitlist_enabled\":true}" | json '["id"]')
         api POST "/api/v1/events/$id/publish" >/dev/null
         echo "$id" >>"$WORK/events.txt"
     done
-    HOT=$(sed -n "$((EVENTS + 1))p" "$WORK/events.txt")
+    HOT=$(sed -n "$((2 * EVENTS + 1))p" "$WORK/events.txt")
 }
 
 # Work lists, every line a different (employee, event): "many" walks the events round-robin,
-# "hot" is everyone for one event. HTTP and pgbench get disjoint halves (pg_*.txt).
+# "hot" is half the employees for one event. HTTP and pgbench get their own lists (pg_*.txt).
 make_pairs() {
     sql "SELECT id FROM users WHERE role = 'employee' AND active ORDER BY id" >"$WORK/employees.txt"
     python3 - "$WORK" "$EVENTS" <<'PY'
@@ -73,14 +76,14 @@ import sys
 work, n = sys.argv[1], int(sys.argv[2])
 emp = open(f"{work}/employees.txt").read().split()
 ev = open(f"{work}/events.txt").read().split()
-many, hot, hot_pg = ev[:n], ev[n], ev[n + 1]
-pairs = [(emp[k % len(emp)], many[(k + k // len(emp)) % n]) for k in range(min(len(emp) * n, 200_000))]
-half = len(pairs) // 2
+hot, hot_pg = ev[2 * n], ev[2 * n + 1]
+def spread(events):
+    return [(emp[k % len(emp)], events[(k + k // len(emp)) % n]) for k in range(min(len(emp) * n, 100_000))]
 def write(name, rows):
     with open(f"{work}/{name}.txt", "w") as f:
         f.writelines(f"{u} {e}\n" for u, e in rows)
-write("many", pairs[:half])
-write("pg_many", pairs[half:])
+write("many", spread(ev[:n]))
+write("pg_many", spread(ev[n : 2 * n]))
 write("hot", [(u, hot) for u in emp[: len(emp) // 2]])
 write("pg_hot", [(u, hot_pg) for u in emp[len(emp) // 2 :]])
 PY
@@ -124,20 +127,52 @@ overbooking() {
            OR e.waitlisted <> (SELECT count(*) FROM signups s WHERE s.event_id = e.id AND s.status = 'waitlisted')"
 }
 
-report() { # label loadgen-result ["pgbench-tps pgbench-p99" target-ratio]
-    local label=$1 r=$2 pg=${3:-} target=${4:-}
-    printf '%-9s %-23s %6.0f req/s  p50 %6.2f ms  p99 %6.2f ms' "$BACKEND" "$label" \
-        "$(field "$r" '["rps"]')" "$(field "$r" '["p50_ms"]')" "$(field "$r" '["p99_ms"]')"
-    if [ -n "$pg" ]; then
-        set -- $pg
-        printf '  pgbench %5d tps (p99 %6.2f ms)  ratio %.2f (target >= %s)' "$1" "$2" "$(field "$r" "[\"rps\"] / $1")" "$target"
+# Every round starts from the same state: the previous round's dead rows vacuumed and its WAL
+# checkpointed, so neither side pays for the other's garbage.
+settle() {
+    if [ "$BACKEND" = postgres ]; then
+        psql "$URL" -qc "VACUUM (ANALYZE) events, signups, outbox" -c "CHECKPOINT" >/dev/null
     fi
-    printf '  %s\n' "$(field "$r" '["statuses"]')"
+}
+
+# Alternates REPEAT HTTP runs with REPEAT pgbench runs of the same work (the machine's speed
+# drifts over minutes; alternating keeps both sides under the same drift) and prints medians,
+# with the ratio of the median throughputs and the ratio of each round.
+measure() { # label http-function [pgbench-script target-ratio]
+    local label=$1 run=$2 script=${3:-} target=${4:-}
+    : >"$WORK/http.runs"
+    : >"$WORK/pg.runs"
+    for round in $(seq 0 $((REPEAT - 1))); do
+        settle
+        "$run" "$round" >>"$WORK/http.runs"
+        if [ -n "$script" ] && [ "$BACKEND" = postgres ]; then
+            settle
+            pgbench_run "$script" >>"$WORK/pg.runs"
+        fi
+    done
+    python3 - "$BACKEND" "$label" "$target" "$WORK/http.runs" "$WORK/pg.runs" <<'PY2'
+import json, statistics as st, sys
+backend, label, target, http_file, pg_file = sys.argv[1:]
+http = [json.loads(line) for line in open(http_file)]
+pg = [line.split() for line in open(pg_file) if line.strip()]
+med = lambda xs: st.median(xs)
+rps = med([h["rps"] for h in http])
+statuses = {}
+for h in http:
+    for k, v in h["statuses"].items():
+        statuses[k] = statuses.get(k, 0) + v
+line = f"{backend:<9} {label:<23} {rps:6.0f} req/s  p50 {med([h['p50_ms'] for h in http]):6.2f} ms  p99 {med([h['p99_ms'] for h in http]):6.2f} ms"
+if pg:
+    tps = med([float(p[0]) for p in pg])
+    rounds = " ".join(f"{h['rps']:.0f}/{float(p[0]):.0f}" for h, p in zip(http, pg))
+    line += f"  pgbench {tps:5.0f} tps (p99 {med([float(p[1]) for p in pg]):6.2f} ms)  ratio {rps / tps:.2f} (target >= {target}; rounds {rounds})"
+print(f"{line}  {statuses}")
+PY2
 }
 
 # The statements the server sends for one sign-up and for one list page, as log_statement = all
-# shows them, without the pool's validation SELECT 1 and the savepoint: those are the service's
-# own overhead and count against it. One statement more here than in the server: picking the
+# shows them, without the pool's validation SELECT 1 (twice per request): that is the service's
+# own overhead and counts against it. One statement more here than in the server: picking the
 # next unused (employee, event) from bench_pairs.
 write_pgbench_scripts() {
     cat >"$WORK/signup.sql" <<'SQL'
@@ -145,9 +180,7 @@ SELECT user_id AS uid, event_id AS eid, starts_at AS s, ends_at AS e FROM bench_
 SELECT role, site_id, active FROM users WHERE id = :uid LIMIT 1;
 BEGIN;
 SELECT events.id, events.program_id, events.title, events.description, events.starts_at, events.ends_at, events.timezone, events.location, events.capacity, events.taken, events.waitlisted, events.waitlist_enabled, events.signup_deadline, events.cancel_deadline, events.status, events.created_at, events.updated_at, programs.site_id FROM events INNER JOIN programs ON events.program_id = programs.id WHERE events.id = :eid LIMIT 1;
-SELECT active FROM users WHERE id = :uid LIMIT 1;
-SELECT count(*) FROM signups WHERE event_id = :eid AND user_id = :uid AND status <> 'cancelled';
-SELECT events.title FROM signups INNER JOIN events ON signups.event_id = events.id WHERE signups.user_id = :uid AND signups.status = 'confirmed' AND events.status <> 'cancelled' AND events.id <> :eid AND events.starts_at < :e AND events.ends_at > :s LIMIT 1;
+SELECT signups.event_id, events.title FROM signups INNER JOIN events ON signups.event_id = events.id WHERE signups.user_id = :uid AND ((signups.event_id = :eid AND signups.status <> 'cancelled') OR (signups.status = 'confirmed' AND events.status <> 'cancelled' AND events.id <> :eid AND events.starts_at < :e AND events.ends_at > :s)) ORDER BY signups.event_id = :eid DESC LIMIT 1;
 WITH seat AS (UPDATE events SET taken = taken + 1, updated_at = now() WHERE id = :eid AND status = 'published' AND (capacity IS NULL OR taken < capacity) RETURNING 1) SELECT count(*) AS seated FROM seat \gset
 \if :seated
 INSERT INTO signups (id, event_id, user_id, status, waitlist_position, forced, created_by, created_at, updated_at) VALUES (gen_random_uuid(), :eid, :uid, 'confirmed', NULL, false, :uid, now(), now());
@@ -178,42 +211,43 @@ ANALYZE bench_pairs;
 SQL
 }
 
+http_many() { loadgen signup --secret "$SECRET" --pairs "$WORK/many.$1"; }
+http_hot() { loadgen signup --secret "$SECRET" --pairs "$WORK/hot.$1"; }
+http_list() { LOADGEN_TOKEN=$READER_TOKEN loadgen get --path '/api/v1/events?limit=50'; }
+http_login() { loadgen login --logins "$WORK/logins.txt"; }
+
 run_backend() { # postgres|sqlite
     setup_backend "$1"
-    local r pg=
+    # One slice of each work list per round, so that no round repeats a pair.
+    for list in many hot; do split -n "l/$REPEAT" -d -a 1 "$WORK/$list.txt" "$WORK/$list."; done
     write_pgbench_scripts
-    r=$(loadgen signup --secret "$SECRET" --pairs "$WORK/many.txt")
-    if [ "$BACKEND" = postgres ]; then load_pairs "$WORK/pg_many.txt"; pg=$(pgbench_run "$WORK/signup.sql"); fi
-    report "sign-up, many events" "$r" "$pg" 0.50
-    r=$(loadgen signup --secret "$SECRET" --pairs "$WORK/hot.txt")
-    if [ "$BACKEND" = postgres ]; then load_pairs "$WORK/pg_hot.txt"; pg=$(pgbench_run "$WORK/signup.sql"); fi
-    report "sign-up, one hot event" "$r" "$pg" 0.50
+    [ "$BACKEND" = postgres ] && load_pairs "$WORK/pg_many.txt"
+    measure "sign-up, many events" http_many "$WORK/signup.sql" 0.50
+    [ "$BACKEND" = postgres ] && load_pairs "$WORK/pg_hot.txt"
+    measure "sign-up, one hot event" http_hot "$WORK/signup.sql" 0.50
     printf '%-9s overbooked events or counters off their rows: %s of %s events; the hot one: %s\n' "$BACKEND" \
         "$(overbooking)" "$(sql 'SELECT count(*) FROM events')" \
         "$(sql "SELECT capacity || ' seats, ' || taken || ' taken, ' || waitlisted || ' waitlisted' FROM events WHERE id = '$HOT'")"
 
-    local reader
-    reader=$(token_for "reader@bench.example" employee)
+    READER_TOKEN=$(token_for "reader@bench.example" employee)
     READER_ID=$(sql "SELECT id FROM users WHERE email = 'reader@bench.example'")
     write_pgbench_scripts
-    r=$(LOADGEN_TOKEN=$reader loadgen get --path '/api/v1/events?limit=50')
-    pg=; if [ "$BACKEND" = postgres ]; then pg=$(pgbench_run "$WORK/list.sql"); fi
-    report "event list, page of 50" "$r" "$pg" 0.40
+    measure "event list, page of 50" http_list "$WORK/list.sql" 0.40
 
     : >"$WORK/logins.txt"
     for i in $(seq 1 8); do
         token_for "login$i@bench.example" employee >/dev/null
         echo "login$i@bench.example bench-password-123" >>"$WORK/logins.txt"
     done
-    r=$(loadgen login --logins "$WORK/logins.txt")
-    report "login" "$r"
-    printf '%-9s login ratio to the argon2 ceiling: %.2f\n' "$BACKEND" "$(field "$r" "[\"rps\"] / $ARGON2_CEILING")"
+    measure "login" http_login
+    printf '%-9s login ratio to the argon2 ceiling (%s/s): %.2f\n' "$BACKEND" "$ARGON2_CEILING" \
+        "$(python3 -c "import json,statistics as s; print(s.median(json.loads(l)['rps'] for l in open('$WORK/http.runs')) / $ARGON2_CEILING)")"
     stop_server
 }
 
 main() {
     echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr);" \
-        "$CONNECTIONS connections, $DURATION s per figure after 1 s warm-up; seed scale $SCALE"
+        "$CONNECTIONS connections; $REPEAT rounds of $DURATION s (after 1 s warm-up) per figure, HTTP and pgbench alternating; seed scale $SCALE"
     local argon
     argon=$("$LOADGEN" argon2 --seconds 3)
     ARGON2_CEILING=$(field "$argon" "[\"per_second_one_thread\"] * $(nproc)")

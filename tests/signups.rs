@@ -371,6 +371,46 @@ async fn sign_up_rules_are_enforced(backend: Backend) {
     assert_eq!(forced.0, 201, "{}", forced.2);
     assert_eq!(forced.2["forced"], true);
     assert_eq!(forced.2["created_by"], s.coordinator.id.to_string());
+    // Signed up for both overlapping events now: another try at one of them is a duplicate,
+    // not an overlap (the duplicate is looked for first).
+    assert_problem(
+        &app.call("POST", &path(&same_time), Some(&a), Some(json!({})))
+            .await,
+        409,
+        "already_signed_up",
+    );
+    // On someone's behalf: the person must exist and be active.
+    let on_behalf = |user: String| json!({"user_id": user});
+    assert_problem(
+        &app.call(
+            "POST",
+            &path(&same_time),
+            Some(&s.coord_token),
+            Some(on_behalf(uuid::Uuid::now_v7().to_string())),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    {
+        use diesel::prelude::*;
+        use tomoni::db::schema::users;
+        diesel::update(users::table.filter(users::id.eq(people[1].id)))
+            .set(users::active.eq(false))
+            .execute(&mut app.conn())
+            .unwrap();
+    }
+    assert_problem(
+        &app.call(
+            "POST",
+            &path(&same_time),
+            Some(&s.coord_token),
+            Some(on_behalf(people[1].id.to_string())),
+        )
+        .await,
+        409,
+        "user_inactive",
+    );
 
     // Drafts are invisible to employees.
     let start = (Utc::now() + Duration::days(9)).to_rfc3339();
