@@ -77,7 +77,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
         .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", openapi::document()))
+        .service(
+            resource("/api-docs/openapi.json", "GET").route(web::get().to(openapi::serve_document)),
+        )
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .config(utoipa_swagger_ui::Config::new(["/api-docs/openapi.json"])),
+        )
         .service(web::redirect("/docs", "/docs/"))
         .service(
             resource("/api/v1/auth/login", "POST").route(web::post().to(auth::handlers::login)),
@@ -263,11 +269,13 @@ pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<S
     let json_limit = server_settings.json_limit_bytes;
     let upload_limit = server_settings.upload_limit_bytes;
     let metrics = web::Data::from(state.metrics.clone());
+    let document = web::Data::new(openapi::Serialized::build()?);
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(metrics.clone())
+            .app_data(document.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(json_limit)

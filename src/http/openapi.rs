@@ -86,3 +86,22 @@ pub struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
+
+/// The document serialised once when the server is built and shared by every worker: built per
+/// worker (as `SwaggerUi::url` does) it was a copy of the whole model in each worker's memory
+/// and a serialisation per request.
+pub struct Serialized(actix_web::web::Bytes);
+
+impl Serialized {
+    pub fn build() -> std::io::Result<Serialized> {
+        serde_json::to_vec(&document())
+            .map(|json| Serialized(json.into()))
+            .map_err(std::io::Error::other)
+    }
+}
+
+pub async fn serve_document(doc: actix_web::web::Data<Serialized>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
+}
