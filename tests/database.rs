@@ -231,6 +231,96 @@ async fn write_transactions_are_all_or_nothing(backend: Backend) {
     assert_eq!(count, 1, "committed");
 }
 
+/// A write transaction started inside another joins it (no savepoint): the inner one's error
+/// rolls back the outer one's writes too, and success commits both.
+async fn nested_write_transactions_join_the_outer_one(backend: Backend) {
+    let (_db, pool) = open(&backend);
+    let conn = &mut pool.get().unwrap();
+    let count = |conn: &mut AnyConnection, code: &str| -> i64 {
+        companies::table
+            .filter(companies::code.eq(code))
+            .count()
+            .get_result(conn)
+            .unwrap()
+    };
+    let failed: QueryResult<()> = db::write_transaction(conn, |c| {
+        insert_company(c, "OUT1");
+        db::write_transaction(c, |c| {
+            insert_company(c, "IN1");
+            Err(DieselError::RollbackTransaction)
+        })
+    });
+    assert!(failed.is_err());
+    assert_eq!((count(conn, "OUT1"), count(conn, "IN1")), (0, 0));
+    let ok: QueryResult<()> = db::write_transaction(conn, |c| {
+        insert_company(c, "OUT2");
+        db::write_transaction(c, |c| {
+            insert_company(c, "IN2");
+            Ok(())
+        })
+    });
+    ok.unwrap();
+    assert_eq!((count(conn, "OUT2"), count(conn, "IN2")), (1, 1));
+}
+
+/// SQLite writers of this process take turns per database file: a writer of another file does
+/// not wait for the turn (it would, for the whole busy timeout, if the queue were shared), and a
+/// second writer of the same file gets in only after the first has committed.
+#[test]
+fn sqlite_writers_queue_per_file() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, mpsc};
+    let (_a, pool_a) = open(&Backend::Sqlite);
+    let (_b, pool_b) = open(&Backend::Sqlite);
+    let (entered_tx, entered) = mpsc::channel();
+    let (release_tx, release) = mpsc::channel::<()>();
+    let committed = Arc::new(AtomicBool::new(false));
+    let holder = {
+        let (pool_a, committed) = (pool_a.clone(), committed.clone());
+        std::thread::spawn(move || {
+            let conn = &mut pool_a.get().unwrap();
+            let r: QueryResult<()> = db::write_transaction(conn, |c| {
+                insert_company(c, "A1");
+                entered_tx.send(()).unwrap();
+                release.recv().unwrap();
+                committed.store(true, Ordering::SeqCst);
+                Ok(())
+            });
+            r.unwrap();
+        })
+    };
+    entered.recv().unwrap();
+
+    let started = std::time::Instant::now();
+    let r: QueryResult<()> = db::write_transaction(&mut pool_b.get().unwrap(), |c| {
+        insert_company(c, "B1");
+        Ok(())
+    });
+    r.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "another file's writer waited {:?}",
+        started.elapsed()
+    );
+
+    let second = {
+        let (pool_a, committed) = (pool_a.clone(), committed.clone());
+        std::thread::spawn(move || {
+            let r: QueryResult<bool> = db::write_transaction(&mut pool_a.get().unwrap(), |c| {
+                insert_company(c, "A2");
+                Ok(committed.load(Ordering::SeqCst))
+            });
+            r.unwrap()
+        })
+    };
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    assert!(
+        second.join().unwrap(),
+        "the second writer got in before the first committed"
+    );
+}
+
 /// Rows older than `events.starts_on` get their site-local start date when migrations run
 /// (SQLite cannot compute it in SQL: no time-zone database).
 async fn events_without_a_local_date_are_filled_after_migrating(backend: Backend) {
@@ -279,6 +369,7 @@ both_backends!(
     ids_and_instants_round_trip,
     constraints_protect_the_data,
     write_transactions_are_all_or_nothing,
+    nested_write_transactions_join_the_outer_one,
 );
 
 /// On PostgreSQL the database named in the URL is created when missing, then migrated.
