@@ -22,23 +22,12 @@ async fn setup(app: &TestApp) -> Setup {
     let site = app.site("A");
     let coordinator = app.coordinator(&[site]);
     let coord = app.token(&coordinator);
-    let (status, _, program) = app
-        .call(
-            "POST",
-            "/api/v1/programs",
-            Some(&coord),
-            Some(
-                json!({"site_id": site.to_string(), "code": "BEACH", "title": "Beach clean-up",
-                        "theme": "nature"}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 201, "{program}");
+    let program = app.program(&coord, site, json!({})).await;
     Setup {
         site,
         coordinator,
         coord,
-        program: program["id"].as_str().unwrap().to_owned(),
+        program,
     }
 }
 
@@ -66,28 +55,9 @@ async fn event_in(
     capacity: Value,
     tz: &str,
 ) -> String {
-    let (status, _, ev) = app
-        .call(
-            "POST",
-            "/api/v1/events",
-            Some(&s.coord),
-            Some(json!({"program_id": s.program, "starts_at": rfc(start),
-                        "ends_at": rfc(start + Duration::hours(hours)), "capacity": capacity,
-                        "timezone": tz})),
-        )
-        .await;
-    assert_eq!(status, 201, "{ev}");
-    let id = ev["id"].as_str().unwrap().to_owned();
-    let got = app
-        .call(
-            "POST",
-            &format!("/api/v1/events/{id}/publish"),
-            Some(&s.coord),
-            None,
-        )
-        .await;
-    assert_eq!(got.0, 200, "{}", got.2);
-    id
+    let fields = json!({"capacity": capacity, "timezone": tz});
+    app.published_event(&s.coord, &s.program, start, hours, fields)
+        .await
 }
 
 /// Moves an event in time (sign-ups are only possible before it starts, attendance after).

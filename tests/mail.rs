@@ -35,40 +35,16 @@ fn worker(app: &TestApp) -> Worker {
 
 async fn published_event(app: &TestApp, site: Id, capacity: i64) -> (String, String) {
     let token = app.token(&app.coordinator(&[site]));
-    let (_, _, program) = app
-        .call(
-            "POST",
-            "/api/v1/programs",
-            Some(&token),
-            Some(json!({"site_id": site.to_string(),
-            "code": "BEACH", "title": "Beach clean-up", "theme": "nature"})),
-        )
-        .await;
+    let program = app.program(&token, site, json!({})).await;
     let start = (Utc::now() + Duration::days(3))
         .date_naive()
         .and_hms_opt(0, 0, 0)
         .unwrap()
         .and_utc();
-    let (status, _, ev) = app
-        .call(
-            "POST",
-            "/api/v1/events",
-            Some(&token),
-            Some(json!({"program_id": program["id"],
-            "title": "Beach clean-up at Shonan", "location": "Shonan beach",
-            "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(3)).to_rfc3339(),
-            "capacity": capacity})),
-        )
+    let fields = json!({"title": "Beach clean-up at Shonan", "location": "Shonan beach", "capacity": capacity});
+    let id = app
+        .published_event(&token, &program, start, 3, fields)
         .await;
-    assert_eq!(status, 201, "{ev}");
-    let id = ev["id"].as_str().unwrap().to_owned();
-    app.call(
-        "POST",
-        &format!("/api/v1/events/{id}/publish"),
-        Some(&token),
-        None,
-    )
-    .await;
     (id, token)
 }
 
@@ -404,34 +380,23 @@ async fn two_workers_drain_a_thousand_messages_without_sending_one_twice(backend
 /// An event starting in two hours: inside the 24-hour reminder window.
 async fn soon_event(app: &TestApp, site: Id) -> (String, String) {
     let token = app.token(&app.coordinator(&[site]));
-    let (_, _, program) = app
-        .call(
-            "POST",
-            "/api/v1/programs",
-            Some(&token),
-            Some(json!({"site_id": site.to_string(),
-            "code": "SOON", "title": "Park clean-up", "theme": "nature"})),
+    let program = app
+        .program(
+            &token,
+            site,
+            json!({"code": "SOON", "title": "Park clean-up"}),
         )
         .await;
     let start = Utc::now() + Duration::hours(2);
-    let (_, _, ev) = app
-        .call(
-            "POST",
-            "/api/v1/events",
-            Some(&token),
-            Some(json!({"program_id": program["id"],
-            "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339(),
-            "location": "Central park"})),
+    let id = app
+        .published_event(
+            &token,
+            &program,
+            start,
+            2,
+            json!({"location": "Central park"}),
         )
         .await;
-    let id = ev["id"].as_str().unwrap().to_owned();
-    app.call(
-        "POST",
-        &format!("/api/v1/events/{id}/publish"),
-        Some(&token),
-        None,
-    )
-    .await;
     (id, token)
 }
 

@@ -145,36 +145,13 @@ async fn a_postgres_restart_under_load_answers_503_and_recovers() {
     let site = app.site("OUT");
     let coordinator = app.coordinator(&[site]);
     let coord = app.token(&coordinator);
-    let (status, _, program) = app
-        .call(
-            "POST",
-            "/api/v1/programs",
-            Some(&coord),
-            Some(json!({"site_id": site.to_string(), "code": "P", "title": "Park clean-up", "theme": "nature"})),
-        )
+    let program = app
+        .program(&coord, site, json!({"code": "P", "title": "Park clean-up"}))
         .await;
-    assert_eq!(status, 201, "{program}");
     let start = chrono::Utc::now() + chrono::Duration::days(10);
-    let (status, _, event) = app
-        .call(
-            "POST",
-            "/api/v1/events",
-            Some(&coord),
-            Some(json!({"program_id": program["id"], "capacity": 1000,
-                "starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::hours(2)).to_rfc3339()})),
-        )
+    let event = app
+        .published_event(&coord, &program, start, 2, json!({"capacity": 1000}))
         .await;
-    assert_eq!(status, 201, "{event}");
-    let event = event["id"].as_str().unwrap().to_owned();
-    let (status, _, _) = app
-        .call(
-            "POST",
-            &format!("/api/v1/events/{event}/publish"),
-            Some(&coord),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
     let employees: Vec<TestUser> = app.employees(EMPLOYEES, Some(site));
     let tokens: Arc<Mutex<Vec<String>>> =
         Arc::new(Mutex::new(employees.iter().map(|e| app.token(e)).collect()));

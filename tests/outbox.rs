@@ -33,31 +33,13 @@ fn kinds_for(app: &TestApp, user: &TestUser) -> Vec<String> {
 }
 
 async fn event(app: &TestApp, token: &str, site: Id, capacity: i64) -> String {
-    let (_, _, program) = app
-        .call("POST", "/api/v1/programs", Some(token), Some(json!({"site_id": site.to_string(),
-            "code": uuid::Uuid::now_v7().simple().to_string()[20..].to_owned(), "title": "Beach", "theme": "nature"})))
+    let code = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
+    let program = app
+        .program(token, site, json!({"code": code, "title": "Beach"}))
         .await;
     let start = Utc::now() + Duration::days(5);
-    let (status, _, ev) = app
-        .call(
-            "POST",
-            "/api/v1/events",
-            Some(token),
-            Some(json!({"program_id": program["id"],
-            "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339(),
-            "capacity": capacity})),
-        )
-        .await;
-    assert_eq!(status, 201, "{ev}");
-    let id = ev["id"].as_str().unwrap().to_owned();
-    app.call(
-        "POST",
-        &format!("/api/v1/events/{id}/publish"),
-        Some(token),
-        None,
-    )
-    .await;
-    id
+    app.published_event(token, &program, start, 2, json!({"capacity": capacity}))
+        .await
 }
 
 async fn sign_up(app: &TestApp, user: &TestUser, event: &str) -> Value {

@@ -65,18 +65,17 @@ async fn world(backend: Backend) -> World {
     let app = TestApp::spawn(backend).await;
     let site = app.site("A");
     let coordinator = app.token(&app.coordinator(&[site]));
-    let (_, _, program) = app
-        .call(
-            "POST",
-            "/api/v1/programs",
-            Some(&coordinator),
-            Some(json!({"site_id": site.to_string(), "code": "P", "title": "P", "theme": "community"})),
+    let program = app
+        .program(
+            &coordinator,
+            site,
+            json!({"code": "P", "title": "P", "theme": "community"}),
         )
         .await;
     let people = app.employees(PEOPLE, Some(site));
     let tokens = people.iter().map(|p| app.token(p)).collect();
     World {
-        program: program["id"].as_str().unwrap().to_owned(),
+        program,
         app,
         coordinator,
         people,
@@ -89,25 +88,9 @@ async fn run_case(w: &World, ops: &[Op]) -> Result<(), TestCaseError> {
     let app = &w.app;
     let slot = w.slot.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let start = Utc::now() + Duration::days(30) + Duration::hours(2 * slot);
-    let (_, _, ev) = app
-        .call(
-            "POST",
-            "/api/v1/events",
-            Some(&w.coordinator),
-            Some(
-                json!({"program_id": w.program, "starts_at": start.to_rfc3339(),
-                        "ends_at": (start + Duration::hours(1)).to_rfc3339(), "capacity": 2}),
-            ),
-        )
+    let ev = app
+        .published_event(&w.coordinator, &w.program, start, 1, json!({"capacity": 2}))
         .await;
-    let ev = ev["id"].as_str().unwrap().to_owned();
-    app.call(
-        "POST",
-        &format!("/api/v1/events/{ev}/publish"),
-        Some(&w.coordinator),
-        None,
-    )
-    .await;
     let mut model = Model {
         capacity: Some(2),
         ..Model::default()

@@ -20,55 +20,29 @@ async fn setup(app: &TestApp) -> Setup {
     let site = app.site("A");
     let coordinator = app.coordinator(&[site]);
     let coord_token = app.token(&coordinator);
-    let (status, _, program) = app
-        .call(
-            "POST",
-            "/api/v1/programs",
-            Some(&coord_token),
-            Some(
-                json!({"site_id": site.to_string(), "code": "BEACH", "title": "Beach clean-up",
-                        "theme": "nature", "categories": ["biodiversity"]}),
-            ),
-        )
+    let program = app
+        .program(&coord_token, site, json!({"categories": ["biodiversity"]}))
         .await;
-    assert_eq!(status, 201, "{program}");
     Setup {
         site,
         coordinator,
         coord_token,
-        program: program["id"].as_str().unwrap().to_owned(),
+        program,
     }
 }
 
 /// A published event starting in `days` days, lasting 3 hours.
 async fn event(app: &TestApp, s: &Setup, days: i64, capacity: Value, waitlist: bool) -> String {
-    let start = (Utc::now() + Duration::days(days))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    let end = (Utc::now() + Duration::days(days) + Duration::hours(3))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    let (status, _, ev) = app
-        .call(
-            "POST",
-            "/api/v1/events",
-            Some(&s.coord_token),
-            Some(json!({"program_id": s.program, "starts_at": start, "ends_at": end, "capacity": capacity,
-                        "waitlist_enabled": waitlist, "location": "Shonan beach"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{ev}");
-    let id = ev["id"].as_str().unwrap().to_owned();
-    let (status, _, published) = app
-        .call(
-            "POST",
-            &format!("/api/v1/events/{id}/publish"),
-            Some(&s.coord_token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{published}");
-    id
+    let fields =
+        json!({"capacity": capacity, "waitlist_enabled": waitlist, "location": "Shonan beach"});
+    app.published_event(
+        &s.coord_token,
+        &s.program,
+        Utc::now() + Duration::days(days),
+        3,
+        fields,
+    )
+    .await
 }
 
 async fn roster(app: &TestApp, s: &Setup, event: &str) -> Vec<Value> {

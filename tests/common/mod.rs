@@ -443,6 +443,52 @@ impl TestApp {
         read_json(&mut res).await
     }
 
+    /// A programme at `site`, made through the API by `token` (the site's coordinator or an
+    /// admin): code BEACH, "Beach clean-up", theme nature, unless `fields` says otherwise.
+    /// Returns its id.
+    pub async fn program(&self, token: &str, site: db::Id, fields: serde_json::Value) -> String {
+        let mut body = serde_json::json!({"site_id": site.to_string(), "code": "BEACH",
+            "title": "Beach clean-up", "theme": "nature"});
+        merge(&mut body, fields);
+        let (status, _, program) = self
+            .call("POST", "/api/v1/programs", Some(token), Some(body))
+            .await;
+        assert_eq!(status, 201, "create programme: {program}");
+        program["id"].as_str().expect("programme id").to_owned()
+    }
+
+    /// An event of `program` from `start`, `hours` long, made through the API by `token` and
+    /// published; `fields` adds to the body (capacity, waitlist_enabled, timezone, location...).
+    /// Returns its id.
+    pub async fn published_event(
+        &self,
+        token: &str,
+        program: &str,
+        start: chrono::DateTime<chrono::Utc>,
+        hours: i64,
+        fields: serde_json::Value,
+    ) -> String {
+        let rfc = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut body = serde_json::json!({"program_id": program, "starts_at": rfc(start),
+            "ends_at": rfc(start + chrono::Duration::hours(hours))});
+        merge(&mut body, fields);
+        let (status, _, ev) = self
+            .call("POST", "/api/v1/events", Some(token), Some(body))
+            .await;
+        assert_eq!(status, 201, "create event: {ev}");
+        let id = ev["id"].as_str().expect("event id").to_owned();
+        let (status, _, published) = self
+            .call(
+                "POST",
+                &format!("/api/v1/events/{id}/publish"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "publish event: {published}");
+        id
+    }
+
     /// An access token for `user`, minted with the app's own key (skips the password check).
     pub fn token(&self, user: &TestUser) -> String {
         let keys = TokenKeys::new(&self.settings.jwt.secret, &self.settings.jwt);
@@ -493,6 +539,13 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Sends the stop command at once; workers wind down while the database is dropped.
         drop(self.handle.stop(false));
+    }
+}
+
+/// `fields`' keys written over `body`'s (both JSON objects).
+fn merge(body: &mut serde_json::Value, fields: serde_json::Value) {
+    if let (Some(body), serde_json::Value::Object(fields)) = (body.as_object_mut(), fields) {
+        body.extend(fields);
     }
 }
 
