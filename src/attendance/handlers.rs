@@ -65,6 +65,7 @@ pub async fn mark_attendance(
 #[serde(deny_unknown_fields)]
 pub struct CodeQuery {
     /// `json` (default) or `svg` (the QR code as an image).
+    #[param(pattern = "^(json|svg)$")]
     pub format: Option<String>,
 }
 
@@ -261,9 +262,11 @@ pub async fn reject_attendance(
 #[serde(deny_unknown_fields)]
 pub struct HoursQuery {
     /// Only this fiscal year's items (totals always cover every year).
+    #[param(minimum = 1900, maximum = 2200)]
     pub fiscal_year: Option<i32>,
     /// `json` (default) or `csv`: the items as a file (the employee's own hours are the one
     /// export every employee may make).
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -300,6 +303,7 @@ pub async fn my_hours(
 #[serde(deny_unknown_fields)]
 pub struct QualityQuery {
     /// Default: the current fiscal year.
+    #[param(minimum = 1900, maximum = 2200)]
     pub fiscal_year: Option<i32>,
     pub site_id: Option<uuid::Uuid>,
     pub company_id: Option<uuid::Uuid>,

@@ -29,12 +29,15 @@ use crate::stats::fiscal::checked_year;
 #[serde(deny_unknown_fields)]
 pub struct ParticipationQuery {
     /// Why the data is exported (3 to 500 characters); written to the audit log.
+    #[param(min_length = 3, max_length = 500)]
     pub purpose: Option<String>,
+    #[param(minimum = 1900, maximum = 2200)]
     pub fiscal_year: Option<i32>,
     pub site_id: Option<uuid::Uuid>,
     pub company_id: Option<uuid::Uuid>,
     pub approval: Option<Approval>,
     /// `csv` (default) or `xlsx`.
+    #[param(pattern = "^(csv|xlsx)$")]
     pub format: Option<String>,
     /// CSV only: start with a UTF-8 byte-order mark, so Excel reads the encoding right.
     pub bom: Option<bool>,
@@ -202,8 +205,13 @@ pub async fn export_participations(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct HoursQuery {
+    /// Why the data is exported (3 to 500 characters); written to the audit log.
+    #[param(min_length = 3, max_length = 500)]
     pub purpose: Option<String>,
+    #[param(minimum = 1900, maximum = 2200)]
     pub fiscal_year: i32,
+    /// `csv` (default) or `xlsx`.
+    #[param(pattern = "^(csv|xlsx)$")]
     pub format: Option<String>,
     pub bom: Option<bool>,
 }

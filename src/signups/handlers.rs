@@ -135,6 +135,7 @@ pub struct RosterEntry {
 #[serde(deny_unknown_fields)]
 pub struct RosterQuery {
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 

@@ -26,14 +26,17 @@ pub const MAX_YEARS: i32 = 30;
 #[serde(deny_unknown_fields)]
 pub struct MddQuery {
     /// First fiscal year (default: two before `to`).
+    #[param(minimum = 1900, maximum = 2200)]
     pub from: Option<i32>,
     /// Last fiscal year (default: the current one).
+    #[param(minimum = 1900, maximum = 2200)]
     pub to: Option<i32>,
     /// At most one of site_id, company_id, region.
     pub site_id: Option<uuid::Uuid>,
     pub company_id: Option<uuid::Uuid>,
     pub region: Option<Region>,
     /// `json` (default), `csv` (the report table) or `svg` (a chart).
+    #[param(pattern = "^(json|csv|svg)$")]
     pub format: Option<String>,
 }
 
@@ -115,7 +118,7 @@ pub struct BreakdownQuery {
 
 /// One fiscal year's figures per site, company, region, theme, category or month.
 #[utoipa::path(get, path = "/api/v1/stats/mdd/{fy}/breakdown", tag = "statistics", security(("bearer" = [])),
-    params(("fy" = i32, Path, description = "Fiscal year"), BreakdownQuery),
+    params(("fy" = i32, Path, minimum = 1900, maximum = 2200, description = "Fiscal year"), BreakdownQuery),
     responses((status = 200, description = "The groups", body = Breakdown),
               (status = 400, description = "Bad year or grouping", body = Problem, content_type = "application/problem+json")))]
 pub async fn mdd_breakdown(
@@ -133,7 +136,7 @@ pub async fn mdd_breakdown(
 
 /// The year's objectives with the actual figures and their grades.
 #[utoipa::path(get, path = "/api/v1/objectives/{fy}", tag = "statistics", security(("bearer" = [])),
-    params(("fy" = i32, Path, description = "Fiscal year")),
+    params(("fy" = i32, Path, minimum = 1900, maximum = 2200, description = "Fiscal year")),
     responses((status = 200, description = "Objectives and grades", body = Objectives)))]
 pub async fn get_objectives(
     state: web::Data<AppState>,
@@ -149,7 +152,7 @@ pub async fn get_objectives(
 /// Replaces the year's objectives (HR and admins): per figure a `target` value or a
 /// `yoy_percent` growth on the year before. Audited.
 #[utoipa::path(put, path = "/api/v1/objectives/{fy}", tag = "statistics", security(("bearer" = [])),
-    params(("fy" = i32, Path, description = "Fiscal year")),
+    params(("fy" = i32, Path, minimum = 1900, maximum = 2200, description = "Fiscal year")),
     request_body = ObjectivesInput,
     responses((status = 200, description = "Saved; the objectives with grades", body = Objectives),
               (status = 403, description = "Not HR or an admin", body = Problem, content_type = "application/problem+json"),
