@@ -41,13 +41,21 @@ pub struct ParticipationReport {
     pub dry_run: bool,
 }
 
-struct Row {
-    line: u64,
+/// A programme as the file names it (its first row's title, theme and categories). Rows refer to
+/// it by index, so its text is held once rather than once per row: 200,000 rows name a few
+/// thousand programmes, and the per-row strings were most of the import's memory.
+struct FileProgram {
     site: Id,
-    program_code: String,
+    code: String,
     title: String,
     theme: String,
     categories: Vec<String>,
+}
+
+struct Row {
+    line: u64,
+    /// Index into the file's programmes.
+    program: usize,
     date: NaiveDate,
     user: Id,
     minutes: i32,
@@ -99,7 +107,9 @@ pub fn import(
         .collect();
 
     let mut rows = Vec::with_capacity(records.len());
-    let mut seen: HashMap<(Id, String, NaiveDate, Id), u64> = HashMap::new();
+    let mut file_programs: Vec<FileProgram> = Vec::new();
+    let mut program_index: HashMap<Id, HashMap<String, usize>> = HashMap::new();
+    let mut seen: HashMap<(usize, NaiveDate, Id), u64> = HashMap::new();
     for (line, r) in &records {
         let line = *line;
         let get = |i: usize| r.get(i).unwrap_or_default().trim();
@@ -136,13 +146,8 @@ pub fn import(
                 "nature, education or community",
             ));
         }
-        let cats: Vec<String> = get(4)
-            .split(';')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if let Some(bad) = cats.iter().find(|c| !known_categories.contains(*c)) {
+        let cats = || get(4).split(';').map(str::trim).filter(|c| !c.is_empty());
+        if let Some(bad) = cats().find(|c| !known_categories.contains(*c)) {
             e.push(FieldError::new(
                 "categories",
                 "unknown_category",
@@ -167,8 +172,22 @@ pub fn import(
         }
         let minutes = parse_hours(get(7)).map_err(|err| e.push(err)).ok();
         if let (Some(site), Some(date), Some(user), Some(minutes)) = (site, date, user, minutes) {
-            let key = (site, code.to_owned(), date, user);
-            if let Some(first) = seen.insert(key, line) {
+            let codes = program_index.entry(site).or_default();
+            let program = match codes.get(code) {
+                Some(i) => *i,
+                None => {
+                    file_programs.push(FileProgram {
+                        site,
+                        code: code.to_owned(),
+                        title: title.to_owned(),
+                        theme: theme.to_owned(),
+                        categories: cats().map(str::to_owned).collect(),
+                    });
+                    codes.insert(code.to_owned(), file_programs.len() - 1);
+                    file_programs.len() - 1
+                }
+            };
+            if let Some(first) = seen.insert((program, date, user), line) {
                 e.push(FieldError::new(
                     "row",
                     "duplicate",
@@ -177,11 +196,7 @@ pub fn import(
             }
             rows.push(Row {
                 line,
-                site,
-                program_code: code.to_owned(),
-                title: title.to_owned(),
-                theme: theme.to_owned(),
-                categories: cats,
+                program,
                 date,
                 user,
                 minutes,
@@ -195,6 +210,7 @@ pub fn import(
     // The parsed rows carry everything from here on; the raw records can go.
     drop(records);
     drop(seen);
+    drop(program_index);
 
     write_transaction(conn, |conn| {
         // Programmes and events that already exist.
@@ -204,9 +220,15 @@ pub fn import(
             .into_iter()
             .map(|(s, c, id)| ((s, c), id))
             .collect();
-        let involved: Vec<Id> = rows
+        // The id of each of the file's programmes: the existing one, or a new one (created below).
+        let existing: Vec<Option<Id>> = file_programs
             .iter()
-            .filter_map(|r| program_map.get(&(r.site, r.program_code.clone())).copied())
+            .map(|p| program_map.get(&(p.site, p.code.clone())).copied())
+            .collect();
+        let involved: Vec<Id> = existing
+            .iter()
+            .flatten()
+            .copied()
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -236,8 +258,8 @@ pub fn import(
         }
         let mut conflicts = Vec::new();
         for r in &rows {
-            if let Some(p) = program_map.get(&(r.site, r.program_code.clone()))
-                && let Some(e) = event_map.get(&(*p, r.date))
+            if let Some(p) = existing[r.program]
+                && let Some(e) = event_map.get(&(p, r.date))
                 && recorded.contains(&(*e, r.user))
             {
                 conflicts.push(
@@ -261,91 +283,49 @@ pub fn import(
             .collect();
         let mut new_programs = Vec::new();
         let mut new_categories = Vec::new();
-        let mut program_ids = program_map;
-        for r in &rows {
-            let key = (r.site, r.program_code.clone());
-            if program_ids.contains_key(&key) {
-                continue;
-            }
-            let id = Id::new();
-            program_ids.insert(key, id);
-            new_programs.push((
-                programs::id.eq(id),
-                programs::site_id.eq(r.site),
-                programs::code.eq(r.program_code.clone()),
-                programs::title.eq(r.title.clone()),
-                programs::description.eq(""),
-                programs::theme.eq(r.theme.clone()),
-                programs::status.eq("active"),
-                programs::created_at.eq(now),
-                programs::updated_at.eq(now),
-            ));
-            for c in &r.categories {
-                new_categories.push((
-                    program_categories::program_id.eq(id),
-                    program_categories::category.eq(c.clone()),
+        let program_ids: Vec<Id> = file_programs
+            .iter()
+            .zip(&existing)
+            .map(|(p, found)| {
+                if let Some(id) = found {
+                    return *id;
+                }
+                let id = Id::new();
+                new_programs.push((
+                    programs::id.eq(id),
+                    programs::site_id.eq(p.site),
+                    programs::code.eq(p.code.clone()),
+                    programs::title.eq(p.title.clone()),
+                    programs::description.eq(""),
+                    programs::theme.eq(p.theme.clone()),
+                    programs::status.eq("active"),
+                    programs::created_at.eq(now),
+                    programs::updated_at.eq(now),
                 ));
-            }
-        }
+                for c in &p.categories {
+                    new_categories.push((
+                        program_categories::program_id.eq(id),
+                        program_categories::category.eq(c.clone()),
+                    ));
+                }
+                id
+            })
+            .collect();
         // One event per (programme, date): 09:00 local, as long as its longest record (at least
         // the working day), marked completed.
-        let mut longest: HashMap<(Id, NaiveDate), i32> = HashMap::new();
+        let mut longest: HashMap<(usize, NaiveDate), i32> = HashMap::new();
         for r in &rows {
-            let p = program_ids[&(r.site, r.program_code.clone())];
-            if !event_map.contains_key(&(p, r.date)) {
-                let m = longest.entry((p, r.date)).or_default();
+            if !event_map.contains_key(&(program_ids[r.program], r.date)) {
+                let m = longest.entry((r.program, r.date)).or_default();
                 *m = (*m).max(r.minutes);
             }
         }
-        let site_of_program: HashMap<Id, Id> = rows
-            .iter()
-            .map(|r| (program_ids[&(r.site, r.program_code.clone())], r.site))
-            .collect();
-        let title_of: HashMap<Id, &str> = rows
-            .iter()
-            .map(|r| {
-                (
-                    program_ids[&(r.site, r.program_code.clone())],
-                    r.title.as_str(),
-                )
-            })
-            .collect();
-        let mut new_events = Vec::new();
         let mut keys: Vec<_> = longest.into_iter().collect();
         keys.sort();
-        for ((p, date), minutes) in keys {
-            let tz = tz_of.get(&site_of_program[&p]).copied().unwrap_or("UTC");
-            let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
-            let local = date.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN));
-            let starts = zone
-                .from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .unwrap_or_else(|| chrono::Utc.from_utc_datetime(&local));
-            let length = Duration::minutes(i64::from(minutes.max(8 * 60)));
-            let id = Id::new();
-            event_map.insert((p, date), id);
-            new_events.push((
-                events::id.eq(id),
-                events::program_id.eq(p),
-                events::title.eq(title_of.get(&p).copied().unwrap_or("Imported").to_owned()),
-                events::description.eq(""),
-                events::starts_at.eq(Timestamp::from(starts)),
-                events::ends_at.eq(Timestamp::from(starts + length)),
-                events::timezone.eq(tz.to_owned()),
-                events::location.eq(""),
-                events::waitlist_enabled.eq(false),
-                events::status.eq("completed"),
-                events::created_by.eq(Some(by)),
-                events::created_at.eq(now),
-                events::updated_at.eq(now),
-                events::starts_on.eq(Some(date)),
-            ));
-        }
         let report = ParticipationReport {
             rows: rows.len(),
             programs_created: new_programs.len(),
-            events_created: new_events.len(),
+            events_created: keys.len(),
             records_created: rows.len(),
             dry_run,
         };
@@ -364,9 +344,42 @@ pub fn import(
             .values(chunk)
             .execute(c))?;
         }
-        for chunk in new_events.chunks(BATCH) {
+        // Built and written a batch at a time: a file of one-day events makes one per row.
+        for chunk in keys.chunks(BATCH) {
+            let mut new_events = Vec::with_capacity(chunk.len());
+            for &((index, date), minutes) in chunk {
+                let (p, program) = (program_ids[index], &file_programs[index]);
+                let tz = tz_of.get(&program.site).copied().unwrap_or("UTC");
+                let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+                let local =
+                    date.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN));
+                let starts = zone
+                    .from_local_datetime(&local)
+                    .earliest()
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .unwrap_or_else(|| chrono::Utc.from_utc_datetime(&local));
+                let length = Duration::minutes(i64::from(minutes.max(8 * 60)));
+                let id = Id::new();
+                event_map.insert((p, date), id);
+                new_events.push((
+                    events::id.eq(id),
+                    events::program_id.eq(p),
+                    events::title.eq(program.title.clone()),
+                    events::description.eq(""),
+                    events::starts_at.eq(Timestamp::from(starts)),
+                    events::ends_at.eq(Timestamp::from(starts + length)),
+                    events::timezone.eq(tz.to_owned()),
+                    events::location.eq(""),
+                    events::waitlist_enabled.eq(false),
+                    events::status.eq("completed"),
+                    events::created_by.eq(Some(by)),
+                    events::created_at.eq(now),
+                    events::updated_at.eq(now),
+                    events::starts_on.eq(Some(date)),
+                ));
+            }
             per_backend!(&mut *conn, |c| diesel::insert_into(events::table)
-                .values(chunk)
+                .values(&new_events)
                 .execute(c))?;
         }
         let total = rows.len() as u64;
@@ -377,10 +390,9 @@ pub fn import(
                 .iter()
                 .map(|r| {
                     years.insert(fiscal.year_of(r.date));
-                    let p = program_ids[&(r.site, r.program_code.clone())];
                     (
                         attendance::id.eq(Id::new()),
-                        attendance::event_id.eq(event_map[&(p, r.date)]),
+                        attendance::event_id.eq(event_map[&(program_ids[r.program], r.date)]),
                         attendance::user_id.eq(r.user),
                         attendance::status.eq("attended"),
                         attendance::minutes.eq(r.minutes),
