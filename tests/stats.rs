@@ -513,6 +513,25 @@ async fn a_new_fiscal_start_month_rebuilds_the_summaries(backend: Backend) {
     // January 2026 one does not count).
     assert_eq!(kept[&2025].participants, 1 + 2 + 3);
     assert_eq!(kept[&2024].participants, 3 + 2);
+
+    // The instance still configured for April answers with the calendar the summaries now
+    // follow (a rolling restart: another instance rebuilt them), not with its own setting.
+    let hr = app.token(&app.user(Role::Hr, None));
+    let (status, _, report) = app.get_as(&hr, "/api/v1/stats/mdd?from=2024&to=2025").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["fiscal_year_start_month"], 1);
+    let last = &report["years"][1];
+    assert_eq!(last["fiscal_year"], 2025);
+    assert_eq!(last["first_day"], "2025-01-01");
+    assert_eq!(last["figures"]["participants"], 1 + 2 + 3);
+    let (status, _, report) = app.get_as(&hr, "/api/v1/stats/mdd").await;
+    assert_eq!(status, 200, "{report}");
+    let this_year = chrono::Utc::now().date_naive().format("%Y").to_string();
+    assert_eq!(
+        report["to"].to_string(),
+        this_year,
+        "the current year, January calendar"
+    );
 }
 
 both_backends!(a_new_fiscal_start_month_rebuilds_the_summaries);

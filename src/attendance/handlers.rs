@@ -23,6 +23,7 @@ use crate::org::sites::Region;
 use crate::programs::handlers::visible;
 use crate::programs::require_runs_site;
 use crate::stats::fiscal::checked_year;
+use crate::stats::rollup;
 
 /// Records attendance from the roster: one line per employee (attended with minutes and
 /// person-days, or no-show). Listed employees get exactly these values; others keep theirs.
@@ -284,9 +285,12 @@ pub async fn my_hours(
         checked_year("fiscal_year", fy)?;
     }
     let csv = format_param(q.format.as_deref(), &["json", "csv"])? == "csv";
-    let fiscal = state.settings.stats.fiscal();
     let year = q.fiscal_year;
-    let result = with_conn(&state, move |c| hours::of_user(c, caller.id, fiscal, year)).await?;
+    let result = with_conn(&state, move |c| {
+        let fiscal = rollup::calendar(c)?;
+        hours::of_user(c, caller.id, fiscal, year)
+    })
+    .await?;
     if csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
@@ -323,18 +327,11 @@ pub async fn quality(
 ) -> AppResult<HttpResponse> {
     caller.require(&[Role::Coordinator, Role::Hr, Role::Admin])?;
     let q = q.into_inner();
-    let fiscal = state.settings.stats.fiscal();
     let now = Timestamp::now();
-    let fy = match q.fiscal_year {
-        Some(fy) => {
-            checked_year("fiscal_year", fy)?;
-            fy
-        }
-        None => fiscal.year_of(now.get().date_naive()),
-    };
-    let dates = fiscal
-        .dates(fy)
-        .ok_or_else(|| AppError::bad_request("invalid_query", "fiscal_year out of range"))?;
+    let given_year = q
+        .fiscal_year
+        .map(|fy| checked_year("fiscal_year", fy))
+        .transpose()?;
     let site_id = q.site_id.map(Id::from);
     if let Some(site) = site_id
         && caller.role == Role::Coordinator
@@ -348,6 +345,11 @@ pub async fn quality(
         sites: (caller.role == Role::Coordinator).then(|| caller.sites.clone()),
     };
     let report = with_conn(&state, move |c| {
+        let fiscal = rollup::calendar(c)?;
+        let fy = given_year.unwrap_or_else(|| fiscal.year_of(now.get().date_naive()));
+        let dates = fiscal
+            .dates(fy)
+            .ok_or_else(|| AppError::bad_request("invalid_query", "fiscal_year out of range"))?;
         quality::report(c, fiscal, fy, dates, &scope, now)
     })
     .await?;

@@ -24,6 +24,7 @@ use crate::exports::{ChannelWriter, hours, participations};
 use crate::http::{format_param, with_conn};
 use crate::programs::require_runs_site;
 use crate::stats::fiscal::checked_year;
+use crate::stats::rollup;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -181,7 +182,6 @@ pub async fn export_participations(
     };
     let details =
         json!({"purpose": purpose, "filters": &filter, "version": participations::VERSION});
-    let fiscal = state.settings.stats.fiscal();
     let name = match fy {
         Some(y) => format!("participations-fy{y}"),
         None => "participations".to_owned(),
@@ -196,7 +196,10 @@ pub async fn export_participations(
             details,
             caller: caller.id,
             request_id: request_id.to_string(),
-            rows: Box::new(move |c, sheet| participations::write(c, fiscal, &filter, sheet)),
+            rows: Box::new(move |c, sheet| {
+                let fiscal = rollup::calendar(c)?;
+                participations::write(c, fiscal, &filter, sheet)
+            }),
         },
     )
     .await
@@ -234,7 +237,6 @@ pub async fn export_hours(
     let purpose = purpose(q.purpose.as_deref())?;
     let kind = kind(q.format.as_deref(), q.bom)?;
     let fy = checked_year("fiscal_year", q.fiscal_year)?;
-    let fiscal = state.settings.stats.fiscal();
     stream(
         &state,
         Export {
@@ -245,7 +247,10 @@ pub async fn export_hours(
             details: json!({"purpose": purpose, "filters": {"fiscal_year": fy}, "version": hours::VERSION}),
             caller: caller.id,
             request_id: request_id.to_string(),
-            rows: Box::new(move |c, sheet| hours::write(c, fiscal, fy, sheet)),
+            rows: Box::new(move |c, sheet| {
+                let fiscal = rollup::calendar(c)?;
+                hours::write(c, fiscal, fy, sheet)
+            }),
         },
     )
     .await

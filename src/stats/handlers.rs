@@ -18,6 +18,7 @@ use crate::stats::fiscal::checked_year;
 use crate::stats::mdd::{self, Scope};
 use crate::stats::objectives::{self, Objectives, ObjectivesInput};
 use crate::stats::report::{self, MddReport};
+use crate::stats::rollup;
 
 /// The most years one report spans.
 pub const MAX_YEARS: i32 = 30;
@@ -52,16 +53,6 @@ pub async fn mdd_report(
     q: web::Query<MddQuery>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let fiscal = state.settings.stats.fiscal();
-    let current = fiscal.year_of(Timestamp::now().get().date_naive());
-    let to = checked_year("to", q.to.unwrap_or(current))?;
-    let from = checked_year("from", q.from.unwrap_or(to - 2))?;
-    if from > to || to - from >= MAX_YEARS {
-        return Err(AppError::bad_request(
-            "invalid_query",
-            format!("from must not be after to, and a report spans at most {MAX_YEARS} years"),
-        ));
-    }
     let given = [
         q.site_id.is_some(),
         q.company_id.is_some(),
@@ -79,8 +70,21 @@ pub async fn mdd_report(
         company_id: q.company_id.map(Id::from),
         region: q.region.map(|r| r.as_str().to_owned()),
     };
-    let figures = with_conn(&state, move |c| {
-        mdd::figures(c, fiscal, from - 1..=to, &scope)
+    let (to, from) = (q.to, q.from);
+    let (fiscal, from, to, figures) = with_conn(&state, move |c| {
+        // The calendar the summaries were computed with (see `rollup::calendar`).
+        let fiscal = rollup::calendar(c)?;
+        let current = fiscal.year_of(Timestamp::now().get().date_naive());
+        let to = checked_year("to", to.unwrap_or(current))?;
+        let from = checked_year("from", from.unwrap_or(to - 2))?;
+        if from > to || to - from >= MAX_YEARS {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                format!("from must not be after to, and a report spans at most {MAX_YEARS} years"),
+            ));
+        }
+        let figures = mdd::figures(c, fiscal, from - 1..=to, &scope)?;
+        Ok((fiscal, from, to, figures))
     })
     .await?;
     let years = report::build(fiscal, from, to, &figures);
@@ -129,8 +133,11 @@ pub async fn mdd_breakdown(
 ) -> AppResult<HttpResponse> {
     let fy = checked_year("fiscal year", fy.into_inner())?;
     let by = q.by;
-    let fiscal = state.settings.stats.fiscal();
-    let result = with_conn(&state, move |c| breakdown::breakdown(c, fiscal, fy, by)).await?;
+    let result = with_conn(&state, move |c| {
+        let fiscal = rollup::calendar(c)?;
+        breakdown::breakdown(c, fiscal, fy, by)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
@@ -144,8 +151,11 @@ pub async fn get_objectives(
     fy: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
     let fy = checked_year("fiscal year", fy.into_inner())?;
-    let fiscal = state.settings.stats.fiscal();
-    let result = with_conn(&state, move |c| objectives::get(c, fiscal, fy)).await?;
+    let result = with_conn(&state, move |c| {
+        let fiscal = rollup::calendar(c)?;
+        objectives::get(c, fiscal, fy)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
@@ -174,9 +184,9 @@ pub async fn put_objectives(
             "at most 20 objectives a year",
         )]));
     }
-    let fiscal = state.settings.stats.fiscal();
     let result = with_conn(&state, move |c| {
         objectives::set(c, fy, &input, caller.id, Some(request_id.to_string()))?;
+        let fiscal = rollup::calendar(c)?;
         objectives::get(c, fiscal, fy)
     })
     .await?;
