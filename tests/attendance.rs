@@ -76,19 +76,6 @@ fn shift(app: &TestApp, event: &str, start: DateTime<Utc>, hours: i64) {
         .unwrap();
 }
 
-async fn sign_up(app: &TestApp, user: &TestUser, event: &str) -> Value {
-    let got = app
-        .call(
-            "POST",
-            &format!("/api/v1/events/{event}/signups"),
-            Some(&app.token(user)),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(got.0, 201, "{}", got.2);
-    got.2
-}
-
 async fn mark(app: &TestApp, token: &str, event: &str, entries: Value) -> (u16, String, Value) {
     app.call(
         "PUT",
@@ -120,7 +107,7 @@ async fn past_event(app: &TestApp, s: &Setup, n: usize) -> (String, Vec<TestUser
     let ev = event(app, s, Utc::now() + Duration::days(3), 3, json!(null)).await;
     let people = app.employees(n, Some(s.site));
     for p in &people {
-        sign_up(app, p, &ev).await;
+        app.sign_up(p, &ev).await;
     }
     // Yesterday 10:00-13:00 in Tokyo: one local day whatever the time the test runs.
     shift(app, &ev, yesterday_at_one_utc(), 3);
@@ -626,7 +613,7 @@ async fn check_in_with_the_code_creates_one_pending_attendance(backend: Backend)
     let s = setup(&app).await;
     let (ev, code) = event_about_to_start(&app, &s, json!(10)).await;
     let emp = app.employees(1, Some(s.site)).remove(0);
-    let signup = sign_up(&app, &emp, &ev).await;
+    let signup = app.sign_up(&emp, &ev).await;
 
     assert_problem(
         &check_in(&app, &emp, &ev, "WRONGCOD").await,
@@ -675,7 +662,7 @@ async fn check_in_with_the_code_creates_one_pending_attendance(backend: Backend)
     assert_eq!(status, 200, "{rotated}");
     assert_ne!(rotated["code"], code.as_str());
     let late = app.employees(1, Some(s.site)).remove(0);
-    sign_up(&app, &late, &ev).await;
+    app.sign_up(&late, &ev).await;
     assert_problem(
         &check_in(&app, &late, &ev, &code).await,
         422,
@@ -690,7 +677,7 @@ async fn check_in_only_inside_its_window(backend: Backend) {
     let s = setup(&app).await;
     let emp = app.employees(1, Some(s.site)).remove(0);
     let later = event(&app, &s, Utc::now() + Duration::hours(3), 2, json!(null)).await;
-    sign_up(&app, &emp, &later).await;
+    app.sign_up(&emp, &later).await;
     let (_, _, code) = app
         .get_as(&s.coord, &format!("/api/v1/events/{later}/check-in-code"))
         .await;
@@ -715,7 +702,7 @@ async fn walk_ins_take_free_seats_only(backend: Backend) {
     let s = setup(&app).await;
     let people = app.employees(3, Some(s.site));
     let (ev, code) = event_about_to_start(&app, &s, json!(2)).await;
-    sign_up(&app, &people[0], &ev).await;
+    app.sign_up(&people[0], &ev).await;
     let (status, _, walk_in) = check_in(&app, &people[1], &ev, &code).await;
     assert_eq!(status, 201, "{walk_in}");
     assert!(
@@ -755,7 +742,7 @@ async fn a_hundred_simultaneous_check_ins_make_a_hundred_records(backend: Backen
     let people = app.employees(100, Some(s.site));
     // Half signed up, half walking in.
     for p in &people[..50] {
-        sign_up(&app, p, &ev).await;
+        app.sign_up(p, &ev).await;
     }
     let results = join_all(people.iter().map(|p| check_in(&app, p, &ev, &code))).await;
     let created = results.iter().filter(|r| r.0 == 201).count();
@@ -883,7 +870,7 @@ async fn quality_report_finds_each_kind_of_problem(backend: Backend) {
     // Fiscal 2021 (closed): two overlapping events on 10 June 2020, 10:00-13:00 and 12:00-14:00 Tokyo.
     let day = Utc.with_ymd_and_hms(2020, 6, 10, 1, 0, 0).unwrap();
     let first = event(&app, &s, Utc::now() + Duration::days(3), 3, json!(1)).await;
-    sign_up(&app, &people[0], &first).await;
+    app.sign_up(&people[0], &first).await;
     shift(&app, &first, day, 3);
     let second = event(&app, &s, Utc::now() + Duration::days(3), 2, json!(null)).await;
     shift(&app, &second, day + Duration::hours(2), 2);

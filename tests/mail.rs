@@ -48,19 +48,6 @@ async fn published_event(app: &TestApp, site: Id, capacity: i64) -> (String, Str
     (id, token)
 }
 
-async fn sign_up(app: &TestApp, user: &TestUser, event: &str) -> serde_json::Value {
-    let (status, _, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/events/{event}/signups"),
-            Some(&app.token(user)),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body
-}
-
 fn statuses(app: &TestApp) -> Vec<(String, i32, Option<String>)> {
     outbox::table
         .select((outbox::status, outbox::attempts, outbox::last_error))
@@ -78,8 +65,8 @@ async fn each_kind_of_sign_up_message_arrives_with_its_calendar_entry(backend: B
         app.user(Role::Employee, Some(site)),
         app.user(Role::Employee, Some(site)),
     );
-    let first = sign_up(&app, &a, &ev).await;
-    sign_up(&app, &b, &ev).await;
+    let first = app.sign_up(&a, &ev).await;
+    app.sign_up(&b, &ev).await;
     let w = worker(&app);
     assert_eq!(
         w.pass().await.unwrap(),
@@ -204,7 +191,7 @@ async fn japanese_employees_get_japanese_mail(backend: Backend) {
         .set(tomoni::db::schema::users::locale.eq("ja"))
         .execute(&mut app.conn())
         .unwrap();
-    sign_up(&app, &a, &ev).await;
+    app.sign_up(&a, &ev).await;
     worker(&app).pass().await.unwrap();
     let m = sink.next().await;
     // Non-ASCII subjects are RFC 2047 encoded.
@@ -218,16 +205,12 @@ async fn japanese_employees_get_japanese_mail(backend: Backend) {
 
 async fn messages_wait_while_smtp_is_down_and_go_once_it_is_back(backend: Backend) {
     // A free port nobody listens on (yet).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let app = app_mailing_to(&backend, port).await;
     let site = app.site("A");
     let (ev, _) = published_event(&app, site, 10).await;
     for p in app.employees(3, Some(site)) {
-        sign_up(&app, &p, &ev).await;
+        app.sign_up(&p, &ev).await;
     }
     let w = worker(&app);
     assert_eq!(
@@ -278,15 +261,12 @@ async fn messages_wait_while_smtp_is_down_and_go_once_it_is_back(backend: Backen
 }
 
 async fn a_message_that_keeps_failing_is_marked_dead(backend: Backend) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let app = app_mailing_to(&backend, port).await;
     let site = app.site("A");
     let (ev, _) = published_event(&app, site, 10).await;
-    sign_up(&app, &app.user(Role::Employee, Some(site)), &ev).await;
+    app.sign_up(&app.user(Role::Employee, Some(site)), &ev)
+        .await;
     let w = worker(&app);
     for _ in 0..5 {
         assert_eq!(w.pass().await.unwrap().failed, 1);
@@ -427,8 +407,8 @@ async fn reminders_go_once_and_never_for_a_cancelled_sign_up(backend: Backend) {
         app.user(Role::Employee, Some(site)),
         app.user(Role::Employee, Some(site)),
     );
-    sign_up(&app, &a, &ev).await;
-    let b_signup = sign_up(&app, &b, &ev).await;
+    app.sign_up(&a, &ev).await;
+    let b_signup = app.sign_up(&b, &ev).await;
     let w = worker(&app);
     // Reminders are scheduled as the worker runs; B cancels before they are sent.
     assert_eq!(
@@ -465,7 +445,7 @@ async fn a_moved_event_is_announced_and_reminded_anew(backend: Backend) {
     let site = app.site("A");
     let (ev, token) = soon_event(&app, site).await;
     let a = app.user(Role::Employee, Some(site));
-    sign_up(&app, &a, &ev).await;
+    app.sign_up(&a, &ev).await;
     let w = worker(&app);
     assert_eq!(w.pass().await.unwrap().sent, 2, "confirmation and reminder");
     sink.next().await;
@@ -606,7 +586,7 @@ async fn the_servers_own_worker_delivers(backend: Backend) {
     let site = app.site("A");
     let (ev, _) = published_event(&app, site, 5).await;
     let a = app.user(Role::Employee, Some(site));
-    sign_up(&app, &a, &ev).await;
+    app.sign_up(&a, &ev).await;
     let m = sink.next().await;
     assert_eq!(m.to, std::slice::from_ref(&a.email));
 }
@@ -620,7 +600,7 @@ async fn the_file_transport_writes_eml_files(backend: Backend) {
     let site = app.site("A");
     let (ev, _) = published_event(&app, site, 5).await;
     let a = app.user(Role::Employee, Some(site));
-    sign_up(&app, &a, &ev).await;
+    app.sign_up(&a, &ev).await;
     assert_eq!(worker(&app).pass().await.unwrap().sent, 1);
     let dir = app.settings.data.dir.join("mail");
     let files: Vec<_> = std::fs::read_dir(&dir)

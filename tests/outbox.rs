@@ -42,19 +42,6 @@ async fn event(app: &TestApp, token: &str, site: Id, capacity: i64) -> String {
         .await
 }
 
-async fn sign_up(app: &TestApp, user: &TestUser, event: &str) -> Value {
-    let (status, _, body) = app
-        .call(
-            "POST",
-            &format!("/api/v1/events/{event}/signups"),
-            Some(&app.token(user)),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body
-}
-
 async fn sign_up_changes_queue_one_message_each(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let site = app.site("A");
@@ -64,8 +51,8 @@ async fn sign_up_changes_queue_one_message_each(backend: Backend) {
         app.user(Role::Employee, Some(site)),
         app.user(Role::Employee, Some(site)),
     );
-    let first = sign_up(&app, &a, &ev).await;
-    sign_up(&app, &b, &ev).await;
+    let first = app.sign_up(&a, &ev).await;
+    app.sign_up(&b, &ev).await;
     assert_eq!(kinds_for(&app, &a), ["signup_confirmed"]);
     assert_eq!(kinds_for(&app, &b), ["signup_waitlisted"]);
     let waitlisted = queued(&app)

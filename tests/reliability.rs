@@ -20,14 +20,6 @@ const SECRET: &str = "reliability-test-secret-0123456789abcdef";
 const CAPACITY: i32 = 50;
 const PEOPLE: usize = 200;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The real binary on `db`, its own process (so it can be killed).
 fn start(db: &TestDb, port: u16) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tomoni"));
@@ -140,7 +132,7 @@ async fn a_killed_server_keeps_every_acknowledged_sign_up(backend: Backend) {
     };
     drop(pool);
 
-    let port = free_port();
+    let port = common::free_port();
     let mut server = start(&db, port);
     let client = awc::Client::builder()
         .timeout(std::time::Duration::from_secs(10))

@@ -489,6 +489,20 @@ impl TestApp {
         id
     }
 
+    /// Signs `user` up for `event` through the API; asserts 201 and returns the sign-up.
+    pub async fn sign_up(&self, user: &TestUser, event: &str) -> serde_json::Value {
+        let (status, _, body) = self
+            .call(
+                "POST",
+                &format!("/api/v1/events/{event}/signups"),
+                Some(&self.token(user)),
+                Some(serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(status, 201, "sign up: {body}");
+        body
+    }
+
     /// An access token for `user`, minted with the app's own key (skips the password check).
     pub fn token(&self, user: &TestUser) -> String {
         let keys = TokenKeys::new(&self.settings.jwt.secret, &self.settings.jwt);
@@ -540,6 +554,15 @@ impl Drop for TestApp {
         // Sends the stop command at once; workers wind down while the database is dropped.
         drop(self.handle.stop(false));
     }
+}
+
+/// A loopback port that was free a moment ago (for a server a test starts, or one that must be
+/// missing).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// `fields`' keys written over `body`'s (both JSON objects).
