@@ -89,9 +89,9 @@ pub struct StatsSettings {
 
 impl StatsSettings {
     /// The fiscal calendar; `validate` has checked the month.
-    pub fn fiscal(&self) -> crate::stats::FiscalCalendar {
-        crate::stats::FiscalCalendar::new(self.fiscal_year_start_month)
-            .unwrap_or(crate::stats::FiscalCalendar::APRIL)
+    pub fn fiscal(&self) -> crate::time::FiscalCalendar {
+        crate::time::FiscalCalendar::new(self.fiscal_year_start_month)
+            .unwrap_or(crate::time::FiscalCalendar::APRIL)
     }
 }
 
@@ -155,13 +155,33 @@ impl DatabaseSettings {
     }
 }
 
+/// A database URL fit for logs and error messages: the password of a `postgres://` URL replaced
+/// by `***`, a SQLite path as `sqlite://PATH`.
+pub fn redact_url(url: &str) -> String {
+    let url = url.trim();
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        return format!("sqlite://{path}");
+    }
+    if url.starts_with("postgres") || url.contains("://") {
+        return match url::Url::parse(url) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            }
+            Ok(parsed) => parsed.to_string(),
+            Err(_) => "<unparseable URL>".to_owned(),
+        };
+    }
+    format!("sqlite://{url}")
+}
+
 impl fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = crate::db::DatabaseUrl::parse(&self.url, self.connect_timeout())
-            .map(|u| u.redacted())
-            .unwrap_or_else(|_| "<invalid>".to_owned());
         f.debug_struct("DatabaseSettings")
-            .field("url", &url)
+            .field("url", &redact_url(&self.url))
             .field("run_migrations", &self.run_migrations)
             .field("pool_max_size", &self.pool_max_size)
             .finish_non_exhaustive()
@@ -311,7 +331,7 @@ impl Settings {
                 "server body limits must be positive".into(),
             ));
         }
-        if crate::stats::FiscalCalendar::new(self.stats.fiscal_year_start_month).is_none() {
+        if crate::time::FiscalCalendar::new(self.stats.fiscal_year_start_month).is_none() {
             return Err(SettingsError::Invalid(
                 "stats.fiscal_year_start_month must be 1 (January) to 12 (December)".into(),
             ));

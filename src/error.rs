@@ -3,15 +3,15 @@
 //! Every problem carries a stable machine-readable `code` (clients switch on it; wording of
 //! `title`/`detail` may change) and, for validation failures, per-field `errors`. The catalogue
 //! of codes lives in README.md ("Errors").
+//!
+//! A leaf module: services in every feature return [`AppError`], and each front door renders it
+//! (the API as problem+json in `http::problem`). The status and header types are the `http`
+//! crate's values (re-exported by actix-web); nothing here depends on a request or a response.
 
 use std::borrow::Cow;
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError};
 use diesel::result::DatabaseErrorKind;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -171,6 +171,30 @@ impl AppError {
         self.code
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The field errors of a validation failure.
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    /// Headers the response must carry (`Allow`, `Retry-After`, `WWW-Authenticate`).
+    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.headers
+    }
+
+    /// The same error with another explanation for the client.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
     /// The error that a bare status (from actix itself or a middleware) stands for.
     pub fn from_status(status: StatusCode) -> Self {
         let (code, detail) = match status {
@@ -223,25 +247,6 @@ impl std::fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
-        self.status
-    }
-
-    fn error_response(&self) -> HttpResponse<BoxBody> {
-        if self.status.is_server_error() {
-            tracing::error!(code = self.code, error = %self, "request failed");
-        }
-        let mut builder = HttpResponse::build(self.status);
-        builder.insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE));
-        for (name, value) in &self.headers {
-            builder.insert_header((name.clone(), value.clone()));
-        }
-        let body = serde_json::to_vec(&self.to_problem()).unwrap_or_else(|_| b"{}".to_vec());
-        builder.body(body)
-    }
-}
-
 impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         use diesel::result::Error as E;
@@ -290,111 +295,4 @@ impl From<diesel::r2d2::PoolError> for AppError {
     fn from(err: diesel::r2d2::PoolError) -> Self {
         AppError::database_unavailable(err)
     }
-}
-
-impl From<crate::db::DbError> for AppError {
-    fn from(err: crate::db::DbError) -> Self {
-        match err {
-            crate::db::DbError::Query(e) => e.into(),
-            other => AppError::database_unavailable(other),
-        }
-    }
-}
-
-impl From<actix_web::error::BlockingError> for AppError {
-    fn from(err: actix_web::error::BlockingError) -> Self {
-        AppError::internal(err)
-    }
-}
-
-/// Maps the JSON extractor's failures: body too large (413), wrong content type (415), not JSON
-/// at all (400 `malformed_json`), JSON of the wrong shape (422 `invalid_body`, naming the field).
-pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let app = match &err {
-        JsonPayloadError::OverflowKnownLength { limit, .. }
-        | JsonPayloadError::Overflow { limit } => AppError::payload_too_large(*limit),
-        JsonPayloadError::ContentType => AppError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            e.to_string(),
-        ),
-        JsonPayloadError::Deserialize(e) => {
-            AppError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
-        }
-        JsonPayloadError::Serialize(e) => AppError::internal(e.to_string()),
-        JsonPayloadError::Payload(e) => AppError::bad_request("invalid_payload", e.to_string()),
-        other => AppError::bad_request("invalid_payload", other.to_string()),
-    };
-    app.into()
-}
-
-/// Query string that does not fit the handler's parameters.
-pub fn query_error(
-    err: actix_web::error::QueryPayloadError,
-    _req: &HttpRequest,
-) -> actix_web::Error {
-    AppError::bad_request("invalid_query", err.to_string()).into()
-}
-
-/// A path segment that does not parse (e.g. an id that is not a UUID) names no resource.
-pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
-    AppError::not_found(format!("no such resource: {err}")).into()
-}
-
-/// Raw bodies (CSV uploads) over the limit and other payload failures.
-pub fn payload_error(err: actix_web::error::PayloadError) -> AppError {
-    match err {
-        actix_web::error::PayloadError::Overflow => AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is too large",
-        ),
-        other => AppError::bad_request("invalid_payload", other.to_string()),
-    }
-}
-
-/// Last line of defence, wrapped around the whole app: any error response that is not already
-/// problem+json (actix's own 404/405, a middleware's 413, ...) is rewritten into one, keeping
-/// headers such as `Allow` and `Retry-After`.
-pub fn problem_fallback<B: MessageBody + 'static>(
-    res: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
-    if is_problem || res.status().as_u16() < 400 {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-    }
-    let status = res.status();
-    let (req, old) = res.into_parts();
-    let mut err = AppError::from_status(status);
-    // An error raised inside actix (e.g. a body limit hit while reading) says more than the status.
-    if let Some(inner) = old.error()
-        && status.is_client_error()
-    {
-        err.detail = inner.to_string();
-    }
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
-        if let Some(value) = old.headers().get(&name) {
-            err = err.with_header(name, value.clone());
-        }
-    }
-    Ok(ErrorHandlerResponse::Response(
-        ServiceResponse::new(req, err.error_response()).map_into_right_body(),
-    ))
-}
-
-/// Handler for requests no route matched.
-pub async fn route_not_found(req: HttpRequest) -> AppResult<HttpResponse> {
-    Err(AppError::new(
-        StatusCode::NOT_FOUND,
-        "route_not_found",
-        format!("no route for {} {}", req.method(), req.path()),
-    ))
 }

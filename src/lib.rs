@@ -6,20 +6,25 @@
 pub mod attendance;
 pub mod audit;
 pub mod auth;
-pub mod calendar;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod exports;
 pub mod http;
+pub mod ics;
+pub mod input;
 pub mod mail;
+pub mod metrics;
 pub mod org;
+pub mod outbox;
 pub mod people;
 pub mod programs;
 pub mod seed;
+pub mod sheet;
 pub mod signups;
 pub mod stats;
 pub mod telemetry;
+pub mod time;
 
 use std::sync::Arc;
 
@@ -30,7 +35,7 @@ pub struct AppState {
     pub pool: db::Pool,
     pub backend: db::Backend,
     pub settings: Arc<Settings>,
-    pub metrics: Arc<http::metrics::Metrics>,
+    pub metrics: Arc<metrics::Metrics>,
     pub tokens: auth::tokens::TokenKeys,
     pub login_limiter: auth::ratelimit::LoginLimiter,
     /// The external identity provider, when configured.
@@ -79,7 +84,7 @@ impl AppState {
             pool,
             backend,
             settings: Arc::new(settings),
-            metrics: Arc::new(http::metrics::Metrics::new()),
+            metrics: Arc::new(metrics::Metrics::new()),
             tokens,
             login_limiter,
             idp,

@@ -18,7 +18,8 @@ use crate::db::schema::{
 };
 use crate::db::{AnyConnection, Id, Timestamp, per_backend, write_transaction};
 use crate::error::{AppError, AppResult};
-use crate::stats::{FiscalCalendar, rollup};
+use crate::stats::rollup;
+use crate::time::FiscalCalendar;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -452,7 +453,7 @@ fn upcoming(
                 events::status.eq("published"),
                 events::created_at.eq(now),
                 events::updated_at.eq(now),
-                events::starts_on.eq(Some(crate::stats::fiscal::local_date(starts, zone))),
+                events::starts_on.eq(Some(crate::time::local_date(starts, zone))),
             )
         })
         .collect();

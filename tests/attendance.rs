@@ -70,7 +70,7 @@ fn shift(app: &TestApp, event: &str, start: DateTime<Utc>, hours: i64) {
             events::ends_at.eq(Timestamp::from(start + Duration::hours(hours))),
             events::signup_deadline.eq(None::<Timestamp>),
             events::cancel_deadline.eq(None::<Timestamp>),
-            events::starts_on.eq(tomoni::stats::fiscal::local_date(start_ts, "Asia/Tokyo")),
+            events::starts_on.eq(tomoni::time::local_date(start_ts, "Asia/Tokyo")),
         ))
         .execute(&mut app.conn())
         .unwrap();

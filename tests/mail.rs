@@ -316,9 +316,9 @@ async fn two_workers_drain_a_thousand_messages_without_sending_one_twice(backend
     {
         let conn = &mut app.conn();
         for i in 0..1000 {
-            tomoni::mail::outbox::enqueue(
+            tomoni::outbox::enqueue(
                 conn,
-                tomoni::mail::outbox::Outgoing {
+                tomoni::outbox::Outgoing {
                     kind: "signup_waitlisted",
                     dedupe_key: format!("load:{i}"),
                     user: person.id,

@@ -137,9 +137,9 @@ async fn a_replayed_sign_up_queues_nothing_more(backend: Backend) {
         .select(tomoni::db::schema::signups::id)
         .first(&mut app.conn())
         .unwrap();
-    let again = tomoni::mail::outbox::enqueue(
+    let again = tomoni::outbox::enqueue(
         &mut app.conn(),
-        tomoni::mail::outbox::Outgoing {
+        tomoni::outbox::Outgoing {
             kind: "signup_confirmed",
             dedupe_key: format!("signup_confirmed:{signup}"),
             user: a.id,

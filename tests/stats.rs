@@ -467,7 +467,7 @@ async fn the_demo_seed_is_deterministic_and_summarised(backend: Backend) {
         let db = common::TestDb::new(backend);
         let pool = tomoni::db::init(&db.settings().database).unwrap();
         let conn = &mut pool.get().unwrap();
-        let fiscal = tomoni::stats::FiscalCalendar::APRIL;
+        let fiscal = tomoni::time::FiscalCalendar::APRIL;
         let summary = tomoni::seed::demo(conn, fiscal, today, &opts, &mut |_, _, _| {}).unwrap();
         let ids: Vec<Id> = attendance::table
             .select(attendance::id)
@@ -502,7 +502,7 @@ async fn a_new_fiscal_start_month_rebuilds_the_summaries(backend: Backend) {
     settings.stats.fiscal_year_start_month = 1;
     let state = tomoni::AppState::init(settings).unwrap();
     let conn = &mut state.pool.get().unwrap();
-    let january = tomoni::stats::FiscalCalendar::new(1).unwrap();
+    let january = tomoni::time::FiscalCalendar::new(1).unwrap();
     assert_eq!(tomoni::stats::rollup::calendar(conn).unwrap(), january);
     let kept = mdd::figures(conn, january, 2024..=2026, &Scope::default()).unwrap();
     assert_eq!(

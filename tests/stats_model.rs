@@ -18,7 +18,8 @@ use tomoni::db::schema::attendance;
 use tomoni::db::{self, AnyConnection, Id};
 use tomoni::programs::{events, program};
 use tomoni::stats::mdd::{self, Scope};
-use tomoni::stats::{FiscalCalendar, rollup};
+use tomoni::stats::rollup;
+use tomoni::time::FiscalCalendar;
 
 const PEOPLE: usize = 5;
 const EVENTS: usize = 4;

@@ -15,9 +15,9 @@ use crate::auth::{Caller, Role};
 use crate::db::schema::{attendance, events, programs, users};
 use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::mail::outbox::{self, Outgoing, kind};
-use crate::programs::events::local;
+use crate::outbox::{self, Outgoing, kind};
 use crate::stats::rollup::{Affects, track};
+use crate::time::local;
 
 /// Most records one approval may name.
 pub const MAX_APPROVE: usize = 500;

@@ -14,8 +14,9 @@ use crate::config::AttendanceSettings;
 use crate::db::schema::{events, signups};
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult};
-use crate::programs::events::{Event, EventRow, EventStatus, find_row, local};
+use crate::programs::events::{Event, EventRow, EventStatus, find_row};
 use crate::signups::service;
+use crate::time::local;
 
 /// Letters and digits people cannot confuse when reading a screen aloud (no 0/O, 1/I/L).
 const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";

@@ -22,8 +22,8 @@ use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
 use crate::programs::handlers::visible;
 use crate::programs::require_runs_site;
-use crate::stats::fiscal::checked_year;
 use crate::stats::rollup;
+use crate::time::checked_year;
 
 /// Records attendance from the roster: one line per employee (attended with minutes and
 /// person-days, or no-show). Listed employees get exactly these values; others keep theirs.

@@ -11,9 +11,9 @@ use crate::attendance::model::{Approval, AttendanceStatus};
 use crate::db::schema::{attendance, events, programs, sites};
 use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::AppResult;
-use crate::programs::events::local;
-use crate::stats::FiscalCalendar;
-use crate::stats::fiscal::local_date;
+use crate::time::FiscalCalendar;
+use crate::time::local;
+use crate::time::local_date;
 
 /// One event the employee attended (or missed).
 #[derive(Debug, Serialize, ToSchema)]
@@ -176,14 +176,12 @@ fn totals(
         .collect())
 }
 
-/// The items as CSV (RFC 4180, formulas neutralised): date, fiscal year, event, site, status,
-/// minutes, hours, days, approval.
-pub fn csv(items: &[HoursItem]) -> Result<String, csv::Error> {
-    use crate::exports::neutralize;
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    w.write_record([
+/// The items as CSV (the shared sheet writer: RFC 4180, formulas neutralised): date, fiscal
+/// year, event, site, status, minutes, hours, days, approval.
+pub fn csv(items: &[HoursItem]) -> std::io::Result<String> {
+    use crate::sheet::{Cell, Sheet};
+    let mut sheet = Sheet::csv_in_memory(false);
+    sheet.header(&[
         "event_date",
         "fiscal_year",
         "event_title",
@@ -200,18 +198,19 @@ pub fn csv(items: &[HoursItem]) -> Result<String, csv::Error> {
         } else {
             "no_show"
         };
-        w.write_record([
-            i.starts_at.format("%Y-%m-%d").to_string(),
-            i.fiscal_year.to_string(),
-            neutralize(&i.event_title).into_owned(),
-            neutralize(&i.site_name).into_owned(),
-            status.to_owned(),
-            i.minutes.to_string(),
-            crate::exports::sheet::format_number(f64::from(i.minutes) / 60.0),
-            i.days.to_string(),
-            i.approval.as_str().to_owned(),
+        let date = i.starts_at.format("%Y-%m-%d").to_string();
+        sheet.row(&[
+            Cell::Text(&date),
+            Cell::Number(f64::from(i.fiscal_year)),
+            Cell::Text(&i.event_title),
+            Cell::Text(&i.site_name),
+            Cell::Text(status),
+            Cell::Number(f64::from(i.minutes)),
+            Cell::Number(f64::from(i.minutes) / 60.0),
+            Cell::Number(f64::from(i.days)),
+            Cell::Text(i.approval.as_str()),
         ])?;
     }
-    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    let bytes = sheet.finish()?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

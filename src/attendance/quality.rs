@@ -13,7 +13,7 @@ use crate::attendance::rules::MINUTES_PER_DAY;
 use crate::db::schema::{attendance, events, programs};
 use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::AppResult;
-use crate::stats::FiscalCalendar;
+use crate::time::FiscalCalendar;
 
 /// How much a finding matters for the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

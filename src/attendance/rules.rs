@@ -4,7 +4,7 @@
 use crate::attendance::model::AttendanceStatus;
 use crate::db::Timestamp;
 use crate::error::FieldError;
-use crate::stats::fiscal::local_date;
+use crate::time::local_date;
 
 /// A day's worth of minutes: nobody volunteers more than 24 hours a day.
 pub const MINUTES_PER_DAY: i32 = 24 * 60;

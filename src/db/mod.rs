@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, redact_url};
 
 pub use types::{Id, Timestamp, now};
 
@@ -145,7 +145,7 @@ impl DatabaseUrl {
             });
         }
         if url.is_empty() || url.contains("://") || url.starts_with("postgres") {
-            return Err(DbError::UnsupportedUrl(redact(url)));
+            return Err(DbError::UnsupportedUrl(redact_url(url)));
         }
         Ok(DatabaseUrl {
             backend: Backend::Sqlite,
@@ -160,7 +160,7 @@ impl DatabaseUrl {
     /// The URL with any password replaced, for logs and error messages.
     pub fn redacted(&self) -> String {
         match self.backend {
-            Backend::Postgres => redact(&self.target),
+            Backend::Postgres => redact_url(&self.target),
             Backend::Sqlite => format!("sqlite://{}", self.target),
         }
     }
@@ -205,17 +205,6 @@ fn with_connect_timeout(url: &str, timeout: Duration) -> String {
     let secs = timeout.as_secs().max(1);
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}connect_timeout={secs}")
-}
-
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "<unparseable URL>".to_owned(),
-    }
 }
 
 /// The r2d2 manager. Unlike diesel's own, it knows the backend from the URL scheme and keeps the
@@ -364,7 +353,7 @@ fn backfill_event_dates(conn: &mut AnyConnection) -> QueryResult<()> {
         .load(conn)?;
     for (id, starts_at, tz) in &missing {
         diesel::update(events::table.filter(events::id.eq(*id)))
-            .set(events::starts_on.eq(crate::stats::fiscal::local_date(*starts_at, tz)))
+            .set(events::starts_on.eq(crate::time::local_date(*starts_at, tz)))
             .execute(conn)?;
     }
     if !missing.is_empty() {
@@ -374,6 +363,26 @@ fn backfill_event_dates(conn: &mut AnyConnection) -> QueryResult<()> {
         );
     }
     Ok(())
+}
+
+/// The same statement for both backends: PostgreSQL's `$n` placeholders become SQLite's
+/// numbered `?n`, so a statement may use its binds in any order.
+pub fn placeholders(conn: &AnyConnection, sql: &str) -> String {
+    match conn {
+        AnyConnection::Postgresql(_) => sql.to_owned(),
+        AnyConnection::Sqlite(_) => {
+            let mut out = String::with_capacity(sql.len());
+            let mut chars = sql.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                    out.push('?');
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    }
 }
 
 /// Opens one connection outside any pool (CLI commands, tests).
@@ -476,5 +485,30 @@ fn on_sqlite(
     match conn {
         AnyConnection::Sqlite(c) => op(c),
         AnyConnection::Postgresql(_) => Ok(()),
+    }
+}
+
+impl From<DbError> for crate::error::AppError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Query(e) => e.into(),
+            other => crate::error::AppError::database_unavailable(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_placeholders_keep_their_numbers() {
+        let conn = AnyConnection::Sqlite(
+            diesel::SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
+        );
+        assert_eq!(
+            placeholders(&conn, "a = $2 AND b = $12, '$x'"),
+            "a = ?2 AND b = ?12, '$x'"
+        );
     }
 }

@@ -19,12 +19,13 @@ use crate::auth::{Caller, Role};
 use crate::db::{AnyConnection, Id, PooledConnection};
 use crate::error::{AppError, AppResult, Problem};
 use crate::exports::import::{self, ParticipationReport};
-use crate::exports::sheet::{Kind, Sheet};
-use crate::exports::{ChannelWriter, hours, participations};
+use crate::exports::{hours, participations};
 use crate::http::{format_param, with_conn};
 use crate::programs::require_runs_site;
-use crate::stats::fiscal::checked_year;
+use crate::sheet::ChannelWriter;
+use crate::sheet::{Kind, Sheet};
 use crate::stats::rollup;
+use crate::time::checked_year;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +69,7 @@ fn kind(format: Option<&str>, bom: Option<bool>) -> AppResult<Kind> {
 type WriteRows = Box<
     dyn FnOnce(
             &mut AnyConnection,
-            &mut Sheet,
+            &mut Sheet<ChannelWriter>,
         ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>>
         + Send,
 >;

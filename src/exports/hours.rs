@@ -8,8 +8,8 @@ use diesel::prelude::*;
 
 use crate::db::schema::{attendance, events, sites, users};
 use crate::db::{AnyConnection, Id};
-use crate::exports::sheet::{Cell, Sheet};
-use crate::stats::FiscalCalendar;
+use crate::sheet::{Cell, Sheet};
+use crate::time::FiscalCalendar;
 
 pub const VERSION: &str = "hours/1";
 
@@ -28,7 +28,7 @@ pub fn write(
     conn: &mut AnyConnection,
     fiscal: FiscalCalendar,
     fy: i32,
-    sheet: &mut Sheet,
+    sheet: &mut Sheet<crate::sheet::ChannelWriter>,
 ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
     let Some((first, last)) = fiscal.dates(fy) else {
         return Ok(0);

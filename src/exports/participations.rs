@@ -12,8 +12,8 @@ use crate::db::schema::{
     attendance, companies, events, program_categories, programs, sites, users,
 };
 use crate::db::{AnyConnection, Id};
-use crate::exports::sheet::{Cell, Sheet};
-use crate::stats::FiscalCalendar;
+use crate::sheet::{Cell, Sheet};
+use crate::time::FiscalCalendar;
 
 /// The column set; a change of columns gets a new version.
 pub const VERSION: &str = "participations/1";
@@ -70,7 +70,7 @@ pub fn write(
     conn: &mut AnyConnection,
     fiscal: FiscalCalendar,
     f: &Filter,
-    sheet: &mut Sheet,
+    sheet: &mut Sheet<crate::sheet::ChannelWriter>,
 ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
     conn.transaction(|conn| {
         if let AnyConnection::Postgresql(c) = conn {

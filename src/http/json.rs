@@ -15,16 +15,6 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{AppError, FieldError};
 
-/// For `PATCH` fields that may be cleared: `#[serde(default, deserialize_with = "double_option")]`
-/// makes an absent field `None` and an explicit `null` `Some(None)`.
-pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
-}
-
 /// A JSON request body of type `T`.
 pub struct Json<T>(pub T);
 

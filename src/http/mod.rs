@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;
+pub mod problem;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
-use crate::error::{self, AppError};
+use crate::error::AppError;
 
 /// Runs `f` with a pooled connection on the blocking thread pool (diesel is synchronous; an
 /// actix worker must never wait on the database itself).
@@ -279,14 +280,14 @@ pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<S
             .app_data(
                 web::JsonConfig::default()
                     .limit(json_limit)
-                    .error_handler(error::json_error),
+                    .error_handler(problem::json_error),
             )
             .app_data(web::PayloadConfig::new(upload_limit))
-            .app_data(web::QueryConfig::default().error_handler(error::query_error))
-            .app_data(web::PathConfig::default().error_handler(error::path_error))
+            .app_data(web::QueryConfig::default().error_handler(problem::query_error))
+            .app_data(web::PathConfig::default().error_handler(problem::path_error))
             .configure(routes)
-            .default_service(web::to(error::route_not_found))
-            .wrap(ErrorHandlers::new().default_handler(error::problem_fallback))
+            .default_service(web::to(problem::route_not_found))
+            .wrap(ErrorHandlers::new().default_handler(problem::problem_fallback))
             .wrap(from_fn(metrics::track))
             .wrap(from_fn(request_id_header))
             .wrap(TracingLogger::default())

@@ -1,9 +1,7 @@
-//! Email. Every message starts as an outbox row written in the same transaction as the change
-//! that causes it ([`outbox::enqueue`]), so a message is never sent for a change that rolled
-//! back, nor lost for one that committed. Delivery (a worker claiming due rows, lettre
-//! transports, templates) is built on top of these rows.
+//! Email delivery: templates, and a worker that claims due outbox rows (written by the features
+//! through [`crate::outbox`]), renders them with the event as it is now, and sends them with
+//! lettre; the admin view of the queue.
 
 pub mod handlers;
-pub mod outbox;
 pub mod templates;
 pub mod worker;

@@ -20,14 +20,14 @@ use minijinja::context;
 use serde_json::Value;
 
 use crate::config::{MailSettings, MailTransport, SmtpTls};
+use crate::db::placeholders;
 use crate::db::schema::{attendance, outbox, users};
 use crate::db::types::sql;
 use crate::db::{AnyConnection, Id, Pool, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult};
-use crate::mail::outbox::kind;
 use crate::mail::templates::Templates;
-use crate::programs::events::{EventRow, find_row, local};
-use crate::stats::rollup::placeholders;
+use crate::outbox::kind;
+use crate::programs::events::{EventRow, find_row};
 
 /// A claimed row.
 #[derive(Debug, Clone, QueryableByName)]
@@ -141,9 +141,9 @@ pub fn schedule_reminders(conn: &mut AnyConnection, hours: u32) -> AppResult<usi
         .load(conn)?;
     let mut queued = 0;
     for (signup, user, event, starts) in due {
-        let written = crate::mail::outbox::enqueue(
+        let written = crate::outbox::enqueue(
             conn,
-            crate::mail::outbox::Outgoing {
+            crate::outbox::Outgoing {
                 kind: kind::REMINDER,
                 dedupe_key: format!("{}:{signup}:{}", kind::REMINDER, starts.get().timestamp()),
                 user,
@@ -182,25 +182,6 @@ fn reminder_applies(
     Ok(confirmed.as_deref() == Some("confirmed") && event.status == "published" && same_start)
 }
 
-/// "2026-12-01 09:00–12:00 (Asia/Tokyo, +09:00)": the site's local time, as the volunteer reads it.
-fn when(e: &EventRow) -> String {
-    let (s, t) = (
-        local(e.starts_at, &e.timezone),
-        local(e.ends_at, &e.timezone),
-    );
-    let end = if s.date_naive() == t.date_naive() {
-        t.format("%H:%M").to_string()
-    } else {
-        t.format("%Y-%m-%d %H:%M").to_string()
-    };
-    format!(
-        "{}–{end} ({}, {})",
-        s.format("%Y-%m-%d %H:%M"),
-        e.timezone,
-        s.format("%:z")
-    )
-}
-
 /// Renders a claimed row into a message (reading the event as it is now); `None` for a reminder
 /// that no longer applies.
 pub fn compose(
@@ -221,7 +202,7 @@ pub fn compose(
                 .filter(attendance::id.eq(a))
                 .select((attendance::event_id, attendance::minutes))
                 .first(conn)?;
-            hours = crate::exports::sheet::format_number(f64::from(minutes) / 60.0);
+            hours = crate::sheet::format_number(f64::from(minutes) / 60.0);
             event
         }
     };
@@ -238,7 +219,7 @@ pub fn compose(
     };
     let ctx = context! {
         name,
-        event => context! { title => &event.title, when => when(&event), location => &event.location },
+        event => context! { title => &event.title, when => crate::time::describe_span(event.starts_at, event.ends_at, &event.timezone), location => &event.location },
         position => payload["position"].as_i64(),
         by_coordinator => payload["by_coordinator"].as_bool().unwrap_or(false),
         reason => payload["reason"].as_str().unwrap_or(""),
@@ -272,8 +253,7 @@ pub fn compose(
         row.kind.as_str(),
         kind::SIGNUP_CONFIRMED | kind::SIGNUP_PROMOTED
     ) {
-        let ics =
-            crate::calendar::calendar(&event.title, &[crate::signups::feed::ics_event(&event)]);
+        let ics = crate::ics::calendar(&event.title, &[crate::signups::feed::ics_event(&event)]);
         let content_type = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
             .map_err(AppError::internal)?;
         MultiPart::mixed()
@@ -302,12 +282,6 @@ pub fn mark_withdrawn(conn: &mut AnyConnection, id: Id) -> QueryResult<()> {
         ))
         .execute(conn)
         .map(drop)
-}
-
-/// "2026-12-01 09:00–12:00 (Asia/Tokyo, +09:00)" for an event row (also used for the "before"
-/// of a change).
-pub fn describe_when(e: &EventRow) -> String {
-    when(e)
 }
 
 /// Where messages go.
@@ -365,7 +339,7 @@ pub struct Worker {
     pub mailer: Mailer,
     pub settings: MailSettings,
     pub templates: std::sync::Arc<Templates>,
-    pub metrics: Option<std::sync::Arc<crate::http::metrics::Metrics>>,
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 /// Outcome of one pass over the queue.

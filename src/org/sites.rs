@@ -114,7 +114,7 @@ pub struct SitePatch {
     pub timezone: Option<String>,
     pub opened_on: Option<NaiveDate>,
     /// `null` reopens the site.
-    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[serde(default, deserialize_with = "crate::input::double_option")]
     #[schema(value_type = Option<NaiveDate>, nullable)]
     pub closed_on: Option<Option<NaiveDate>>,
 }

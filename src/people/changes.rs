@@ -44,7 +44,7 @@ pub struct UserPatch {
     pub display_name: Option<String>,
     pub employee_number: Option<String>,
     /// Home site; `null` clears it.
-    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[serde(default, deserialize_with = "crate::input::double_option")]
     #[schema(value_type = Option<uuid::Uuid>, nullable)]
     pub site_id: Option<Option<uuid::Uuid>>,
     pub role: Option<Role>,

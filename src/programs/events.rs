@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::db::schema::{events, program_categories, programs, sites};
 use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::time::local;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -94,14 +95,6 @@ pub struct Event {
     pub updated_at: DateTime<Utc>,
 }
 
-/// `t` shown in zone `tz` (UTC if the zone is unknown, which validation prevents).
-pub fn local(t: Timestamp, tz: &str) -> DateTime<FixedOffset> {
-    match tz.parse::<chrono_tz::Tz>() {
-        Ok(zone) => t.get().with_timezone(&zone).fixed_offset(),
-        Err(_) => t.get().fixed_offset(),
-    }
-}
-
 impl Event {
     pub fn from_row(r: EventRow, site_id: Id) -> AppResult<Event> {
         let tz = r.timezone.clone();
@@ -161,14 +154,14 @@ pub struct EventPatch {
     pub timezone: Option<String>,
     pub location: Option<String>,
     /// `null` makes it unlimited. Raising it promotes from the waitlist at once.
-    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[serde(default, deserialize_with = "crate::input::double_option")]
     #[schema(value_type = Option<i32>, nullable)]
     pub capacity: Option<Option<i32>>,
     pub waitlist_enabled: Option<bool>,
-    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[serde(default, deserialize_with = "crate::input::double_option")]
     #[schema(value_type = Option<DateTime<FixedOffset>>, nullable)]
     pub signup_deadline: Option<Option<DateTime<FixedOffset>>>,
-    #[serde(default, deserialize_with = "crate::http::json::double_option")]
+    #[serde(default, deserialize_with = "crate::input::double_option")]
     #[schema(value_type = Option<DateTime<FixedOffset>>, nullable)]
     pub cancel_deadline: Option<Option<DateTime<FixedOffset>>>,
 }
@@ -192,7 +185,7 @@ pub struct Plan {
 impl Plan {
     /// The local date it starts on, where fiscal years and report months count it.
     pub fn starts_on(&self) -> chrono::NaiveDate {
-        crate::stats::fiscal::local_date(self.starts_at, &self.timezone)
+        crate::time::local_date(self.starts_at, &self.timezone)
     }
 
     pub fn errors(&self) -> Vec<FieldError> {
@@ -393,14 +386,14 @@ fn write_plan(conn: &mut AnyConnection, id: Id, p: &EventPatch) -> AppResult<()>
 /// was before; queued in the change's transaction.
 fn notify_change(conn: &mut AnyConnection, before: &EventRow, at: Timestamp) -> AppResult<()> {
     use crate::db::schema::signups;
-    use crate::mail::outbox::{self, Outgoing, kind};
+    use crate::outbox::{self, Outgoing, kind};
     let live: Vec<(Id, Id)> = signups::table
         .filter(signups::event_id.eq(before.id))
         .filter(signups::status.ne("cancelled"))
         .select((signups::id, signups::user_id))
         .load(conn)?;
     let was = serde_json::json!({
-        "when": crate::mail::worker::describe_when(before),
+        "when": crate::time::describe_span(before.starts_at, before.ends_at, &before.timezone),
         "location": before.location,
     });
     for (signup, user) in live {

@@ -9,11 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::auth::tokens::{hash_refresh_secret, new_refresh_secret};
-use crate::calendar::{IcsEvent, calendar};
 use crate::db::schema::{events, signups, users};
 use crate::db::{Id, Timestamp};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::with_conn;
+use crate::ics::{IcsEvent, calendar};
 use crate::programs::events::{EventRow, find_row};
 use crate::programs::handlers::visible;
 

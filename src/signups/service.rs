@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::db::schema::{attendance, events, signups, users};
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult};
-use crate::mail::outbox::{self, Outgoing, kind};
+use crate::outbox::{self, Outgoing, kind};
 use crate::programs::events::{Event, EventStatus, find_row};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -13,9 +13,9 @@ use crate::db::schema::{
 };
 use crate::db::{AnyConnection, Id};
 use crate::error::AppResult;
-use crate::stats::FiscalCalendar;
 use crate::stats::mdd::Figures;
 use crate::stats::rollup::scope;
+use crate::time::FiscalCalendar;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

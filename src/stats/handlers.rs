@@ -14,11 +14,11 @@ use crate::http::json::Json;
 use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
 use crate::stats::breakdown::{self, Breakdown, By};
-use crate::stats::fiscal::checked_year;
 use crate::stats::mdd::{self, Scope};
 use crate::stats::objectives::{self, Objectives, ObjectivesInput};
 use crate::stats::report::{self, MddReport};
 use crate::stats::rollup;
+use crate::time::checked_year;
 
 /// The most years one report spans.
 pub const MAX_YEARS: i32 = 30;

@@ -14,8 +14,8 @@ use crate::db::schema::{
 };
 use crate::db::{AnyConnection, Id};
 use crate::error::AppResult;
-use crate::stats::FiscalCalendar;
 use crate::stats::rollup::scope;
+use crate::time::FiscalCalendar;
 
 /// Whose figures: the whole group, or one company, region or site.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -2,11 +2,8 @@
 //! change (rollup), the annual-report figures (mdd, report), breakdowns and objectives.
 
 pub mod breakdown;
-pub mod fiscal;
 pub mod handlers;
 pub mod mdd;
 pub mod objectives;
 pub mod report;
 pub mod rollup;
-
-pub use fiscal::FiscalCalendar;

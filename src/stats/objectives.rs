@@ -12,8 +12,8 @@ use crate::audit;
 use crate::db::schema::objectives;
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::stats::FiscalCalendar;
 use crate::stats::mdd::{self, Figures, Metric, Scope};
+use crate::time::FiscalCalendar;
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::stats::FiscalCalendar;
 use crate::stats::mdd::{Change, Figures, Metric, change};
+use crate::time::FiscalCalendar;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct YearReport {

@@ -24,8 +24,8 @@ use crate::db::schema::{
 use crate::db::types::sql;
 use crate::db::{AnyConnection, Id, Timestamp, per_backend, write_transaction};
 use crate::error::AppResult;
-use crate::stats::FiscalCalendar;
-use crate::stats::fiscal::local_date;
+use crate::time::FiscalCalendar;
+use crate::time::local_date;
 
 /// What a change can touch.
 #[derive(Debug, Clone)]
@@ -354,7 +354,7 @@ impl Deltas {
                  days = days + $5, biodiversity = biodiversity + $6, disaster_relief = disaster_relief + $7 \
                  WHERE fiscal_year = $1 AND scope = $2 RETURNING participants AS n"
             };
-            let left: Count = diesel::sql_query(placeholders(conn, sql))
+            let left: Count = diesel::sql_query(crate::db::placeholders(conn, sql))
                 .bind::<Integer, _>(fy)
                 .bind::<Text, _>(&scope)
                 .bind::<Integer, _>(int(p))
@@ -387,7 +387,7 @@ impl Deltas {
                  days = days + $7 WHERE fiscal_year = $1 AND month = $2 AND program_id = $3 AND site_id = $4 \
                  RETURNING participants AS n"
             };
-            let left: Count = diesel::sql_query(placeholders(conn, sql))
+            let left: Count = diesel::sql_query(crate::db::placeholders(conn, sql))
                 .bind::<Integer, _>(fy)
                 .bind::<Integer, _>(month)
                 .bind::<sql::Uuid, _>(program)
@@ -419,7 +419,7 @@ impl Deltas {
                 "UPDATE stats_members SET records = records + $4 \
                  WHERE fiscal_year = $1 AND scope = $2 AND member_id = $3 RETURNING records AS n"
             };
-            let now: Count = diesel::sql_query(placeholders(conn, sql))
+            let now: Count = diesel::sql_query(crate::db::placeholders(conn, sql))
                 .bind::<Integer, _>(fy)
                 .bind::<Text, _>(&scope)
                 .bind::<sql::Uuid, _>(member)
@@ -451,7 +451,7 @@ impl Deltas {
                 "UPDATE stats_unique SET members = members + $3 \
                  WHERE fiscal_year = $1 AND scope = $2 RETURNING members AS n"
             };
-            let now: Count = diesel::sql_query(placeholders(conn, sql))
+            let now: Count = diesel::sql_query(crate::db::placeholders(conn, sql))
                 .bind::<Integer, _>(fy)
                 .bind::<Text, _>(&scope)
                 .bind::<Integer, _>(int(d))
@@ -478,26 +478,6 @@ fn int(n: i64) -> i32 {
 struct Count {
     #[diesel(sql_type = Integer)]
     n: i32,
-}
-
-/// The same statement for both backends: PostgreSQL's `$n` placeholders become SQLite's
-/// numbered `?n`, so a statement may use its binds in any order.
-pub fn placeholders(conn: &AnyConnection, sql: &str) -> String {
-    match conn {
-        AnyConnection::Postgresql(_) => sql.to_owned(),
-        AnyConnection::Sqlite(_) => {
-            let mut out = String::with_capacity(sql.len());
-            let mut chars = sql.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                    out.push('?');
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-    }
 }
 
 /// Recomputes every summary from the raw records, one fiscal year at a time (memory stays
@@ -636,20 +616,4 @@ fn insert_year(conn: &mut AnyConnection, facts: &[Fact]) -> QueryResult<()> {
             .execute(c))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sqlite_placeholders_keep_their_numbers() {
-        let conn = AnyConnection::Sqlite(
-            diesel::SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
-        );
-        assert_eq!(
-            placeholders(&conn, "a = $2 AND b = $12, '$x'"),
-            "a = ?2 AND b = ?12, '$x'"
-        );
-    }
 }

@@ -1,13 +1,14 @@
-//! Fiscal years: which year a site-local date belongs to, and which dates a year covers.
+//! Time as the programme reads it: site-local dates and times, and the fiscal calendar (which
+//! year a site-local date belongs to, and which dates a year covers).
+//!
+//! A leaf module: it imports nothing of the crate but the error type, so every layer may use it.
 //!
 //! A fiscal year is named after the calendar year it ends in: with the default April start,
 //! "Fiscal 2012" runs from 1 April 2011 to 31 March 2012. Events count in the fiscal year of the
 //! organising site's local start date, so an event at 23:30 on 31 March in Tokyo (14:30 UTC)
 //! belongs to the year that ends that day, wherever the server runs.
 
-use chrono::{Datelike, NaiveDate};
-
-use crate::db::Timestamp;
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 
 /// The configured fiscal calendar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,17 +83,44 @@ pub fn checked_year(name: &str, fy: i32) -> crate::error::AppResult<i32> {
 
 /// The local date of an instant in an IANA zone (UTC if the zone is unknown, which validation
 /// prevents).
-pub fn local_date(t: Timestamp, tz: &str) -> NaiveDate {
+pub fn local_date(t: impl Into<DateTime<Utc>>, tz: &str) -> NaiveDate {
+    local(t, tz).date_naive()
+}
+
+/// An instant in an IANA zone, with the zone's offset at that instant (UTC if the zone is
+/// unknown, which validation prevents).
+pub fn local(t: impl Into<DateTime<Utc>>, tz: &str) -> DateTime<FixedOffset> {
+    let t = t.into();
     match tz.parse::<chrono_tz::Tz>() {
-        Ok(zone) => t.get().with_timezone(&zone).date_naive(),
-        Err(_) => t.get().date_naive(),
+        Ok(zone) => t.with_timezone(&zone).fixed_offset(),
+        Err(_) => t.fixed_offset(),
     }
+}
+
+/// "2026-12-01 09:00–12:00 (Asia/Tokyo, +09:00)": a span in the site's local time, as the
+/// volunteer reads it (emails, and the "before" of a change notice).
+pub fn describe_span(
+    starts_at: impl Into<DateTime<Utc>>,
+    ends_at: impl Into<DateTime<Utc>>,
+    tz: &str,
+) -> String {
+    let (s, t) = (local(starts_at, tz), local(ends_at, tz));
+    let end = if s.date_naive() == t.date_naive() {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M").to_string()
+    };
+    format!(
+        "{}–{end} ({tz}, {})",
+        s.format("%Y-%m-%d %H:%M"),
+        s.format("%:z")
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeZone, Utc};
+    use chrono::TimeZone;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -150,15 +178,15 @@ mod tests {
     fn the_site_local_date_decides_at_the_boundary() {
         let fc = FiscalCalendar::new(4).unwrap();
         // 31 March 23:30 in Tokyo is 14:30 UTC the same day: still fiscal 2012.
-        let t = Timestamp::from(Utc.with_ymd_and_hms(2012, 3, 31, 14, 30, 0).unwrap());
+        let t = Utc.with_ymd_and_hms(2012, 3, 31, 14, 30, 0).unwrap();
         assert_eq!(local_date(t, "Asia/Tokyo"), d(2012, 3, 31));
         assert_eq!(fc.year_of(local_date(t, "Asia/Tokyo")), 2012);
         // 15:30 UTC is 00:30 on 1 April in Tokyo: fiscal 2013, though still 31 March in UTC.
-        let t = Timestamp::from(Utc.with_ymd_and_hms(2012, 3, 31, 15, 30, 0).unwrap());
+        let t = Utc.with_ymd_and_hms(2012, 3, 31, 15, 30, 0).unwrap();
         assert_eq!(fc.year_of(local_date(t, "Asia/Tokyo")), 2013);
         assert_eq!(fc.year_of(local_date(t, "UTC")), 2012);
         // West of UTC: 1 April 02:00 UTC is still 31 March in New York.
-        let t = Timestamp::from(Utc.with_ymd_and_hms(2012, 4, 1, 2, 0, 0).unwrap());
+        let t = Utc.with_ymd_and_hms(2012, 4, 1, 2, 0, 0).unwrap();
         assert_eq!(fc.year_of(local_date(t, "America/New_York")), 2012);
     }
 

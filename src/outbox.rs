@@ -1,5 +1,10 @@
-//! Writing outbox rows. Each message carries a dedupe key, so enqueueing the same message twice
-//! (a retried request, a replayed change) leaves one row.
+//! The email outbox, write side. Every message starts as an outbox row written in the same
+//! transaction as the change that causes it ([`enqueue`]), so a message is never sent for a
+//! change that rolled back, nor lost for one that committed. Each message carries a dedupe key,
+//! so enqueueing the same message twice (a retried request, a replayed change) leaves one row.
+//!
+//! Its own module below the features (like `audit`): the features that cause mail write here,
+//! and `mail` (templates, delivery) reads the rows, so neither imports the other.
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -7,8 +12,7 @@ use serde_json::Value;
 
 use crate::db::schema::outbox;
 use crate::db::types::sql;
-use crate::db::{AnyConnection, Id, Timestamp};
-use crate::stats::rollup::placeholders;
+use crate::db::{AnyConnection, Id, Timestamp, placeholders};
 
 /// The kinds of message, as stored in `outbox.kind`.
 pub mod kind {
