@@ -11,3 +11,8 @@ where
 {
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
+
+/// Normalises an email address for storage and look-up (sign-in, identity matching, imports).
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tomoni::{AppState, Settings, db, http, telemetry};
+use tomoni::{AppState, Settings, db, server, telemetry};
 
 /// tomoni: employee volunteering programme service.
 ///
@@ -199,7 +199,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         state.backend.name()
     );
     actix_web::rt::System::new()
-        .block_on(async move { http::build_server(state, listener)?.await })?;
+        .block_on(async move { server::build_server(state, listener)?.await })?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -232,7 +232,13 @@ fn rebuild_stats(settings: Settings) -> anyhow::Result<()> {
 
 fn mail_worker(settings: Settings) -> anyhow::Result<()> {
     let state = AppState::init(settings)?;
-    let worker = tomoni::mail::worker::Worker::new(&state).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let worker = tomoni::mail::worker::Worker::new(
+        state.pool.clone(),
+        &state.settings.mail,
+        &state.settings.data.dir,
+        Some(state.metrics.clone()),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!(transport = ?state.settings.mail.transport, "mail worker running");
     actix_web::rt::System::new().block_on(worker.run());
     Ok(())

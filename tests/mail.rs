@@ -30,7 +30,13 @@ async fn app_mailing_to(backend: &Backend, port: u16) -> TestApp {
 
 fn worker(app: &TestApp) -> Worker {
     let state = tomoni::AppState::init(app.settings.clone()).expect("state");
-    Worker::new(&state).expect("worker")
+    Worker::new(
+        state.pool.clone(),
+        &state.settings.mail,
+        &state.settings.data.dir,
+        Some(state.metrics.clone()),
+    )
+    .expect("worker")
 }
 
 async fn published_event(app: &TestApp, site: Id, capacity: i64) -> (String, String) {

@@ -4,7 +4,6 @@
 
 pub mod approval;
 pub mod checkin;
-pub mod handlers;
 pub mod hours;
 pub mod model;
 pub mod quality;

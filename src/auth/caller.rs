@@ -1,22 +1,19 @@
-//! The `Caller` extractor: a handler that takes a `Caller` cannot run for an anonymous or
-//! deactivated user. Role and site-scope checks are methods on it, so they read as one line in
-//! the handler.
-
-use std::future::Future;
-use std::pin::Pin;
+//! The principal: who is calling, as the database knows them now. Role and site-scope checks
+//! are methods on it, so a service reads them as one line. No request types here: a bearer
+//! token (the API, [`from_bearer`]) and a session (the web pages) resolve to the same `Caller`;
+//! the actix extractor is in `api::extract`.
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use diesel::prelude::*;
 
-use crate::AppState;
-use crate::auth::idp::Identity;
+use crate::auth::idp::{ExternalIdp, Identity};
 use crate::auth::roles::Role;
+use crate::auth::tokens::TokenKeys;
 use crate::config::IdpMatch;
 use crate::db::schema::{coordinator_sites, users};
 use crate::db::{AnyConnection, Id};
 use crate::error::{AppError, AppResult};
-use crate::people::users::normalize_email;
+use crate::input::normalize_email;
 
 /// The authenticated user making the request, as the database knows them now (a role change or
 /// deactivation takes effect on the next request, not when the token expires).
@@ -103,60 +100,43 @@ fn find_by_identity(conn: &mut AnyConnection, identity: &Identity) -> QueryResul
     query.first(conn).optional()
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
-}
-
-impl FromRequest for Caller {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Caller, AppError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
-            let token =
-                token.ok_or_else(|| unauthorized("unauthorized", "a bearer token is required"))?;
-            let alg = jsonwebtoken::decode_header(&token).map(|h| h.alg).ok();
-            let subject = match (&state.idp, alg) {
-                (Some(idp), Some(alg)) if idp.handles(alg) => Subject::External(
-                    idp.verify(&token)
-                        .map_err(|e| unauthorized("invalid_token", e.to_string()))?,
-                ),
-                _ => {
-                    let claims = state
-                        .tokens
-                        .verify(&token)
-                        .map_err(|e| unauthorized("invalid_token", e.to_string()))?;
-                    Subject::Own(claims.sub.parse().map_err(|_| {
-                        unauthorized("invalid_token", "the token's subject is not a user id")
-                    })?)
-                }
-            };
-            let pool = state.pool.clone();
-            let caller = web::block(move || -> AppResult<Option<Caller>> {
-                let mut conn = pool.get()?;
-                let id = match subject {
-                    Subject::Own(id) => Some(id),
-                    Subject::External(identity) => find_by_identity(&mut conn, &identity)?,
-                };
-                match id {
-                    Some(id) => Ok(load_caller(&mut conn, id)?),
-                    None => Ok(None),
-                }
-            })
-            .await??;
-            caller.ok_or_else(|| {
-                unauthorized(
-                    "invalid_token",
-                    "the account does not exist or is deactivated",
-                )
-            })
-        })
-    }
+/// Resolves a bearer token to the caller it stands for: one of tomoni's own HS256 tokens, or
+/// the identity provider's when one is configured and the token is signed the provider's way.
+/// Verification is CPU work without the database; the connection is taken only for the look-up.
+pub fn from_bearer(
+    pool: &crate::db::Pool,
+    tokens: &TokenKeys,
+    idp: Option<&ExternalIdp>,
+    token: &str,
+) -> AppResult<Caller> {
+    let alg = jsonwebtoken::decode_header(token).map(|h| h.alg).ok();
+    let subject = match (idp, alg) {
+        (Some(idp), Some(alg)) if idp.handles(alg) => Subject::External(
+            idp.verify(token)
+                .map_err(|e| unauthorized("invalid_token", e.to_string()))?,
+        ),
+        _ => {
+            let claims = tokens
+                .verify(token)
+                .map_err(|e| unauthorized("invalid_token", e.to_string()))?;
+            Subject::Own(claims.sub.parse().map_err(|_| {
+                unauthorized("invalid_token", "the token's subject is not a user id")
+            })?)
+        }
+    };
+    let mut conn = pool.get()?;
+    let id = match subject {
+        Subject::Own(id) => Some(id),
+        Subject::External(identity) => find_by_identity(&mut conn, &identity)?,
+    };
+    let caller = match id {
+        Some(id) => load_caller(&mut conn, id)?,
+        None => None,
+    };
+    caller.ok_or_else(|| {
+        unauthorized(
+            "invalid_token",
+            "the account does not exist or is deactivated",
+        )
+    })
 }

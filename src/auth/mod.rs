@@ -1,7 +1,6 @@
 //! Who is calling, and what they may do: passwords, tokens, the `Caller` extractor, sign-in.
 
 pub mod caller;
-pub mod handlers;
 pub mod idp;
 pub mod password;
 pub mod ratelimit;

@@ -182,7 +182,7 @@ where
         &path,
         &body,
     );
-    let (code, body, replayed) = crate::http::with_conn(state, move |conn| {
+    let (code, body, replayed) = crate::http::with_conn(&state.pool, move |conn| {
         match begin(conn, user, key, &method, &path, &hash)? {
             Begin::Replay(code, body) => Ok((code, body, true)),
             Begin::Run(claim) => {

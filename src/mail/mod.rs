@@ -2,6 +2,5 @@
 //! through [`crate::outbox`]), renders them with the event as it is now, and sends them with
 //! lettre; the admin view of the queue.
 
-pub mod handlers;
 pub mod templates;
 pub mod worker;

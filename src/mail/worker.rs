@@ -253,7 +253,7 @@ pub fn compose(
         row.kind.as_str(),
         kind::SIGNUP_CONFIRMED | kind::SIGNUP_PROMOTED
     ) {
-        let ics = crate::ics::calendar(&event.title, &[crate::signups::feed::ics_event(&event)]);
+        let ics = crate::ics::calendar(&event.title, &[crate::programs::events::ics_event(&event)]);
         let content_type = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
             .map_err(AppError::internal)?;
         MultiPart::mixed()
@@ -352,13 +352,18 @@ pub struct Pass {
 }
 
 impl Worker {
-    pub fn new(state: &crate::AppState) -> AppResult<Worker> {
+    pub fn new(
+        pool: Pool,
+        settings: &MailSettings,
+        data_dir: &std::path::Path,
+        metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    ) -> AppResult<Worker> {
         Ok(Worker {
-            pool: state.pool.clone(),
-            mailer: Mailer::from_settings(&state.settings.mail, &state.settings.data.dir)?,
-            settings: state.settings.mail.clone(),
+            pool,
+            mailer: Mailer::from_settings(settings, data_dir)?,
+            settings: settings.clone(),
             templates: std::sync::Arc::new(Templates::new()),
-            metrics: Some(state.metrics.clone()),
+            metrics,
         })
     }
 

@@ -1,7 +1,6 @@
 //! The organisation: group companies, their sites (a dated registry), and partner organisations.
 
 pub mod companies;
-pub mod handlers;
 pub mod import;
 pub mod partners;
 pub mod sites;

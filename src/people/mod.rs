@@ -1,7 +1,6 @@
 //! Employees (users): the model, queries, and their HTTP handlers.
 
 pub mod changes;
-pub mod handlers;
 pub mod import;
 pub mod users;
 

@@ -94,10 +94,7 @@ pub struct NewUser {
     pub password: Option<String>,
 }
 
-/// Normalises an email address for storage and look-up.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
+pub use crate::input::normalize_email;
 
 /// Field checks shared by the API, the CLI and imports.
 pub fn validate(new: &NewUser) -> Vec<FieldError> {

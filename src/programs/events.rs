@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::{Caller, Role};
 use crate::db::schema::{events, program_categories, programs, sites};
 use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::{AppError, AppResult, FieldError};
@@ -533,4 +534,42 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
     rows.into_iter()
         .map(|(r, s)| Event::from_row(r, s))
         .collect()
+}
+
+/// Drafts are private to those who run the site (and HR): others get 404.
+pub fn visible(caller: &Caller, event: &Event) -> bool {
+    event.status != EventStatus::Draft
+        || caller.role == Role::Hr
+        || caller.coordinates(event.site_id.into())
+}
+
+/// The event, or 404 when the caller may not see it (a draft of a site they do not run).
+pub fn find_visible(conn: &mut AnyConnection, caller: &Caller, id: Id) -> AppResult<Event> {
+    let event = find(conn, id)?;
+    if !visible(caller, &event) {
+        return Err(AppError::not_found("no such event"));
+    }
+    Ok(event)
+}
+
+/// Loads the event and checks the caller runs its site (404 for a draft they may not see).
+pub fn find_runnable(c: &mut AnyConnection, caller: &Caller, id: Id) -> AppResult<Event> {
+    let event = find_visible(c, caller, id)?;
+    crate::programs::require_runs_site(caller, event.site_id.into())?;
+    Ok(event)
+}
+
+/// The event as an iCalendar entry (its `.ics`, the personal feed, the confirmation mail).
+pub fn ics_event(r: &EventRow) -> crate::ics::IcsEvent {
+    crate::ics::IcsEvent {
+        id: r.id.to_string(),
+        title: r.title.clone(),
+        description: r.description.clone(),
+        location: r.location.clone(),
+        starts_at: r.starts_at.get(),
+        ends_at: r.ends_at.get(),
+        timezone: r.timezone.clone(),
+        cancelled: r.status == "cancelled",
+        updated_at: r.updated_at.get(),
+    }
 }

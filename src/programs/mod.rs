@@ -2,7 +2,6 @@
 //! occurrence people sign up for).
 
 pub mod events;
-pub mod handlers;
 pub mod program;
 
 use crate::auth::{Caller, Role};

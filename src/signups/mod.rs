@@ -6,5 +6,4 @@
 //! outbox will add its rows in these same functions.
 
 pub mod feed;
-pub mod handlers;
 pub mod service;

@@ -2,7 +2,6 @@
 //! change (rollup), the annual-report figures (mdd, report), breakdowns and objectives.
 
 pub mod breakdown;
-pub mod handlers;
 pub mod mdd;
 pub mod objectives;
 pub mod report;

@@ -254,7 +254,7 @@ impl TestApp {
         let pool = state.pool.clone();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let addr = listener.local_addr().expect("local addr");
-        let server = tomoni::http::build_server(state, listener).expect("build server");
+        let server = tomoni::server::build_server(state, listener).expect("build server");
         let handle = server.handle();
         actix_web::rt::spawn(server);
         TestApp {

@@ -1,6 +1,7 @@
 //! HTTP handlers for companies, sites and partners: readable by every signed-in user, changed
 //! by admins.
 
+use crate::http::resource;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
@@ -39,7 +40,7 @@ pub async fn list_companies(
 ) -> AppResult<HttpResponse> {
     let limit = pagination::limit(q.limit)?;
     let after = pagination::id_cursor(q.cursor.as_deref())?;
-    let rows = with_conn(&state, move |c| companies::list(c, after, limit)).await?;
+    let rows = with_conn(&state.pool, move |c| companies::list(c, after, limit)).await?;
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |r| r.id.to_string())))
 }
 
@@ -79,7 +80,7 @@ pub async fn get_company(
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
-    let company = with_conn(&state, move |c| companies::find(c, id)).await?;
+    let company = with_conn(&state.pool, move |c| companies::find(c, id)).await?;
     Ok(HttpResponse::Ok().json(company))
 }
 
@@ -98,7 +99,7 @@ pub async fn patch_company(
     caller.require(&[Role::Admin])?;
     let id = Id::from(id.into_inner());
     let patch = body.into_inner();
-    let company = with_conn(&state, move |c| companies::update(c, id, patch)).await?;
+    let company = with_conn(&state.pool, move |c| companies::update(c, id, patch)).await?;
     Ok(HttpResponse::Ok().json(company))
 }
 
@@ -133,7 +134,7 @@ pub async fn list_sites(
         after: pagination::id_cursor(q.cursor.as_deref())?,
         limit,
     };
-    let rows = with_conn(&state, move |c| sites::list(c, &filter)).await?;
+    let rows = with_conn(&state.pool, move |c| sites::list(c, &filter)).await?;
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |r| r.id.to_string())))
 }
 
@@ -173,7 +174,7 @@ pub async fn get_site(
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
-    let site = with_conn(&state, move |c| sites::find(c, id)).await?;
+    let site = with_conn(&state.pool, move |c| sites::find(c, id)).await?;
     Ok(HttpResponse::Ok().json(site))
 }
 
@@ -192,7 +193,7 @@ pub async fn patch_site(
     caller.require(&[Role::Admin])?;
     let id = Id::from(id.into_inner());
     let patch = body.into_inner();
-    let site = with_conn(&state, move |c| sites::update(c, id, patch)).await?;
+    let site = with_conn(&state.pool, move |c| sites::update(c, id, patch)).await?;
     Ok(HttpResponse::Ok().json(site))
 }
 
@@ -206,7 +207,7 @@ pub async fn list_partners(
 ) -> AppResult<HttpResponse> {
     let limit = pagination::limit(q.limit)?;
     let after = pagination::id_cursor(q.cursor.as_deref())?;
-    let rows = with_conn(&state, move |c| partners::list(c, after, limit)).await?;
+    let rows = with_conn(&state.pool, move |c| partners::list(c, after, limit)).await?;
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |r| r.id.to_string())))
 }
 
@@ -246,7 +247,7 @@ pub async fn get_partner(
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
-    let partner = with_conn(&state, move |c| partners::find(c, id)).await?;
+    let partner = with_conn(&state.pool, move |c| partners::find(c, id)).await?;
     Ok(HttpResponse::Ok().json(partner))
 }
 
@@ -265,7 +266,7 @@ pub async fn patch_partner(
     caller.require(&[Role::Admin])?;
     let id = Id::from(id.into_inner());
     let patch = body.into_inner();
-    let partner = with_conn(&state, move |c| partners::update(c, id, patch)).await?;
+    let partner = with_conn(&state.pool, move |c| partners::update(c, id, patch)).await?;
     Ok(HttpResponse::Ok().json(partner))
 }
 
@@ -294,6 +295,63 @@ pub async fn import_sites(
 ) -> AppResult<HttpResponse> {
     caller.require(&[Role::Admin])?;
     let dry_run = q.dry_run.unwrap_or(false);
-    let report = with_conn(&state, move |c| import::import_sites(c, &body, dry_run)).await?;
+    let report = with_conn(&state.pool, move |c| {
+        import::import_sites(c, &body, dry_run)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(report))
 }
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/api/v1/companies", "GET, POST")
+            .route(web::get().to(list_companies))
+            .route(web::post().to(create_company)),
+    )
+    .service(
+        resource("/api/v1/companies/{id}", "GET, PATCH")
+            .route(web::get().to(get_company))
+            .route(web::patch().to(patch_company)),
+    )
+    .service(
+        resource("/api/v1/sites", "GET, POST")
+            .route(web::get().to(list_sites))
+            .route(web::post().to(create_site)),
+    )
+    .service(resource("/api/v1/sites/import", "POST").route(web::post().to(import_sites)))
+    .service(
+        resource("/api/v1/sites/{id}", "GET, PATCH")
+            .route(web::get().to(get_site))
+            .route(web::patch().to(patch_site)),
+    )
+    .service(
+        resource("/api/v1/partners", "GET, POST")
+            .route(web::get().to(list_partners))
+            .route(web::post().to(create_partner)),
+    )
+    .service(
+        resource("/api/v1/partners/{id}", "GET, PATCH")
+            .route(web::get().to(get_partner))
+            .route(web::patch().to(patch_partner)),
+    );
+}
+
+/// This module's part of the OpenAPI document (merged by `api::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_companies,
+    create_company,
+    get_company,
+    patch_company,
+    list_sites,
+    create_site,
+    get_site,
+    patch_site,
+    import_sites,
+    list_partners,
+    create_partner,
+    get_partner,
+    patch_partner
+))]
+pub struct Doc;

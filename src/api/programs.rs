@@ -1,5 +1,6 @@
 //! HTTP handlers for programmes and events.
 
+use crate::http::resource;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -49,7 +50,7 @@ pub async fn list_programs(
         after: pagination::id_cursor(q.cursor.as_deref())?,
         limit,
     };
-    let rows = with_conn(&state, move |c| programs::list(c, &filter)).await?;
+    let rows = with_conn(&state.pool, move |c| programs::list(c, &filter)).await?;
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |p| p.id.to_string())))
 }
 
@@ -92,7 +93,7 @@ pub async fn get_program(
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
-    Ok(HttpResponse::Ok().json(with_conn(&state, move |c| programs::find(c, id)).await?))
+    Ok(HttpResponse::Ok().json(with_conn(&state.pool, move |c| programs::find(c, id)).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/programs/{id}", tag = "programmes", security(("bearer" = [])),
@@ -108,7 +109,7 @@ pub async fn patch_program(
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
     let patch = body.into_inner();
-    let program = with_conn(&state, move |c| {
+    let program = with_conn(&state.pool, move |c| {
         write_transaction(c, |c| {
             require_runs_site(&caller, programs::site_of(c, id)?)?;
             programs::update(c, id, patch)
@@ -198,7 +199,7 @@ pub async fn list_events(
         after: q.cursor.as_deref().map(parse_event_cursor).transpose()?,
         limit,
     };
-    let rows = with_conn(&state, move |c| events::list(c, &filter)).await?;
+    let rows = with_conn(&state.pool, move |c| events::list(c, &filter)).await?;
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, event_cursor)))
 }
 
@@ -237,13 +238,6 @@ pub async fn create_event(
     .await
 }
 
-/// Drafts are private to those who run the site (and HR): others get 404.
-pub fn visible(caller: &Caller, event: &Event) -> bool {
-    event.status != EventStatus::Draft
-        || caller.role == Role::Hr
-        || caller.coordinates(event.site_id.into())
-}
-
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "programmes", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Event id")),
     responses((status = 200, description = "The event", body = Event),
@@ -254,21 +248,8 @@ pub async fn get_event(
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
-    let event = with_conn(&state, move |c| events::find(c, id)).await?;
-    if !visible(&caller, &event) {
-        return Err(AppError::not_found("no such event"));
-    }
+    let event = with_conn(&state.pool, move |c| events::find_visible(c, &caller, id)).await?;
     Ok(HttpResponse::Ok().json(event))
-}
-
-/// Loads the event and checks the caller runs its site (404 for a draft they may not see).
-fn runnable(c: &mut crate::db::AnyConnection, caller: &Caller, id: Id) -> AppResult<Event> {
-    let event = events::find(c, id)?;
-    if !visible(caller, &event) {
-        return Err(AppError::not_found("no such event"));
-    }
-    require_runs_site(caller, event.site_id.into())?;
-    Ok(event)
 }
 
 #[utoipa::path(patch, path = "/api/v1/events/{id}", tag = "programmes", security(("bearer" = [])),
@@ -285,9 +266,9 @@ pub async fn patch_event(
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
     let patch = body.into_inner();
-    let event = with_conn(&state, move |c| {
+    let event = with_conn(&state.pool, move |c| {
         write_transaction(c, |c| -> AppResult<()> {
-            runnable(c, &caller, id)?;
+            events::find_runnable(c, &caller, id)?;
             events::update_plan(c, id, &patch)?;
             if let Some(capacity) = patch.capacity {
                 service::set_capacity(c, id, capacity)?;
@@ -337,9 +318,9 @@ async fn event_action(
     id: Id,
     action: impl FnOnce(&mut crate::db::AnyConnection, &Caller, Id) -> AppResult<()> + Send + 'static,
 ) -> AppResult<HttpResponse> {
-    let event = with_conn(&state, move |c| {
+    let event = with_conn(&state.pool, move |c| {
         write_transaction(c, |c| {
-            runnable(c, &caller, id)?;
+            events::find_runnable(c, &caller, id)?;
             action(c, &caller, id)
         })?;
         events::find(c, id)
@@ -347,3 +328,45 @@ async fn event_action(
     .await?;
     Ok(HttpResponse::Ok().json(event))
 }
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/api/v1/programs", "GET, POST")
+            .route(web::get().to(list_programs))
+            .route(web::post().to(create_program)),
+    )
+    .service(
+        resource("/api/v1/programs/{id}", "GET, PATCH")
+            .route(web::get().to(get_program))
+            .route(web::patch().to(patch_program)),
+    )
+    .service(
+        resource("/api/v1/events", "GET, POST")
+            .route(web::get().to(list_events))
+            .route(web::post().to(create_event)),
+    )
+    .service(
+        resource("/api/v1/events/{id}", "GET, PATCH")
+            .route(web::get().to(get_event))
+            .route(web::patch().to(patch_event)),
+    )
+    .service(resource("/api/v1/events/{id}/publish", "POST").route(web::post().to(publish_event)))
+    .service(resource("/api/v1/events/{id}/cancel", "POST").route(web::post().to(cancel_event)));
+}
+
+/// This module's part of the OpenAPI document (merged by `api::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_programs,
+    create_program,
+    get_program,
+    patch_program,
+    list_events,
+    create_event,
+    get_event,
+    patch_event,
+    publish_event,
+    cancel_event
+))]
+pub struct Doc;

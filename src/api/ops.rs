@@ -1,5 +1,6 @@
 //! Operational endpoints: liveness, readiness, metrics.
 
+use crate::http::resource;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -103,7 +104,7 @@ fn not_ready(backend: &'static str) -> HttpResponse {
     responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
 pub async fn metrics(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     // The queue's size; a scrape still answers (without it) while the database is away.
-    let counts = crate::http::with_conn(&state, |c| {
+    let counts = crate::http::with_conn(&state.pool, |c| {
         use crate::db::schema::outbox;
         use diesel::prelude::*;
         Ok(outbox::table
@@ -123,3 +124,18 @@ pub async fn metrics(state: web::Data<AppState>) -> AppResult<HttpResponse> {
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(text))
 }
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz", "GET").route(web::get().to(healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(metrics)));
+}
+
+/// This module's part of the OpenAPI document (merged by `api::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(healthz, readyz, metrics),
+    components(schemas(Health, Readiness))
+)]
+pub struct Doc;

@@ -1,6 +1,7 @@
 //! HTTP handlers for the statistics: every signed-in user reads aggregates; objectives are set
 //! by HR and admins.
 
+use crate::http::resource;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use tracing_actix_web::RequestId;
@@ -71,7 +72,7 @@ pub async fn mdd_report(
         region: q.region.map(|r| r.as_str().to_owned()),
     };
     let (to, from) = (q.to, q.from);
-    let (fiscal, from, to, figures) = with_conn(&state, move |c| {
+    let (fiscal, from, to, figures) = with_conn(&state.pool, move |c| {
         // The calendar the summaries were computed with (see `rollup::calendar`).
         let fiscal = rollup::calendar(c)?;
         let current = fiscal.year_of(Timestamp::now().get().date_naive());
@@ -133,7 +134,7 @@ pub async fn mdd_breakdown(
 ) -> AppResult<HttpResponse> {
     let fy = checked_year("fiscal year", fy.into_inner())?;
     let by = q.by;
-    let result = with_conn(&state, move |c| {
+    let result = with_conn(&state.pool, move |c| {
         let fiscal = rollup::calendar(c)?;
         breakdown::breakdown(c, fiscal, fy, by)
     })
@@ -151,7 +152,7 @@ pub async fn get_objectives(
     fy: web::Path<i32>,
 ) -> AppResult<HttpResponse> {
     let fy = checked_year("fiscal year", fy.into_inner())?;
-    let result = with_conn(&state, move |c| {
+    let result = with_conn(&state.pool, move |c| {
         let fiscal = rollup::calendar(c)?;
         objectives::get(c, fiscal, fy)
     })
@@ -184,7 +185,7 @@ pub async fn put_objectives(
             "at most 20 objectives a year",
         )]));
     }
-    let result = with_conn(&state, move |c| {
+    let result = with_conn(&state.pool, move |c| {
         objectives::set(c, fy, &input, caller.id, Some(request_id.to_string()))?;
         let fiscal = rollup::calendar(c)?;
         objectives::get(c, fiscal, fy)
@@ -192,3 +193,21 @@ pub async fn put_objectives(
     .await?;
     Ok(HttpResponse::Ok().json(result))
 }
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/v1/stats/mdd", "GET").route(web::get().to(mdd_report)))
+        .service(
+            resource("/api/v1/stats/mdd/{fy}/breakdown", "GET").route(web::get().to(mdd_breakdown)),
+        )
+        .service(
+            resource("/api/v1/objectives/{fy}", "GET, PUT")
+                .route(web::get().to(get_objectives))
+                .route(web::put().to(put_objectives)),
+        );
+}
+
+/// This module's part of the OpenAPI document (merged by `api::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(mdd_report, mdd_breakdown, get_objectives, put_objectives))]
+pub struct Doc;

@@ -1,5 +1,6 @@
 //! Admin view of the outbox: what is queued, what failed and why, and a way to try again.
 
+use crate::http::resource;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -109,7 +110,7 @@ pub async fn list_outbox(
     let q = q.into_inner();
     let limit = pagination::limit(q.limit)?;
     let after = pagination::id_cursor(q.cursor.as_deref())?;
-    let rows = with_conn(&state, move |c| {
+    let rows = with_conn(&state.pool, move |c| {
         let mut query = outbox::table.select(Row::as_select()).into_boxed();
         if let Some(s) = q.status {
             query = query.filter(outbox::status.eq(s.as_str()));
@@ -141,7 +142,7 @@ pub async fn retry_outbox(
     caller.require(&[Role::Admin])?;
     let id = Id::from(id.into_inner());
     let request_id = request_id.to_string();
-    let item = with_conn(&state, move |c| {
+    let item = with_conn(&state.pool, move |c| {
         write_transaction(c, |c| {
             let now = Timestamp::now();
             let n = diesel::update(
@@ -185,3 +186,16 @@ pub async fn retry_outbox(
     .await?;
     Ok(HttpResponse::Ok().json(item))
 }
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/v1/admin/outbox", "GET").route(web::get().to(list_outbox)))
+        .service(
+            resource("/api/v1/admin/outbox/{id}/retry", "POST").route(web::post().to(retry_outbox)),
+        );
+}
+
+/// This module's part of the OpenAPI document (merged by `api::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_outbox, retry_outbox), components(schemas(OutboxStatus)))]
+pub struct Doc;

@@ -1,5 +1,6 @@
 //! HTTP handlers for sign-ups and rosters.
 
+use crate::http::resource;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
@@ -16,7 +17,7 @@ use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
 use crate::http::with_conn;
 use crate::programs::events;
-use crate::programs::handlers::visible;
+use crate::programs::events::visible;
 use crate::programs::require_runs_site;
 use crate::signups::service::{self, Signup, SignupRow, SignupStatus};
 
@@ -94,7 +95,7 @@ pub async fn cancel(
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
-    let signup = with_conn(&state, move |c| {
+    let signup = with_conn(&state.pool, move |c| {
         let signup = service::find(c, id)?;
         let event = events::find(c, signup.event_id.into())?;
         let runs = caller.coordinates(event.site_id.into());
@@ -153,7 +154,7 @@ pub async fn roster(
 ) -> AppResult<HttpResponse> {
     let event_id = Id::from(id.into_inner());
     let csv = crate::http::format_param(q.format.as_deref(), &["json", "csv"])? == "csv";
-    let (event, entries) = with_conn(&state, move |c| {
+    let (event, entries) = with_conn(&state.pool, move |c| {
         let event = events::find(c, event_id)?;
         if !visible(&caller, &event) {
             return Err(AppError::not_found("no such event"));
@@ -259,7 +260,7 @@ pub async fn my_signups(
     let q = q.into_inner();
     let limit = pagination::limit(q.limit)?;
     let before = pagination::id_cursor(q.cursor.as_deref())?;
-    let rows = with_conn(&state, move |c| {
+    let rows = with_conn(&state.pool, move |c| {
         let mut query = signups::table
             .filter(signups::user_id.eq(caller.id))
             .select(SignupRow::as_select())
@@ -278,6 +279,19 @@ pub async fn my_signups(
     .await?;
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |s| s.id.to_string())))
 }
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/v1/events/{id}/signups", "POST").route(web::post().to(sign_up)))
+        .service(resource("/api/v1/events/{id}/roster", "GET").route(web::get().to(roster)))
+        .service(resource("/api/v1/signups/{id}", "DELETE").route(web::delete().to(cancel)))
+        .service(resource("/api/v1/me/signups", "GET").route(web::get().to(my_signups)));
+}
+
+/// This module's part of the OpenAPI document (merged by `api::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(sign_up, cancel, roster, my_signups))]
+pub struct Doc;
 
 #[cfg(test)]
 mod tests {

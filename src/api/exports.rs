@@ -5,6 +5,7 @@
 //! channel. Every export of personal data is written to the audit log with its purpose, filters
 //! and row count — also when the client stops reading half-way (`completed: false`).
 
+use crate::http::resource;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -286,7 +287,7 @@ pub async fn import_participations(
     let dry_run = q.dry_run.unwrap_or(false);
     let by = caller.id;
     let request_id = request_id.to_string();
-    let report = with_conn(&state, move |c| {
+    let report = with_conn(&state.pool, move |c| {
         let report = import::import(c, &body, dry_run, by, |_, _| {})?;
         if !dry_run {
             audit::record(
@@ -307,3 +308,21 @@ pub async fn import_participations(
     .await?;
     Ok(HttpResponse::Ok().json(report))
 }
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/api/v1/exports/participations", "GET")
+            .route(web::get().to(export_participations)),
+    )
+    .service(resource("/api/v1/exports/hours", "GET").route(web::get().to(export_hours)))
+    .service(
+        resource("/api/v1/imports/participations", "POST")
+            .route(web::post().to(import_participations)),
+    );
+}
+
+/// This module's part of the OpenAPI document (merged by `api::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(export_participations, export_hours, import_participations))]
+pub struct Doc;

@@ -1,5 +1,6 @@
 //! HTTP handlers for attendance, check-in, approval, hours and data quality.
 
+use crate::http::resource;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -20,7 +21,7 @@ use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
 use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
-use crate::programs::handlers::visible;
+use crate::programs::events::visible;
 use crate::programs::require_runs_site;
 use crate::stats::rollup;
 use crate::time::checked_year;
@@ -47,7 +48,7 @@ pub async fn mark_attendance(
     let event = Id::from(id.into_inner());
     let settings = state.settings.attendance.clone();
     let body = body.into_inner();
-    let result = with_conn(&state, move |c| {
+    let result = with_conn(&state.pool, move |c| {
         roster::mark(
             c,
             event,
@@ -99,7 +100,7 @@ pub async fn check_in_code(
     let svg = format_param(q.format.as_deref(), &["json", "svg"])? == "svg";
     let event = Id::from(id.into_inner());
     let settings = state.settings.attendance.clone();
-    let code = with_conn(&state, move |c| {
+    let code = with_conn(&state.pool, move |c| {
         checkin::code(c, event, false, &settings, |site| {
             require_runs_site(&caller, site)
         })
@@ -122,7 +123,7 @@ pub async fn rotate_check_in_code(
 ) -> AppResult<HttpResponse> {
     let event = Id::from(id.into_inner());
     let settings = state.settings.attendance.clone();
-    let code = with_conn(&state, move |c| {
+    let code = with_conn(&state.pool, move |c| {
         checkin::code(c, event, true, &settings, |site| {
             require_runs_site(&caller, site)
         })
@@ -152,7 +153,7 @@ pub async fn check_in(
     let settings = state.settings.attendance.clone();
     let code = body.into_inner().code;
     let user = caller.id;
-    let (record, created) = with_conn(&state, move |c| {
+    let (record, created) = with_conn(&state.pool, move |c| {
         checkin::check_in(c, event, user, &code, &settings, |e| {
             if visible(&caller, e) {
                 Ok(())
@@ -207,7 +208,7 @@ pub async fn list_attendance(
         after: pagination::id_cursor(q.cursor.as_deref())?,
         limit,
     };
-    let rows = with_conn(&state, move |c| approval::list(c, &filter)).await?;
+    let rows = with_conn(&state.pool, move |c| approval::list(c, &filter)).await?;
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |r| {
         r.attendance.id.to_string()
     })))
@@ -228,7 +229,7 @@ pub async fn approve_attendance(
     body: Json<ApproveRequest>,
 ) -> AppResult<HttpResponse> {
     let ids: Vec<Id> = body.into_inner().ids.into_iter().map(Id::from).collect();
-    let result = with_conn(&state, move |c| {
+    let result = with_conn(&state.pool, move |c| {
         approval::approve(c, &caller, &ids, Some(request_id.to_string()))
     })
     .await?;
@@ -252,7 +253,7 @@ pub async fn reject_attendance(
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
     let reason = body.into_inner().reason;
-    let record = with_conn(&state, move |c| {
+    let record = with_conn(&state.pool, move |c| {
         approval::reject(c, &caller, id, &reason, Some(request_id.to_string()))
     })
     .await?;
@@ -286,7 +287,7 @@ pub async fn my_hours(
     }
     let csv = format_param(q.format.as_deref(), &["json", "csv"])? == "csv";
     let year = q.fiscal_year;
-    let result = with_conn(&state, move |c| {
+    let result = with_conn(&state.pool, move |c| {
         let fiscal = rollup::calendar(c)?;
         hours::of_user(c, caller.id, fiscal, year)
     })
@@ -344,7 +345,7 @@ pub async fn quality(
         region: q.region.map(|r| r.as_str().to_owned()),
         sites: (caller.role == Role::Coordinator).then(|| caller.sites.clone()),
     };
-    let report = with_conn(&state, move |c| {
+    let report = with_conn(&state.pool, move |c| {
         let fiscal = rollup::calendar(c)?;
         let fy = given_year.unwrap_or_else(|| fiscal.year_of(now.get().date_naive()));
         let dates = fiscal
@@ -357,3 +358,40 @@ pub async fn quality(
         .insert_header(ContentType::json())
         .json(report))
 }
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/api/v1/events/{id}/attendance", "PUT").route(web::put().to(mark_attendance)),
+    )
+    .service(
+        resource("/api/v1/events/{id}/check-in-code", "GET, POST")
+            .route(web::get().to(check_in_code))
+            .route(web::post().to(rotate_check_in_code)),
+    )
+    .service(resource("/api/v1/events/{id}/check-in", "POST").route(web::post().to(check_in)))
+    .service(resource("/api/v1/attendance", "GET").route(web::get().to(list_attendance)))
+    .service(
+        resource("/api/v1/attendance/approve", "POST").route(web::post().to(approve_attendance)),
+    )
+    .service(
+        resource("/api/v1/attendance/{id}/reject", "POST").route(web::post().to(reject_attendance)),
+    )
+    .service(resource("/api/v1/me/hours", "GET").route(web::get().to(my_hours)))
+    .service(resource("/api/v1/quality", "GET").route(web::get().to(quality)));
+}
+
+/// This module's part of the OpenAPI document (merged by `api::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    mark_attendance,
+    check_in_code,
+    rotate_check_in_code,
+    check_in,
+    list_attendance,
+    approve_attendance,
+    reject_attendance,
+    my_hours,
+    quality
+))]
+pub struct Doc;

@@ -1,5 +1,6 @@
 //! HTTP handlers for users.
 
+use crate::http::resource;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -199,9 +200,30 @@ pub async fn import(
     caller.require(&[Role::Admin, Role::Hr])?;
     let dry_run = q.dry_run.unwrap_or(false);
     let request_id = request_id.to_string();
-    let report = crate::http::with_conn(&state, move |c| {
+    let report = crate::http::with_conn(&state.pool, move |c| {
         crate::people::import::import(c, &caller, &body, dry_run, Some(request_id), |_, _| {})
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))
 }
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/v1/me", "GET").route(web::get().to(me)))
+        .service(
+            resource("/api/v1/users", "GET, POST")
+                .route(web::get().to(list))
+                .route(web::post().to(create)),
+        )
+        .service(resource("/api/v1/users/import", "POST").route(web::post().to(import)))
+        .service(
+            resource("/api/v1/users/{id}", "GET, PATCH")
+                .route(web::get().to(get))
+                .route(web::patch().to(patch)),
+        );
+}
+
+/// This module's part of the OpenAPI document (merged by `api::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(me, list, create, get, patch, import))]
+pub struct Doc;

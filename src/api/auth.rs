@@ -1,5 +1,6 @@
 //! Sign-in endpoints: login, refresh, logout.
 
+use crate::http::resource;
 use std::net::IpAddr;
 
 use actix_web::http::StatusCode;
@@ -17,7 +18,7 @@ use crate::db::Id;
 use crate::db::schema::users;
 use crate::error::{AppError, AppResult};
 use crate::http::json::Json;
-use crate::people::users::normalize_email;
+use crate::input::normalize_email;
 
 /// Credentials. Deliberately no `Debug`: the password must not reach a log line.
 #[derive(Deserialize, ToSchema)]
@@ -203,3 +204,15 @@ pub async fn logout(
     .await??;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/v1/auth/login", "POST").route(web::post().to(login)))
+        .service(resource("/api/v1/auth/refresh", "POST").route(web::post().to(refresh_tokens)))
+        .service(resource("/api/v1/auth/logout", "POST").route(web::post().to(logout)));
+}
+
+/// This module's part of the OpenAPI document (merged by `api::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(login, refresh_tokens, logout))]
+pub struct Doc;

@@ -1,22 +1,15 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document, generated from the handlers' annotations: each API module declares its
+//! own part (`Doc`), merged here under the common info, tags and security scheme.
 //!
 //! `tests/openapi.rs` snapshots it, so a change to the API surface shows up in review.
 
-use utoipa::OpenApi;
-
-use utoipa::Modify;
+use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
 
-use crate::attendance::handlers as attendance;
 use crate::error::{FieldError, Problem};
-use crate::exports::handlers as exports;
-use crate::http::ops;
-use crate::org::handlers as org;
-use crate::programs::handlers as prog;
-use crate::signups::feed;
-use crate::signups::handlers as signup;
-use crate::stats::handlers as stats;
-use crate::{auth, people};
+use crate::http::resource;
 
 /// Declares the bearer scheme the `security(("bearer" = []))` annotations refer to.
 struct BearerAuth;
@@ -45,27 +38,7 @@ impl Modify for BearerAuth {
                        Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
         license(name = "Proprietary"),
     ),
-    paths(
-        ops::healthz, ops::readyz, ops::metrics,
-        auth::handlers::login, auth::handlers::refresh_tokens, auth::handlers::logout,
-        people::handlers::me, people::handlers::list, people::handlers::create,
-        people::handlers::get, people::handlers::patch, people::handlers::import,
-        org::list_companies, org::create_company, org::get_company, org::patch_company,
-        org::list_sites, org::create_site, org::get_site, org::patch_site, org::import_sites,
-        org::list_partners, org::create_partner, org::get_partner, org::patch_partner,
-        prog::list_programs, prog::create_program, prog::get_program, prog::patch_program,
-        prog::list_events, prog::create_event, prog::get_event, prog::patch_event,
-        prog::publish_event, prog::cancel_event,
-        signup::sign_up, signup::cancel, signup::roster, signup::my_signups,
-        feed::event_ics, feed::rotate_token, feed::revoke_token, feed::feed,
-        attendance::mark_attendance, attendance::check_in_code, attendance::rotate_check_in_code,
-        attendance::check_in, attendance::list_attendance, attendance::approve_attendance, attendance::reject_attendance,
-        attendance::my_hours, attendance::quality,
-        stats::mdd_report, stats::mdd_breakdown, stats::get_objectives, stats::put_objectives,
-        exports::export_participations, exports::export_hours, exports::import_participations,
-        crate::mail::handlers::list_outbox, crate::mail::handlers::retry_outbox,
-    ),
-    components(schemas(Problem, FieldError, ops::Health, ops::Readiness, auth::Role, crate::mail::handlers::OutboxStatus)),
+    components(schemas(Problem, FieldError, crate::auth::Role)),
     modifiers(&BearerAuth),
     tags(
         (name = "ops", description = "Health, readiness and metrics"),
@@ -84,7 +57,24 @@ pub struct ApiDoc;
 
 /// The document as served at `/api-docs/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    use super::*;
+    let mut doc = ApiDoc::openapi();
+    for part in [
+        ops::Doc::openapi(),
+        auth::Doc::openapi(),
+        people::Doc::openapi(),
+        org::Doc::openapi(),
+        programs::Doc::openapi(),
+        signups::Doc::openapi(),
+        feed::Doc::openapi(),
+        attendance::Doc::openapi(),
+        stats::Doc::openapi(),
+        exports::Doc::openapi(),
+        mail::Doc::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    doc
 }
 
 /// The document serialised once when the server is built and shared by every worker: built per
@@ -104,4 +94,14 @@ pub async fn serve_document(doc: actix_web::web::Data<Serialized>) -> actix_web:
     actix_web::HttpResponse::Ok()
         .content_type("application/json")
         .body(doc.0.clone())
+}
+
+/// This module's routes (mounted by `server::routes`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api-docs/openapi.json", "GET").route(web::get().to(serve_document)))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .config(utoipa_swagger_ui::Config::new(["/api-docs/openapi.json"])),
+        )
+        .service(web::redirect("/docs", "/docs/"));
 }

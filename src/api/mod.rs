@@ -1,0 +1,36 @@
+//! The JSON API, one of tomoni's two front doors: handlers that parse a request, call one
+//! service of a feature with the caller's principal, and render the answer as JSON (errors as
+//! problem+json). No SQL and no rule lives here; the OpenAPI document is generated from these
+//! handlers' annotations.
+
+pub mod attendance;
+pub mod auth;
+pub mod exports;
+pub mod extract;
+pub mod feed;
+pub mod mail;
+pub mod openapi;
+pub mod ops;
+pub mod org;
+pub mod people;
+pub mod programs;
+pub mod signups;
+pub mod stats;
+
+use actix_web::web;
+
+/// The API's routes, each module contributing its own.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    ops::routes(cfg);
+    openapi::routes(cfg);
+    auth::routes(cfg);
+    people::routes(cfg);
+    org::routes(cfg);
+    programs::routes(cfg);
+    attendance::routes(cfg);
+    stats::routes(cfg);
+    mail::routes(cfg);
+    exports::routes(cfg);
+    signups::routes(cfg);
+    feed::routes(cfg);
+}

@@ -1,0 +1,92 @@
+//! What both front doors and the background worker share: the pool, the settings, the token
+//! keys, the sign-in limiter and the metrics registry, built once at start-up.
+
+use std::sync::Arc;
+
+use crate::config::{self, Settings};
+use crate::{auth, db, metrics, people, stats};
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub pool: db::Pool,
+    pub backend: db::Backend,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub tokens: auth::tokens::TokenKeys,
+    pub login_limiter: auth::ratelimit::LoginLimiter,
+    /// The external identity provider, when configured.
+    pub idp: Option<auth::idp::ExternalIdp>,
+    /// Keys the fingerprints of idempotent requests (derived from the JWT secret).
+    pub idempotency_key: config::Secret,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Secret(#[from] auth::secret::SecretError),
+    #[error(transparent)]
+    Idp(#[from] auth::idp::IdpError),
+    #[error("cannot prepare the statistics: {0}")]
+    Stats(crate::error::AppError),
+    #[error("cannot create the first administrator: {0}")]
+    Bootstrap(crate::error::AppError),
+}
+
+impl AppState {
+    /// Opens (and, as configured, creates and migrates) the database and prepares the state.
+    pub fn init(settings: Settings) -> Result<AppState, StartError> {
+        let pool = db::init(&settings.database)?;
+        {
+            let mut conn = pool.get().map_err(db::DbError::Pool)?;
+            let fiscal = settings.stats.fiscal();
+            if stats::rollup::ensure_calendar(&mut conn, fiscal).map_err(StartError::Stats)? {
+                tracing::info!(
+                    start_month = fiscal.start_month(),
+                    "fiscal year start changed: statistics rebuilt"
+                );
+            }
+        }
+        let backend =
+            db::DatabaseUrl::parse(&settings.database.url, settings.database.connect_timeout())?
+                .backend();
+        let secret = auth::secret::resolve(&settings)?;
+        let tokens = auth::tokens::TokenKeys::new(&secret, &settings.jwt);
+        let login_limiter = auth::ratelimit::LoginLimiter::new(&settings.auth);
+        let idp = auth::idp::ExternalIdp::from_settings(&settings.auth.idp)?;
+        Ok(AppState {
+            pool,
+            backend,
+            settings: Arc::new(settings),
+            metrics: Arc::new(metrics::Metrics::new()),
+            tokens,
+            login_limiter,
+            idp,
+            idempotency_key: config::Secret::new(format!("idempotency:{}", secret.expose())),
+        })
+    }
+
+    /// On an empty database, creates the first administrator and logs its password once: the
+    /// only way into a fresh installation without the CLI. Another instance racing to do the
+    /// same is fine (the loser finds the account taken).
+    pub fn bootstrap_admin(&self) -> Result<(), StartError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| StartError::Bootstrap(e.into()))?;
+        match people::users::bootstrap_admin(&mut conn, &self.settings.auth.bootstrap_admin_email) {
+            Ok(Some((email, password))) => {
+                tracing::warn!(
+                    "created the first administrator {email} with password {password} \
+                     (shown only this once; change it with `tomoni user set-password --email {email}`)"
+                );
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) if e.code() == "user_exists" => Ok(()),
+            Err(e) => Err(StartError::Bootstrap(e)),
+        }
+    }
+}
