@@ -78,3 +78,11 @@ pub fn withdraw(conn: &mut AnyConnection, dedupe_prefix: &str) -> QueryResult<us
     ))
     .execute(conn)
 }
+
+/// How many messages are in each status (the queue's size on `/metrics`).
+pub fn counts_by_status(conn: &mut AnyConnection) -> QueryResult<Vec<(String, i64)>> {
+    outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
+        .load(conn)
+}

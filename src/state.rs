@@ -36,6 +36,14 @@ pub enum StartError {
 }
 
 impl AppState {
+    /// The idempotency-key store the creating endpoints run their work through.
+    pub fn idempotency(&self) -> crate::http::idempotency::Store<'_> {
+        crate::http::idempotency::Store {
+            pool: &self.pool,
+            secret: self.idempotency_key.expose().as_bytes(),
+        }
+    }
+
     /// Opens (and, as configured, creates and migrates) the database and prepares the state.
     pub fn init(settings: Settings) -> Result<AppState, StartError> {
         let pool = db::init(&settings.database)?;

@@ -3,22 +3,16 @@
 use crate::http::resource;
 use std::net::IpAddr;
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::caller::{Caller, load_caller, unauthorized};
-use crate::auth::password;
+use crate::auth::caller::{Caller, unauthorized};
 use crate::auth::refresh::{self, Rotation};
-use crate::db::Id;
-use crate::db::schema::users;
+use crate::auth::signin;
 use crate::error::{AppError, AppResult};
 use crate::http::json::Json;
-use crate::input::normalize_email;
 
 /// Credentials. Deliberately no `Debug`: the password must not reach a log line.
 #[derive(Deserialize, ToSchema)]
@@ -85,41 +79,14 @@ pub async fn login(
         password: given,
     } = body.into_inner();
     let address = client_address(&req, state.settings.auth.trust_forwarded_for);
-    if let Err(wait) = state.login_limiter.check(&normalize_email(&email), address) {
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        tracing::warn!(retry_after = secs, "sign-in rate limit reached");
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            format!("too many sign-in attempts; retry in {secs} s"),
-        )
-        .with_header(header::RETRY_AFTER, HeaderValue::from(secs.max(1))));
-    }
+    signin::check_limit(&state.login_limiter, &email, address)?;
     let st = state.clone();
     let response = web::block(move || -> AppResult<TokenResponse> {
-        let found: Option<(Id, Option<String>)> = {
-            let mut conn = st.pool.get()?;
-            users::table
-                .filter(users::email.eq(normalize_email(&email)))
-                .select((users::id, users::password_hash))
-                .first(&mut conn)
-                .optional()?
-        };
-        // The hash is checked without holding a connection: it takes tens of milliseconds.
-        let user = match found {
-            Some((id, Some(hash))) if password::verify(&given, &hash) => id,
-            Some((_, Some(_))) => return Err(invalid_credentials()),
-            _ => {
-                password::verify_dummy(&given);
-                return Err(invalid_credentials());
-            }
-        };
+        let caller = signin::verify_password(&st.pool, &email, &given)?;
         let mut conn = st.pool.get()?;
-        let caller = load_caller(&mut conn, user)?
-            .ok_or_else(|| unauthorized("account_inactive", "the account is deactivated"))?;
         let refresh_token =
-            refresh::issue(&mut conn, user, None, st.settings.jwt.refresh_ttl_secs)?;
-        tracing::info!(user = %user, "signed in");
+            refresh::issue(&mut conn, caller.id, None, st.settings.jwt.refresh_ttl_secs)?;
+        tracing::info!(user = %caller.id, "signed in");
         tokens(&st, &caller, refresh_token)
     })
     .await??;
@@ -144,10 +111,6 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
     text.parse::<IpAddr>()
         .ok()
         .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
-}
-
-fn invalid_credentials() -> AppError {
-    unauthorized("invalid_credentials", "wrong email or password")
 }
 
 /// Exchanges a refresh token for a new token pair.

@@ -1,92 +1,17 @@
 //! Admin view of the outbox: what is queued, what failed and why, and a way to try again.
 
-use crate::http::resource;
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use tracing_actix_web::RequestId;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::audit;
-use crate::auth::{Caller, Role};
-use crate::db::schema::outbox;
-use crate::db::{Id, Timestamp, write_transaction};
-use crate::error::{AppError, AppResult, Problem};
+use crate::auth::Caller;
+use crate::db::Id;
+use crate::error::{AppResult, Problem};
 use crate::http::pagination::{self, Page};
-use crate::http::with_conn;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum OutboxStatus {
-    Pending,
-    Sending,
-    Sent,
-    Dead,
-    Cancelled,
-}
-
-impl OutboxStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            OutboxStatus::Pending => "pending",
-            OutboxStatus::Sending => "sending",
-            OutboxStatus::Sent => "sent",
-            OutboxStatus::Dead => "dead",
-            OutboxStatus::Cancelled => "cancelled",
-        }
-    }
-}
-
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = outbox)]
-struct Row {
-    id: Id,
-    kind: String,
-    dedupe_key: String,
-    to_address: String,
-    status: String,
-    attempts: i32,
-    next_attempt_at: Timestamp,
-    last_error: Option<String>,
-    sent_at: Option<Timestamp>,
-    created_at: Timestamp,
-}
-
-/// A queued message (its body is rendered only when sent).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OutboxItem {
-    pub id: uuid::Uuid,
-    pub kind: String,
-    pub dedupe_key: String,
-    pub to_address: String,
-    /// pending, sending, sent, dead or cancelled.
-    pub status: String,
-    pub attempts: i32,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<Row> for OutboxItem {
-    fn from(r: Row) -> OutboxItem {
-        OutboxItem {
-            id: r.id.into(),
-            kind: r.kind,
-            dedupe_key: r.dedupe_key,
-            to_address: r.to_address,
-            status: r.status,
-            attempts: r.attempts,
-            next_attempt_at: r.next_attempt_at.into(),
-            last_error: r.last_error,
-            sent_at: r.sent_at.map(Into::into),
-            created_at: r.created_at.into(),
-        }
-    }
-}
+use crate::http::{resource, with_conn};
+use crate::mail::admin::{self, OutboxItem, OutboxStatus};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -106,20 +31,13 @@ pub async fn list_outbox(
     caller: Caller,
     q: web::Query<OutboxQuery>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin])?;
+    // Who may look comes before whether the query is well-formed.
+    admin::authorize(&caller)?;
     let q = q.into_inner();
     let limit = pagination::limit(q.limit)?;
     let after = pagination::id_cursor(q.cursor.as_deref())?;
     let rows = with_conn(&state.pool, move |c| {
-        let mut query = outbox::table.select(Row::as_select()).into_boxed();
-        if let Some(s) = q.status {
-            query = query.filter(outbox::status.eq(s.as_str()));
-        }
-        if let Some(a) = after {
-            query = query.filter(outbox::id.gt(a));
-        }
-        let rows: Vec<Row> = query.order(outbox::id).limit(limit + 1).load(c)?;
-        Ok(rows.into_iter().map(OutboxItem::from).collect::<Vec<_>>())
+        admin::list(c, &caller, q.status, after, limit)
     })
     .await?;
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |m| m.id.to_string())))
@@ -139,49 +57,10 @@ pub async fn retry_outbox(
     request_id: RequestId,
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin])?;
     let id = Id::from(id.into_inner());
     let request_id = request_id.to_string();
     let item = with_conn(&state.pool, move |c| {
-        write_transaction(c, |c| {
-            let now = Timestamp::now();
-            let n = diesel::update(
-                outbox::table
-                    .filter(outbox::id.eq(id))
-                    .filter(outbox::status.eq_any(["dead", "cancelled", "pending"])),
-            )
-            .set((
-                outbox::status.eq("pending"),
-                outbox::attempts.eq(0),
-                outbox::next_attempt_at.eq(now),
-                outbox::updated_at.eq(now),
-            ))
-            .execute(c)?;
-            let row: Option<Row> = outbox::table
-                .filter(outbox::id.eq(id))
-                .select(Row::as_select())
-                .first(c)
-                .optional()?;
-            let row = row.ok_or_else(|| AppError::not_found("no such message"))?;
-            if n == 0 {
-                return Err(AppError::conflict(
-                    "not_retryable",
-                    format!("the message is {}", row.status),
-                ));
-            }
-            audit::record(
-                c,
-                audit::Entry {
-                    actor: Some(caller.id),
-                    action: "outbox.retry",
-                    entity_type: "outbox",
-                    entity_id: Some(id.to_string()),
-                    details: json!({"kind": row.kind, "last_error": row.last_error}),
-                    request_id: Some(request_id),
-                },
-            )?;
-            Ok(OutboxItem::from(row))
-        })
+        admin::retry(c, &caller, id, &request_id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(item))

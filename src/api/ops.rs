@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use diesel::connection::SimpleConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -58,7 +57,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.backend.name();
     let checked = web::block(move || -> Result<(), String> {
         let mut conn = pool.get_timeout(READY_TIMEOUT).map_err(|e| e.to_string())?;
-        conn.batch_execute("SELECT 1").map_err(|e| e.to_string())
+        crate::db::ping(&mut conn).map_err(|e| e.to_string())
     })
     .await;
     match checked {
@@ -104,15 +103,8 @@ fn not_ready(backend: &'static str) -> HttpResponse {
     responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
 pub async fn metrics(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     // The queue's size; a scrape still answers (without it) while the database is away.
-    let counts = crate::http::with_conn(&state.pool, |c| {
-        use crate::db::schema::outbox;
-        use diesel::prelude::*;
-        Ok(outbox::table
-            .group_by(outbox::status)
-            .select((outbox::status, diesel::dsl::count_star()))
-            .load::<(String, i64)>(c)?)
-    })
-    .await;
+    let counts =
+        crate::http::with_conn(&state.pool, |c| Ok(crate::outbox::counts_by_status(c)?)).await;
     if let Ok(counts) = counts {
         state.metrics.set_outbox(&counts);
     }

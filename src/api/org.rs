@@ -60,7 +60,7 @@ pub async fn create_company(
     let body = body.into_inner();
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
-        &state,
+        state.idempotency(),
         &req,
         caller.id,
         &fingerprint,
@@ -154,7 +154,7 @@ pub async fn create_site(
     let body = body.into_inner();
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
-        &state,
+        state.idempotency(),
         &req,
         caller.id,
         &fingerprint,
@@ -227,7 +227,7 @@ pub async fn create_partner(
     let body = body.into_inner();
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
-        &state,
+        state.idempotency(),
         &req,
         caller.id,
         &fingerprint,

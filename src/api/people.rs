@@ -108,7 +108,7 @@ pub async fn create(
     let body = body.into_inner();
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
-        &state,
+        state.idempotency(),
         &req,
         caller.id,
         &fingerprint,

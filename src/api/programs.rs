@@ -70,7 +70,7 @@ pub async fn create_program(
     require_runs_site(&caller, body.site_id.into())?;
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
-        &state,
+        state.idempotency(),
         &req,
         caller.id,
         &fingerprint,
@@ -217,7 +217,7 @@ pub async fn create_event(
     let body = body.into_inner();
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
-        &state,
+        state.idempotency(),
         &req,
         caller.id,
         &fingerprint,

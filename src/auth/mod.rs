@@ -7,6 +7,7 @@ pub mod ratelimit;
 pub mod refresh;
 pub mod roles;
 pub mod secret;
+pub mod signin;
 pub mod tokens;
 
 pub use caller::Caller;

@@ -3,6 +3,7 @@
 //! Everything above this module takes `&mut AnyConnection`. The few statements that must differ
 //! per backend `match` on the variant right where they are needed.
 
+pub mod idempotency;
 pub mod schema;
 pub mod types;
 
@@ -383,6 +384,11 @@ pub fn placeholders(conn: &AnyConnection, sql: &str) -> String {
             out
         }
     }
+}
+
+/// The readiness probe's round trip: the database answers a trivial statement.
+pub fn ping(conn: &mut AnyConnection) -> QueryResult<()> {
+    conn.batch_execute("SELECT 1")
 }
 
 /// Opens one connection outside any pool (CLI commands, tests).

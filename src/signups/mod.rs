@@ -6,4 +6,5 @@
 //! outbox will add its rows in these same functions.
 
 pub mod feed;
+pub mod roster;
 pub mod service;

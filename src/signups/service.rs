@@ -5,11 +5,13 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::Caller;
 use crate::db::schema::{attendance, events, signups, users};
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult};
 use crate::outbox::{self, Outgoing, kind};
 use crate::programs::events::{Event, EventStatus, find_row};
+use crate::programs::require_runs_site;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -401,6 +403,82 @@ fn fill_from_waitlist(conn: &mut AnyConnection, event: Id, now: Timestamp) -> Ap
         ))
         .execute(conn)?;
     Ok(promoted)
+}
+
+/// A sign-up as a caller asks for it: for themselves, or (`user`) for someone else, which like
+/// `force` (accepting an overlap) needs a coordinator of the event's site. A draft the caller may
+/// not see is 404.
+pub fn sign_up_as(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    event: Id,
+    user: Option<Id>,
+    force: bool,
+) -> AppResult<Signup> {
+    let user = user.unwrap_or(caller.id);
+    let req = Request {
+        event,
+        user,
+        by: caller.id,
+        force,
+    };
+    sign_up(conn, &req, |event| {
+        if !crate::programs::events::visible(caller, event) {
+            return Err(AppError::not_found("no such event"));
+        }
+        if user != caller.id || force {
+            require_runs_site(caller, event.site_id.into())?;
+        }
+        Ok(())
+    })
+}
+
+/// Cancels a sign-up as `caller`: their own before the cancellation deadline (default: the
+/// start), any of a site they coordinate at any time; another person's sign-up is 404.
+pub fn cancel_as(conn: &mut AnyConnection, caller: &Caller, id: Id) -> AppResult<Signup> {
+    let signup = find(conn, id)?;
+    let event = crate::programs::events::find(conn, signup.event_id.into())?;
+    let runs = caller.coordinates(event.site_id.into());
+    let own = Id::from(signup.user_id) == caller.id;
+    if !runs && !own {
+        return Err(AppError::not_found("no such sign-up"));
+    }
+    if !runs {
+        let deadline = event.cancel_deadline.unwrap_or(event.starts_at);
+        if chrono::Utc::now() >= deadline {
+            return Err(AppError::conflict(
+                "cancel_closed",
+                "the cancellation deadline has passed; ask the event's coordinator",
+            ));
+        }
+    }
+    cancel(conn, id, caller.id)
+}
+
+/// The caller's own sign-ups, newest first: up to `limit + 1` (the extra one tells the page
+/// there is more) before the sign-up `before`.
+pub fn mine(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    status: Option<SignupStatus>,
+    before: Option<Id>,
+    limit: i64,
+) -> AppResult<Vec<Signup>> {
+    let mut query = signups::table
+        .filter(signups::user_id.eq(caller.id))
+        .select(SignupRow::as_select())
+        .into_boxed();
+    if let Some(s) = status {
+        query = query.filter(signups::status.eq(s.as_str()));
+    }
+    if let Some(b) = before {
+        query = query.filter(signups::id.lt(b));
+    }
+    let rows: Vec<SignupRow> = query
+        .order(signups::id.desc())
+        .limit(limit + 1)
+        .load(conn)?;
+    rows.into_iter().map(Signup::try_from).collect()
 }
 
 /// Cancels a sign-up. A freed seat goes to the head of the waitlist; a freed waitlist place
