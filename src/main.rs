@@ -297,9 +297,10 @@ fn import(settings: Settings, what: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::Participations(_) => {
             let r = tomoni::exports::import::import(
                 &mut conn,
+                &caller,
                 &bytes,
                 args.dry_run,
-                caller.id,
+                None,
                 progress,
             )
             .map_err(show)?;

@@ -68,6 +68,7 @@ fn cast(app: &TestApp) -> Cast {
     let site = tomoni::org::sites::find(&mut app.conn(), a).unwrap();
     let partner = tomoni::org::partners::create(
         &mut app.conn(),
+        &common::admin_principal(),
         serde_json::from_value(json!({"name": "Partner", "kind": "npo"})).unwrap(),
     )
     .unwrap();

@@ -63,10 +63,12 @@ async fn a_killed_server_keeps_every_acknowledged_sign_up(backend: Backend) {
     settings.jwt.secret = tomoni::config::Secret::new(SECRET.to_owned());
     // Prepare the data through the library, on the database the binary will use.
     let pool = tomoni::db::init(&settings.database).unwrap();
+    let admin = common::admin_principal();
     let (event, tokens) = {
         let conn = &mut pool.get().unwrap();
         let company: Id = tomoni::org::companies::create(
             conn,
+            &admin,
             serde_json::from_value(json!({"code": "G", "name": "G", "country": "JP"})).unwrap(),
         )
         .unwrap()
@@ -74,6 +76,7 @@ async fn a_killed_server_keeps_every_acknowledged_sign_up(backend: Backend) {
         .into();
         let site: Id = tomoni::org::sites::create(
             conn,
+            &admin,
             serde_json::from_value(json!({"code": "S", "name": "S", "company_id": company.to_string(),
                 "country": "JP", "region": "domestic", "timezone": "Asia/Tokyo", "opened_on": "2000-01-01"}))
             .unwrap(),

@@ -92,6 +92,7 @@ fn world(backend: &Backend) -> World {
     let conn = &mut pool.get().unwrap();
     let company: Id = tomoni::org::companies::create(
         conn,
+        &common::admin_principal(),
         serde_json::from_value(json!({"code": "G", "name": "Group", "country": "JP"})).unwrap(),
     )
     .unwrap()
@@ -104,7 +105,10 @@ fn world(backend: &Backend) -> World {
                 "company_id": company.to_string(), "country": "JP", "region": "domestic",
                 "timezone": "Asia/Tokyo", "opened_on": "2000-01-01"}))
                 .unwrap();
-            tomoni::org::sites::create(conn, req).unwrap().id.into()
+            tomoni::org::sites::create(conn, &common::admin_principal(), req)
+                .unwrap()
+                .id
+                .into()
         })
         .collect();
     let programs: Vec<Id> = (0..3)
@@ -187,12 +191,11 @@ fn apply(w: &World, conn: &mut AnyConnection, events: &[Id], op: &Op) {
             let marking = serde_json::from_value(json!({ "entries": [line] })).unwrap();
             roster::mark(
                 conn,
+                &w.admin,
                 events[*event],
                 &marking,
-                w.admin.id,
                 None,
                 &settings(*auto),
-                |_| Ok(()),
             )
             .map(drop)
         }
@@ -238,7 +241,8 @@ fn apply(w: &World, conn: &mut AnyConnection, events: &[Id], op: &Op) {
         Op::Rezone { site, overseas } => {
             let region = if *overseas { "overseas" } else { "domestic" };
             let patch = serde_json::from_value(json!({ "region": region })).unwrap();
-            tomoni::org::sites::update(conn, w.sites[*site], patch).map(drop)
+            tomoni::org::sites::update(conn, &common::admin_principal(), w.sites[*site], patch)
+                .map(drop)
         }
     };
 }

@@ -14,7 +14,7 @@ use crate::attendance::hours::{self, MyHours};
 use crate::attendance::model::{Approval, Attendance};
 use crate::attendance::quality::{self, QualityReport};
 use crate::attendance::roster::{self, RosterMarking, RosterResult};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::{Id, Timestamp};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::json::Json;
@@ -22,7 +22,7 @@ use crate::http::pagination::{self, Page};
 use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
 use crate::programs::events::visible;
-use crate::programs::require_runs_site;
+use crate::programs::records_scope;
 use crate::stats::rollup;
 use crate::time::checked_year;
 
@@ -51,12 +51,11 @@ pub async fn mark_attendance(
     let result = with_conn(&state.pool, move |c| {
         roster::mark(
             c,
+            &caller,
             event,
             &body,
-            caller.id,
             Some(request_id.to_string()),
             &settings,
-            |site| require_runs_site(&caller, site),
         )
     })
     .await?;
@@ -101,9 +100,7 @@ pub async fn check_in_code(
     let event = Id::from(id.into_inner());
     let settings = state.settings.attendance.clone();
     let code = with_conn(&state.pool, move |c| {
-        checkin::code(c, event, false, &settings, |site| {
-            require_runs_site(&caller, site)
-        })
+        checkin::code(c, &caller, event, false, &settings)
     })
     .await?;
     code_response(code, svg)
@@ -124,9 +121,7 @@ pub async fn rotate_check_in_code(
     let event = Id::from(id.into_inner());
     let settings = state.settings.attendance.clone();
     let code = with_conn(&state.pool, move |c| {
-        checkin::code(c, event, true, &settings, |site| {
-            require_runs_site(&caller, site)
-        })
+        checkin::code(c, &caller, event, true, &settings)
     })
     .await?;
     code_response(code, false)
@@ -191,20 +186,15 @@ pub async fn list_attendance(
     caller: Caller,
     q: web::Query<AttendanceQuery>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Coordinator, Role::Hr, Role::Admin])?;
+    let site_id = q.site_id.map(Id::from);
+    let sites = records_scope(&caller, site_id)?;
     let q = q.into_inner();
     let limit = pagination::limit(q.limit)?;
-    let site_id = q.site_id.map(Id::from);
-    if let Some(site) = site_id
-        && caller.role == Role::Coordinator
-    {
-        require_runs_site(&caller, site)?;
-    }
     let filter = approval::ListFilter {
         approval: q.approval,
         event_id: q.event_id.map(Id::from),
         site_id,
-        sites: (caller.role == Role::Coordinator).then(|| caller.sites.clone()),
+        sites,
         after: pagination::id_cursor(q.cursor.as_deref())?,
         limit,
     };
@@ -326,24 +316,19 @@ pub async fn quality(
     caller: Caller,
     q: web::Query<QualityQuery>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Coordinator, Role::Hr, Role::Admin])?;
+    let site_id = q.site_id.map(Id::from);
+    let sites = records_scope(&caller, site_id)?;
     let q = q.into_inner();
     let now = Timestamp::now();
     let given_year = q
         .fiscal_year
         .map(|fy| checked_year("fiscal_year", fy))
         .transpose()?;
-    let site_id = q.site_id.map(Id::from);
-    if let Some(site) = site_id
-        && caller.role == Role::Coordinator
-    {
-        require_runs_site(&caller, site)?;
-    }
     let scope = quality::Scope {
         site_id,
         company_id: q.company_id.map(Id::from),
         region: q.region.map(|r| r.as_str().to_owned()),
-        sites: (caller.role == Role::Coordinator).then(|| caller.sites.clone()),
+        sites,
     };
     let report = with_conn(&state.pool, move |c| {
         let fiscal = rollup::calendar(c)?;

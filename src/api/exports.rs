@@ -16,13 +16,13 @@ use utoipa::IntoParams;
 use crate::AppState;
 use crate::attendance::model::Approval;
 use crate::audit;
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::{AnyConnection, Id, PooledConnection};
 use crate::error::{AppError, AppResult, Problem};
 use crate::exports::import::{self, ParticipationReport};
 use crate::exports::{hours, participations};
 use crate::http::{format_param, with_conn};
-use crate::programs::require_runs_site;
+use crate::programs::records_scope;
 use crate::sheet::ChannelWriter;
 use crate::sheet::{Kind, Sheet};
 use crate::stats::rollup;
@@ -161,7 +161,9 @@ pub async fn export_participations(
     request_id: RequestId,
     q: web::Query<ParticipationQuery>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Coordinator, Role::Hr, Role::Admin])?;
+    // Who may export comes first; a site the coordinator does not run is refused with it.
+    let site_id = q.site_id.map(Id::from);
+    let sites = records_scope(&caller, site_id)?;
     let q = q.into_inner();
     let purpose = purpose(q.purpose.as_deref())?;
     let kind = kind(q.format.as_deref(), q.bom)?;
@@ -169,18 +171,12 @@ pub async fn export_participations(
         .fiscal_year
         .map(|y| checked_year("fiscal_year", y))
         .transpose()?;
-    let site_id = q.site_id.map(Id::from);
-    if let Some(site) = site_id
-        && caller.role == Role::Coordinator
-    {
-        require_runs_site(&caller, site)?;
-    }
     let filter = participations::Filter {
         fiscal_year: fy,
         site_id,
         company_id: q.company_id.map(Id::from),
         approval: q.approval,
-        sites: (caller.role == Role::Coordinator).then(|| caller.sites.clone()),
+        sites,
     };
     let details =
         json!({"purpose": purpose, "filters": &filter, "version": participations::VERSION});
@@ -234,7 +230,7 @@ pub async fn export_hours(
     request_id: RequestId,
     q: web::Query<HoursQuery>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Hr, Role::Admin])?;
+    crate::exports::require_hr(&caller)?;
     let q = q.into_inner();
     let purpose = purpose(q.purpose.as_deref())?;
     let kind = kind(q.format.as_deref(), q.bom)?;
@@ -283,27 +279,10 @@ pub async fn import_participations(
     q: web::Query<ImportQuery>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Hr, Role::Admin])?;
     let dry_run = q.dry_run.unwrap_or(false);
-    let by = caller.id;
     let request_id = request_id.to_string();
     let report = with_conn(&state.pool, move |c| {
-        let report = import::import(c, &body, dry_run, by, |_, _| {})?;
-        if !dry_run {
-            audit::record(
-                c,
-                audit::Entry {
-                    actor: Some(by),
-                    action: "import.participations",
-                    entity_type: "import",
-                    entity_id: None,
-                    details: json!({"rows": report.rows, "programs_created": report.programs_created,
-                                    "events_created": report.events_created}),
-                    request_id: Some(request_id),
-                },
-            )?;
-        }
-        Ok(report)
+        import::import(c, &caller, &body, dry_run, Some(request_id), |_, _| {})
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))

@@ -1,7 +1,6 @@
 //! HTTP handlers for companies, sites and partners: readable by every signed-in user, changed
 //! by admins.
 
-use crate::http::resource;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
@@ -9,13 +8,14 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::idempotency;
 use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
-use crate::http::with_conn;
+use crate::http::{resource, with_conn};
+use crate::org;
 use crate::org::companies::{self, Company, CompanyPatch, CreateCompany};
 use crate::org::import::{self, ImportReport};
 use crate::org::partners::{self, CreatePartner, Partner, PartnerPatch};
@@ -56,7 +56,7 @@ pub async fn create_company(
     req: HttpRequest,
     body: Json<CreateCompany>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin])?;
+    org::require_admin(&caller)?;
     let body = body.into_inner();
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
@@ -65,7 +65,7 @@ pub async fn create_company(
         caller.id,
         &fingerprint,
         StatusCode::CREATED,
-        move |c| companies::create(c, body),
+        move |c| companies::create(c, &caller, body),
     )
     .await
 }
@@ -96,10 +96,13 @@ pub async fn patch_company(
     id: web::Path<uuid::Uuid>,
     body: Json<CompanyPatch>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin])?;
+    org::require_admin(&caller)?;
     let id = Id::from(id.into_inner());
     let patch = body.into_inner();
-    let company = with_conn(&state.pool, move |c| companies::update(c, id, patch)).await?;
+    let company = with_conn(&state.pool, move |c| {
+        companies::update(c, &caller, id, patch)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(company))
 }
 
@@ -150,7 +153,7 @@ pub async fn create_site(
     req: HttpRequest,
     body: Json<CreateSite>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin])?;
+    org::require_admin(&caller)?;
     let body = body.into_inner();
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
@@ -159,7 +162,7 @@ pub async fn create_site(
         caller.id,
         &fingerprint,
         StatusCode::CREATED,
-        move |c| sites::create(c, body),
+        move |c| sites::create(c, &caller, body),
     )
     .await
 }
@@ -190,10 +193,10 @@ pub async fn patch_site(
     id: web::Path<uuid::Uuid>,
     body: Json<SitePatch>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin])?;
+    org::require_admin(&caller)?;
     let id = Id::from(id.into_inner());
     let patch = body.into_inner();
-    let site = with_conn(&state.pool, move |c| sites::update(c, id, patch)).await?;
+    let site = with_conn(&state.pool, move |c| sites::update(c, &caller, id, patch)).await?;
     Ok(HttpResponse::Ok().json(site))
 }
 
@@ -223,7 +226,7 @@ pub async fn create_partner(
     req: HttpRequest,
     body: Json<CreatePartner>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin])?;
+    org::require_admin(&caller)?;
     let body = body.into_inner();
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
@@ -232,7 +235,7 @@ pub async fn create_partner(
         caller.id,
         &fingerprint,
         StatusCode::CREATED,
-        move |c| partners::create(c, body),
+        move |c| partners::create(c, &caller, body),
     )
     .await
 }
@@ -263,10 +266,13 @@ pub async fn patch_partner(
     id: web::Path<uuid::Uuid>,
     body: Json<PartnerPatch>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin])?;
+    org::require_admin(&caller)?;
     let id = Id::from(id.into_inner());
     let patch = body.into_inner();
-    let partner = with_conn(&state.pool, move |c| partners::update(c, id, patch)).await?;
+    let partner = with_conn(&state.pool, move |c| {
+        partners::update(c, &caller, id, patch)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(partner))
 }
 
@@ -293,10 +299,10 @@ pub async fn import_sites(
     q: web::Query<ImportQuery>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin])?;
+    org::require_admin(&caller)?;
     let dry_run = q.dry_run.unwrap_or(false);
     let report = with_conn(&state.pool, move |c| {
-        import::import_sites(c, &body, dry_run)
+        import::import_sites(c, &caller, &body, dry_run)
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))

@@ -1,6 +1,5 @@
 //! HTTP handlers for users.
 
-use crate::http::resource;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -14,8 +13,10 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::http::idempotency;
 use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
+use crate::http::{resource, with_conn};
+use crate::people;
 use crate::people::changes::{self, CreateUser, UserPatch};
-use crate::people::users::{self, ListFilter, User, Visibility};
+use crate::people::users::{self, ListFilter, User};
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/me", tag = "people", security(("bearer" = [])),
@@ -24,13 +25,7 @@ use crate::people::users::{self, ListFilter, User, Visibility};
         (status = 401, description = "No or invalid token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
-    let pool = state.pool.clone();
-    let user = web::block(move || -> AppResult<Option<User>> {
-        let mut conn = pool.get()?;
-        users::find(&mut conn, caller.id)
-    })
-    .await??
-    .ok_or_else(|| AppError::not_found("no such user"))?;
+    let user = with_conn(&state.pool, move |c| users::me(c, &caller)).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -64,13 +59,7 @@ pub async fn list(
 ) -> AppResult<HttpResponse> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;
-    let after = match q.cursor.as_deref() {
-        Some(c) => Some(
-            c.parse::<Id>()
-                .map_err(|_| AppError::bad_request("invalid_query", "unknown cursor"))?,
-        ),
-        None => None,
-    };
+    let after = pagination::id_cursor(q.cursor.as_deref())?;
     let filter = ListFilter {
         site_id: q.site_id.map(Id::from),
         role: q.role,
@@ -79,12 +68,10 @@ pub async fn list(
         after,
         limit,
     };
-    let pool = state.pool.clone();
-    let rows = web::block(move || -> AppResult<Vec<User>> {
-        let mut conn = pool.get()?;
-        users::list(&mut conn, &Visibility::of(&caller), &filter)
+    let rows = with_conn(&state.pool, move |c| {
+        users::list_visible(c, &caller, &filter)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |u| u.id.to_string())))
 }
 
@@ -104,7 +91,8 @@ pub async fn create(
     req: HttpRequest,
     body: Json<CreateUser>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin, Role::Hr])?;
+    // Refused before the idempotency key is claimed; the service checks again.
+    people::require_manager(&caller)?;
     let body = body.into_inner();
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
@@ -131,14 +119,7 @@ pub async fn get(
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
-    let pool = state.pool.clone();
-    let user = web::block(move || -> AppResult<Option<User>> {
-        let mut conn = pool.get()?;
-        users::find(&mut conn, id)
-    })
-    .await??
-    .filter(|u| Visibility::of(&caller).allows(u))
-    .ok_or_else(|| AppError::not_found("no such user"))?;
+    let user = with_conn(&state.pool, move |c| users::get_visible(c, &caller, id)).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -162,13 +143,12 @@ pub async fn patch(
     body: Json<UserPatch>,
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
-    let pool = state.pool.clone();
     let patch = body.into_inner();
-    let user = web::block(move || -> AppResult<User> {
-        let mut conn = pool.get()?;
-        changes::update(&mut conn, &caller, id, patch, Some(request_id.to_string()))
+    let request_id = request_id.to_string();
+    let user = with_conn(&state.pool, move |c| {
+        changes::update(c, &caller, id, patch, Some(request_id))
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -197,10 +177,9 @@ pub async fn import(
     q: web::Query<UsersImportQuery>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin, Role::Hr])?;
     let dry_run = q.dry_run.unwrap_or(false);
     let request_id = request_id.to_string();
-    let report = crate::http::with_conn(&state.pool, move |c| {
+    let report = with_conn(&state.pool, move |c| {
         crate::people::import::import(c, &caller, &body, dry_run, Some(request_id), |_, _| {})
     })
     .await?;

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::auth::{Caller, Role};
-use crate::db::{Id, Timestamp, write_transaction};
+use crate::auth::Caller;
+use crate::db::{Id, Timestamp};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::idempotency;
 use crate::http::json::Json;
@@ -67,6 +67,7 @@ pub async fn create_program(
     body: Json<CreateProgram>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
+    // Refused before the idempotency key is claimed; the service checks again.
     require_runs_site(&caller, body.site_id.into())?;
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
@@ -75,10 +76,7 @@ pub async fn create_program(
         caller.id,
         &fingerprint,
         StatusCode::CREATED,
-        move |c| {
-            let id = programs::create(c, &body)?;
-            programs::find(c, id)
-        },
+        move |c| programs::create_as(c, &caller, &body),
     )
     .await
 }
@@ -110,11 +108,7 @@ pub async fn patch_program(
     let id = Id::from(id.into_inner());
     let patch = body.into_inner();
     let program = with_conn(&state.pool, move |c| {
-        write_transaction(c, |c| {
-            require_runs_site(&caller, programs::site_of(c, id)?)?;
-            programs::update(c, id, patch)
-        })?;
-        programs::find(c, id)
+        programs::patch_as(c, &caller, id, patch)
     })
     .await?;
     Ok(HttpResponse::Ok().json(program))
@@ -172,14 +166,7 @@ pub async fn list_events(
     let q = q.into_inner();
     let limit = pagination::limit(q.limit)?;
     let status = q.status.unwrap_or(EventStatus::Published);
-    let draft_sites = match (status, caller.role) {
-        (EventStatus::Draft, Role::Admin | Role::Hr) => None,
-        (EventStatus::Draft, Role::Coordinator) => Some(caller.sites.clone()),
-        (EventStatus::Draft, Role::Employee) => {
-            return Err(AppError::forbidden("employees see published events"));
-        }
-        _ => None,
-    };
+    let draft_sites = events::draft_scope(&caller, status)?;
     let filter = events::ListFilter {
         statuses: vec![status],
         draft_sites,
@@ -222,18 +209,7 @@ pub async fn create_event(
         caller.id,
         &fingerprint,
         StatusCode::CREATED,
-        move |c| {
-            let site = programs::site_of(c, body.program_id.into()).map_err(|_| {
-                AppError::validation(vec![crate::error::FieldError::new(
-                    "program_id",
-                    "unknown_program",
-                    "no such programme",
-                )])
-            })?;
-            require_runs_site(&caller, site)?;
-            let id = events::create(c, &body, caller.id)?;
-            events::find(c, id)
-        },
+        move |c| events::create_as(c, &caller, &body),
     )
     .await
 }
@@ -267,15 +243,7 @@ pub async fn patch_event(
     let id = Id::from(id.into_inner());
     let patch = body.into_inner();
     let event = with_conn(&state.pool, move |c| {
-        write_transaction(c, |c| -> AppResult<()> {
-            events::find_runnable(c, &caller, id)?;
-            events::update_plan(c, id, &patch)?;
-            if let Some(capacity) = patch.capacity {
-                service::set_capacity(c, id, capacity)?;
-            }
-            Ok(())
-        })?;
-        events::find(c, id)
+        service::update_event(c, &caller, id, &patch)
     })
     .await?;
     Ok(HttpResponse::Ok().json(event))
@@ -290,10 +258,9 @@ pub async fn publish_event(
     caller: Caller,
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
-    event_action(state, caller, id.into_inner().into(), |c, _, id| {
-        events::publish(c, id)
-    })
-    .await
+    let id = Id::from(id.into_inner());
+    let event = with_conn(&state.pool, move |c| events::publish_as(c, &caller, id)).await?;
+    Ok(HttpResponse::Ok().json(event))
 }
 
 #[utoipa::path(post, path = "/api/v1/events/{id}/cancel", tag = "programmes", security(("bearer" = [])),
@@ -305,25 +272,9 @@ pub async fn cancel_event(
     caller: Caller,
     id: web::Path<uuid::Uuid>,
 ) -> AppResult<HttpResponse> {
-    event_action(state, caller, id.into_inner().into(), |c, caller, id| {
-        service::cancel_event(c, id, caller.id).map(drop)
-    })
-    .await
-}
-
-/// A state change of an event by someone who runs its site, answered with the changed event.
-async fn event_action(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: Id,
-    action: impl FnOnce(&mut crate::db::AnyConnection, &Caller, Id) -> AppResult<()> + Send + 'static,
-) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
     let event = with_conn(&state.pool, move |c| {
-        write_transaction(c, |c| {
-            events::find_runnable(c, &caller, id)?;
-            action(c, &caller, id)
-        })?;
-        events::find(c, id)
+        service::cancel_event_as(c, &caller, id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(event))

@@ -8,7 +8,7 @@ use tracing_actix_web::RequestId;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::{Id, Timestamp};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::json::Json;
@@ -175,20 +175,13 @@ pub async fn put_objectives(
     fy: web::Path<i32>,
     body: Json<ObjectivesInput>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Hr, Role::Admin])?;
+    // Who may set objectives comes before whether the year is in range.
+    objectives::require_editor(&caller)?;
     let fy = checked_year("fiscal year", fy.into_inner())?;
     let input = body.into_inner();
-    if input.objectives.len() > 20 {
-        return Err(AppError::validation(vec![crate::error::FieldError::new(
-            "objectives",
-            "too_many",
-            "at most 20 objectives a year",
-        )]));
-    }
+    let request_id = request_id.to_string();
     let result = with_conn(&state.pool, move |c| {
-        objectives::set(c, fy, &input, caller.id, Some(request_id.to_string()))?;
-        let fiscal = rollup::calendar(c)?;
-        objectives::get(c, fiscal, fy)
+        objectives::set_as(c, &caller, fy, &input, Some(request_id))
     })
     .await?;
     Ok(HttpResponse::Ok().json(result))

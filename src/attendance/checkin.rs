@@ -80,17 +80,17 @@ fn describe(event: &EventRow, code: String, settings: &AttendanceSettings) -> Ch
 }
 
 /// The event's code, created on first use; `rotate` replaces it (a code that leaked).
-/// `authorize` sees the event's site.
+/// For those who run the event's site.
 pub fn code(
     conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
     event_id: Id,
     rotate: bool,
     settings: &AttendanceSettings,
-    authorize: impl FnOnce(Id) -> AppResult<()>,
 ) -> AppResult<CheckInCode> {
     write_transaction(conn, |conn| {
         let (event, site) = find_row(conn, event_id)?;
-        authorize(site)?;
+        crate::programs::require_runs_site(caller, site)?;
         match EventStatus::parse(&event.status)? {
             EventStatus::Cancelled => {
                 return Err(AppError::conflict(

@@ -75,16 +75,16 @@ pub fn require_recordable(event: &EventRow, now: Timestamp) -> AppResult<()> {
     }
 }
 
-/// Records the listed lines. `authorize` sees the event's site.
+/// Records the listed lines, by a caller who runs the event's site.
 pub fn mark(
     conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
     event_id: Id,
     marking: &RosterMarking,
-    by: Id,
     request_id: Option<String>,
     settings: &AttendanceSettings,
-    authorize: impl FnOnce(Id) -> AppResult<()>,
 ) -> AppResult<RosterResult> {
+    let by = caller.id;
     if marking.entries.len() > MAX_ENTRIES {
         return Err(AppError::validation(vec![FieldError::new(
             "entries",
@@ -95,7 +95,7 @@ pub fn mark(
     track(conn, &Affects::Event(event_id), |conn| {
         let now = Timestamp::now();
         let (event, site) = find_row(conn, event_id)?;
-        authorize(site)?;
+        crate::programs::require_runs_site(caller, site)?;
         require_recordable(&event, now)?;
         let span = Span::of(event.starts_at, event.ends_at, &event.timezone);
         let per_day = i32::try_from(settings.default_minutes_per_day).unwrap_or(480);

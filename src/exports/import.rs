@@ -83,6 +83,34 @@ fn parse_hours(text: &str) -> Result<i32, FieldError> {
 /// Validates the whole file, then (unless `dry_run`) writes it in one transaction.
 pub fn import(
     conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    bytes: &[u8],
+    dry_run: bool,
+    request_id: Option<String>,
+    progress: impl FnMut(u64, u64),
+) -> AppResult<ParticipationReport> {
+    super::require_hr(caller)?;
+    let report = import_rows(conn, bytes, dry_run, caller.id, progress)?;
+    if !dry_run {
+        crate::audit::record(
+            conn,
+            crate::audit::Entry {
+                actor: Some(caller.id),
+                action: "import.participations",
+                entity_type: "import",
+                entity_id: None,
+                details: serde_json::json!({"rows": report.rows,
+                    "programs_created": report.programs_created,
+                    "events_created": report.events_created}),
+                request_id,
+            },
+        )?;
+    }
+    Ok(report)
+}
+
+fn import_rows(
+    conn: &mut AnyConnection,
     bytes: &[u8],
     dry_run: bool,
     by: Id,

@@ -4,3 +4,11 @@
 pub mod hours;
 pub mod import;
 pub mod participations;
+
+use crate::auth::{Caller, Role};
+use crate::error::AppResult;
+
+/// HR and admins export people's hours and import participation history.
+pub fn require_hr(caller: &Caller) -> AppResult<()> {
+    caller.require(&[Role::Hr, Role::Admin])
+}

@@ -93,7 +93,12 @@ pub fn find(conn: &mut AnyConnection, id: Id) -> AppResult<Company> {
         .ok_or_else(|| AppError::not_found("no such company"))
 }
 
-pub fn create(conn: &mut AnyConnection, req: CreateCompany) -> AppResult<Company> {
+pub fn create(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    req: CreateCompany,
+) -> AppResult<Company> {
+    super::require_admin(caller)?;
     let country = req.country.trim().to_uppercase();
     let errors = validate(&req.code, &req.name, &country);
     if !errors.is_empty() {
@@ -123,7 +128,13 @@ pub fn create(conn: &mut AnyConnection, req: CreateCompany) -> AppResult<Company
     })
 }
 
-pub fn update(conn: &mut AnyConnection, id: Id, patch: CompanyPatch) -> AppResult<Company> {
+pub fn update(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    id: Id,
+    patch: CompanyPatch,
+) -> AppResult<Company> {
+    super::require_admin(caller)?;
     write_transaction(conn, |conn| {
         let before = find(conn, id)?;
         let code = patch.code.unwrap_or(before.code);

@@ -118,9 +118,11 @@ pub fn rejected(errors: Vec<FieldError>) -> AppError {
 /// Validates the whole file, then (unless `dry_run`) upserts every row in one transaction.
 pub fn import_sites(
     conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
     bytes: &[u8],
     dry_run: bool,
 ) -> AppResult<ImportReport> {
+    super::require_admin(caller)?;
     let (rows, mut errors) = read_csv(bytes, &HEADER).map_err(rejected)?;
     let companies: HashMap<String, Id> = companies::table
         .select((companies::code, companies::id))

@@ -5,7 +5,14 @@ pub mod import;
 pub mod partners;
 pub mod sites;
 
-use crate::error::{AppError, FieldError};
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult, FieldError};
+
+/// Everyone signed in reads the organisation; only admins change it (companies, sites,
+/// partners, the sites import).
+pub fn require_admin(caller: &Caller) -> AppResult<()> {
+    caller.require(&[Role::Admin])
+}
 
 /// Codes: 1-32 characters of letters, digits, `-`, `_`, `.`.
 pub(crate) fn check_code(field: &str, code: &str) -> Option<FieldError> {

@@ -213,7 +213,12 @@ fn write(conn: &mut AnyConnection, id: Option<Id>, f: Fields) -> AppResult<Partn
     find(conn, id)
 }
 
-pub fn create(conn: &mut AnyConnection, req: CreatePartner) -> AppResult<Partner> {
+pub fn create(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    req: CreatePartner,
+) -> AppResult<Partner> {
+    super::require_admin(caller)?;
     let fields = Fields {
         name: req.name,
         kind: req.kind,
@@ -224,7 +229,13 @@ pub fn create(conn: &mut AnyConnection, req: CreatePartner) -> AppResult<Partner
     write_transaction(conn, |conn| write(conn, None, fields))
 }
 
-pub fn update(conn: &mut AnyConnection, id: Id, p: PartnerPatch) -> AppResult<Partner> {
+pub fn update(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    id: Id,
+    p: PartnerPatch,
+) -> AppResult<Partner> {
+    super::require_admin(caller)?;
     write_transaction(conn, |conn| {
         let b = find(conn, id)?;
         let fields = Fields {

@@ -282,7 +282,12 @@ fn write_row(conn: &mut AnyConnection, id: Id, f: &SiteFields, now: Timestamp) -
     Ok(())
 }
 
-pub fn create(conn: &mut AnyConnection, req: CreateSite) -> AppResult<Site> {
+pub fn create(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    req: CreateSite,
+) -> AppResult<Site> {
+    super::require_admin(caller)?;
     let fields = SiteFields {
         code: req.code.trim().to_owned(),
         name: req.name.trim().to_owned(),
@@ -314,7 +319,13 @@ pub fn create(conn: &mut AnyConnection, req: CreateSite) -> AppResult<Site> {
     })
 }
 
-pub fn update(conn: &mut AnyConnection, id: Id, p: SitePatch) -> AppResult<Site> {
+pub fn update(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    id: Id,
+    p: SitePatch,
+) -> AppResult<Site> {
+    super::require_admin(caller)?;
     write_transaction(conn, |conn| {
         let b = find(conn, id)?;
         let fields = SiteFields {

@@ -143,6 +143,7 @@ pub fn create(
     req: CreateUser,
     request_id: Option<String>,
 ) -> AppResult<User> {
+    super::require_manager(caller)?;
     let role = req.role.unwrap_or(Role::Employee);
     check_grant(caller, role)?;
     let coordinated: Vec<Id> = req

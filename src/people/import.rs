@@ -52,6 +52,7 @@ pub fn import(
     request_id: Option<String>,
     mut progress: impl FnMut(u64, u64),
 ) -> AppResult<UsersReport> {
+    super::require_manager(caller)?;
     let (records, mut errors) = read_csv(bytes, &HEADER).map_err(rejected)?;
     let site_codes: HashMap<String, Id> = sites::table
         .select((sites::code, sites::id))

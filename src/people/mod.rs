@@ -1,7 +1,16 @@
-//! Employees (users): the model, queries, and their HTTP handlers.
+//! Employees (users): the model, queries, account changes and the roster import.
 
 pub mod changes;
 pub mod import;
 pub mod users;
 
 pub use users::{NewUser, User};
+
+use crate::auth::{Caller, Role};
+use crate::error::AppResult;
+
+/// Admins and HR manage accounts (creating them, the users import); what HR may grant is
+/// narrowed further in `changes`.
+pub fn require_manager(caller: &Caller) -> AppResult<()> {
+    caller.require(&[Role::Admin, Role::Hr])
+}

@@ -375,3 +375,29 @@ pub fn list(
         })
         .collect()
 }
+
+/// The caller's own account.
+pub fn me(conn: &mut AnyConnection, caller: &crate::auth::Caller) -> AppResult<User> {
+    find(conn, caller.id)?.ok_or_else(|| AppError::not_found("no such user"))
+}
+
+/// One user, if the caller may see them: 404 otherwise (existence is private).
+pub fn get_visible(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    id: Id,
+) -> AppResult<User> {
+    find(conn, id)?
+        .filter(|u| Visibility::of(caller).allows(u))
+        .ok_or_else(|| AppError::not_found("no such user"))
+}
+
+/// The users the caller may see (everyone for admins and HR, their sites' users for
+/// coordinators, themselves for employees), filtered.
+pub fn list_visible(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    filter: &ListFilter,
+) -> AppResult<Vec<User>> {
+    list(conn, &Visibility::of(caller), filter)
+}

@@ -573,3 +573,39 @@ pub fn ics_event(r: &EventRow) -> crate::ics::IcsEvent {
         updated_at: r.updated_at.get(),
     }
 }
+
+/// Which drafts a caller may list with `status=draft`: all (admins, HR), their sites'
+/// (coordinators); employees see published events only (403). Other statuses: no limit here.
+pub fn draft_scope(caller: &Caller, status: EventStatus) -> AppResult<Option<Vec<Id>>> {
+    match (status, caller.role) {
+        (EventStatus::Draft, Role::Admin | Role::Hr) => Ok(None),
+        (EventStatus::Draft, Role::Coordinator) => Ok(Some(caller.sites.clone())),
+        (EventStatus::Draft, Role::Employee) => {
+            Err(AppError::forbidden("employees see published events"))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Creates a draft event of a programme at a site the caller runs, and returns it.
+pub fn create_as(conn: &mut AnyConnection, caller: &Caller, req: &CreateEvent) -> AppResult<Event> {
+    let site = crate::programs::program::site_of(conn, req.program_id.into()).map_err(|_| {
+        AppError::validation(vec![FieldError::new(
+            "program_id",
+            "unknown_program",
+            "no such programme",
+        )])
+    })?;
+    crate::programs::require_runs_site(caller, site)?;
+    let id = create(conn, req, caller.id)?;
+    find(conn, id)
+}
+
+/// Publishes a draft of a site the caller runs, and returns it.
+pub fn publish_as(conn: &mut AnyConnection, caller: &Caller, id: Id) -> AppResult<Event> {
+    crate::db::write_transaction(conn, |c| {
+        find_runnable(c, caller, id)?;
+        publish(c, id)
+    })?;
+    find(conn, id)
+}

@@ -21,3 +21,18 @@ pub fn require_runs_site(caller: &Caller, site: Id) -> AppResult<()> {
         )))
     }
 }
+
+/// Whose attendance and participation records the caller reads: everyone's for HR and admins
+/// (`None`), their own sites' for coordinators, and a site named in the request must be one of
+/// them; employees read none here (403). One rule for the attendance list, the data-quality
+/// report and the participation export.
+pub fn records_scope(caller: &Caller, site: Option<Id>) -> AppResult<Option<Vec<Id>>> {
+    caller.require(&[Role::Coordinator, Role::Hr, Role::Admin])?;
+    if caller.role != Role::Coordinator {
+        return Ok(None);
+    }
+    if let Some(site) = site {
+        require_runs_site(caller, site)?;
+    }
+    Ok(Some(caller.sites.clone()))
+}

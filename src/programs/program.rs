@@ -373,3 +373,28 @@ fn write(conn: &mut AnyConnection, id: Id, p: ProgramPatch) -> AppResult<()> {
         })?;
     Ok(())
 }
+
+/// Creates a programme at a site the caller runs, and returns it.
+pub fn create_as(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    req: &CreateProgram,
+) -> AppResult<Program> {
+    crate::programs::require_runs_site(caller, req.site_id.into())?;
+    let id = create(conn, req)?;
+    find(conn, id)
+}
+
+/// Changes a programme of a site the caller runs, and returns it.
+pub fn patch_as(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    id: Id,
+    patch: ProgramPatch,
+) -> AppResult<Program> {
+    crate::db::write_transaction(conn, |c| {
+        crate::programs::require_runs_site(caller, site_of(c, id)?)?;
+        update(c, id, patch)
+    })?;
+    find(conn, id)
+}

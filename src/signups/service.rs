@@ -644,3 +644,31 @@ pub fn cancel_event(conn: &mut AnyConnection, event: Id, by: Id) -> AppResult<us
         Ok(cancelled)
     })
 }
+
+/// Changes an event of a site the caller runs: its plan (times, place, deadlines, ...) and its
+/// capacity, which may promote waitlisted people into new seats, in one transaction.
+pub fn update_event(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: Id,
+    patch: &crate::programs::events::EventPatch,
+) -> AppResult<Event> {
+    write_transaction(conn, |c| -> AppResult<()> {
+        crate::programs::events::find_runnable(c, caller, id)?;
+        crate::programs::events::update_plan(c, id, patch)?;
+        if let Some(capacity) = patch.capacity {
+            set_capacity(c, id, capacity)?;
+        }
+        Ok(())
+    })?;
+    crate::programs::events::find(conn, id)
+}
+
+/// Cancels an event of a site the caller runs, with every live sign-up, and returns it.
+pub fn cancel_event_as(conn: &mut AnyConnection, caller: &Caller, id: Id) -> AppResult<Event> {
+    write_transaction(conn, |c| {
+        crate::programs::events::find_runnable(c, caller, id)?;
+        cancel_event(c, id, caller.id).map(drop)
+    })?;
+    crate::programs::events::find(conn, id)
+}

@@ -208,6 +208,32 @@ pub fn get(conn: &mut AnyConnection, fiscal: FiscalCalendar, fy: i32) -> AppResu
     })
 }
 
+/// HR and admins set the objectives; everyone signed in reads them.
+pub fn require_editor(caller: &crate::auth::Caller) -> AppResult<()> {
+    caller.require(&[crate::auth::Role::Hr, crate::auth::Role::Admin])
+}
+
+/// Sets the year's objectives as HR or an admin (at most 20; audited) and returns them graded.
+pub fn set_as(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    fy: i32,
+    input: &ObjectivesInput,
+    request_id: Option<String>,
+) -> AppResult<Objectives> {
+    require_editor(caller)?;
+    if input.objectives.len() > 20 {
+        return Err(AppError::validation(vec![crate::error::FieldError::new(
+            "objectives",
+            "too_many",
+            "at most 20 objectives a year",
+        )]));
+    }
+    set(conn, fy, input, caller.id, request_id)?;
+    let fiscal = crate::stats::rollup::calendar(conn)?;
+    get(conn, fiscal, fy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

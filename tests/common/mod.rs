@@ -621,3 +621,14 @@ pub fn assert_problem(
     );
     body.clone()
 }
+
+/// An administrator principal for calling services directly (setting up data through the
+/// library); services check the principal like the API does.
+pub fn admin_principal() -> tomoni::auth::Caller {
+    tomoni::auth::Caller {
+        id: tomoni::db::Id::new(),
+        role: tomoni::auth::Role::Admin,
+        site_id: None,
+        sites: Vec::new(),
+    }
+}
