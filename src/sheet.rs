@@ -41,6 +41,8 @@ impl Kind {
 pub enum Cell<'a> {
     Text(&'a str),
     Number(f64),
+    /// A number shown with exactly this many decimals (`44.0`), as a report prints it.
+    Fixed(f64, usize),
     /// A site-local time, written as RFC 3339 with the zone's offset (`2011-12-01T09:00:00+09:00`).
     Time(DateTime<FixedOffset>),
 }
@@ -134,6 +136,7 @@ impl<W: Write + Send> Sheet<W> {
                     match cell {
                         Cell::Text(t) => w.write_field(neutralize(t).as_bytes()),
                         Cell::Number(n) => w.write_field(format_number(*n)),
+                        Cell::Fixed(n, d) => w.write_field(format!("{n:.d$}", d = *d)),
                         Cell::Time(t) => w.write_field(format_time(*t)),
                     }
                     .map_err(std::io::Error::other)?;
@@ -147,6 +150,7 @@ impl<W: Write + Send> Sheet<W> {
                     match cell {
                         Cell::Text(t) => ws.write_string(*row, c, neutralize(t)).map(drop),
                         Cell::Number(n) => ws.write_number(*row, c, *n).map(drop),
+                        Cell::Fixed(n, _) => ws.write_number(*row, c, *n).map(drop),
                         Cell::Time(t) => ws.write_string(*row, c, format_time(*t)).map(drop),
                     }
                     .map_err(xlsx_err)?;

@@ -9,20 +9,17 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::db::{Id, Timestamp};
+use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::json::Json;
 use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
 use crate::stats::breakdown::{self, Breakdown, By};
-use crate::stats::mdd::{self, Scope};
+use crate::stats::mdd::Scope;
 use crate::stats::objectives::{self, Objectives, ObjectivesInput};
 use crate::stats::report::{self, MddReport};
 use crate::stats::rollup;
 use crate::time::checked_year;
-
-/// The most years one report spans.
-pub const MAX_YEARS: i32 = 30;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -54,17 +51,6 @@ pub async fn mdd_report(
     q: web::Query<MddQuery>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let given = [
-        q.site_id.is_some(),
-        q.company_id.is_some(),
-        q.region.is_some(),
-    ];
-    if given.iter().filter(|g| **g).count() > 1 {
-        return Err(AppError::bad_request(
-            "invalid_query",
-            "give at most one of site_id, company_id and region",
-        ));
-    }
     let format = format_param(q.format.as_deref(), &["json", "csv", "svg"])?;
     let scope = Scope {
         site_id: q.site_id.map(Id::from),
@@ -72,22 +58,8 @@ pub async fn mdd_report(
         region: q.region.map(|r| r.as_str().to_owned()),
     };
     let (to, from) = (q.to, q.from);
-    let (fiscal, from, to, figures) = with_conn(&state.pool, move |c| {
-        // The calendar the summaries were computed with (see `rollup::calendar`).
-        let fiscal = rollup::calendar(c)?;
-        let current = fiscal.year_of(Timestamp::now().get().date_naive());
-        let to = checked_year("to", to.unwrap_or(current))?;
-        let from = checked_year("from", from.unwrap_or(to - 2))?;
-        if from > to || to - from >= MAX_YEARS {
-            return Err(AppError::bad_request(
-                "invalid_query",
-                format!("from must not be after to, and a report spans at most {MAX_YEARS} years"),
-            ));
-        }
-        let figures = mdd::figures(c, fiscal, from - 1..=to, &scope)?;
-        Ok((fiscal, from, to, figures))
-    })
-    .await?;
+    let (fiscal, from, to, figures) =
+        with_conn(&state.pool, move |c| report::select(c, &scope, from, to)).await?;
     let years = report::build(fiscal, from, to, &figures);
     match format {
         "csv" => Ok(HttpResponse::Ok()
@@ -96,7 +68,7 @@ pub async fn mdd_report(
                 "Content-Disposition",
                 format!("attachment; filename=\"mdd-fy{from}-fy{to}.csv\""),
             ))
-            .body(report::csv(&years))),
+            .body(report::csv(&years).map_err(AppError::internal)?)),
         "svg" => Ok(HttpResponse::Ok()
             .content_type("image/svg+xml")
             .body(report::svg(

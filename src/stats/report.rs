@@ -8,8 +8,11 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::stats::mdd::{Change, Figures, Metric, change};
-use crate::time::FiscalCalendar;
+use crate::db::{AnyConnection, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::sheet::{Cell, Sheet};
+use crate::stats::mdd::{Change, Figures, Metric, Scope, change};
+use crate::time::{FiscalCalendar, checked_year};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct YearReport {
@@ -62,45 +65,77 @@ pub fn build(
 
 /// A figure as the report prints it: counts as integers, hours rounded to whole hours, the
 /// implementation rate with one decimal.
-fn cell(m: Metric, v: Option<f64>) -> String {
-    match (m, v) {
-        (_, None) => String::new(),
-        (Metric::ImplementationRate, Some(v)) => format!("{v:.1}"),
-        (_, Some(v)) => format!("{}", v.round() as i64),
+fn cell(m: Metric, v: f64) -> Cell<'static> {
+    match m {
+        Metric::ImplementationRate => Cell::Fixed(v, 1),
+        // `+ 0.0` turns a rounded -0.4 (-0.0) into 0, as the report prints it.
+        _ => Cell::Fixed(v.round() + 0.0, 0),
     }
 }
 
 /// One row per figure, one column per fiscal year, then the last year's change (absolute and
-/// percent). RFC 4180; every cell is a number or a fixed label, so nothing needs quoting.
-pub fn csv(years: &[YearReport]) -> String {
-    let mut out = String::from("Figure");
-    for y in years {
-        let _ = write!(out, ",Fiscal {}", y.fiscal_year);
-    }
-    out.push_str(",Change,Change (%)\r\n");
+/// percent), through the shared sheet writer (RFC 4180).
+pub fn csv(years: &[YearReport]) -> std::io::Result<Vec<u8>> {
+    let mut sheet = Sheet::csv_in_memory(false);
+    let mut header = vec!["Figure".to_owned()];
+    header.extend(years.iter().map(|y| format!("Fiscal {}", y.fiscal_year)));
+    header.extend(["Change".to_owned(), "Change (%)".to_owned()]);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    sheet.header(&header)?;
     for m in Metric::ALL {
-        out.push_str(m.label());
-        for y in years {
-            out.push(',');
-            out.push_str(&cell(m, y.figures.get(m)));
-        }
+        let mut row = vec![Cell::Text(m.label())];
+        row.extend(
+            years
+                .iter()
+                .map(|y| y.figures.get(m).map_or(Cell::Text(""), |v| cell(m, v))),
+        );
         let last = years.last().and_then(|y| y.change.get(m.as_str()));
-        match (m, last) {
-            (Metric::ImplementationRate, Some(c)) => {
-                let _ = write!(out, ",{:.1},", c.absolute);
-            }
-            (_, Some(c)) => {
-                let _ = write!(out, ",{},", c.absolute.round() as i64);
-            }
-            (_, None) => out.push_str(",,"),
-        }
-        if let Some(p) = last.and_then(|c| c.percent) {
-            let _ = write!(out, "{p:.1}");
-        }
-        out.push_str("\r\n");
+        row.push(last.map_or(Cell::Text(""), |c| cell(m, c.absolute)));
+        row.push(
+            last.and_then(|c| c.percent)
+                .map_or(Cell::Text(""), |p| Cell::Fixed(p, 1)),
+        );
+        sheet.row(&row)?;
     }
-    out
+    sheet.finish()
 }
+
+/// The fiscal years a report covers: `to` defaults to the current year, `from` to two before
+/// it; at most [`MAX_YEARS`], and at most one of site, company and region as the scope.
+pub fn select(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    from: Option<i32>,
+    to: Option<i32>,
+) -> AppResult<(FiscalCalendar, i32, i32, BTreeMap<i32, Figures>)> {
+    let given = [
+        scope.site_id.is_some(),
+        scope.company_id.is_some(),
+        scope.region.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            "give at most one of site_id, company_id and region",
+        ));
+    }
+    // The calendar the summaries were computed with (see `rollup::calendar`).
+    let fiscal = crate::stats::rollup::calendar(conn)?;
+    let current = fiscal.year_of(Timestamp::now().get().date_naive());
+    let to = checked_year("to", to.unwrap_or(current))?;
+    let from = checked_year("from", from.unwrap_or(to - 2))?;
+    if from > to || to - from >= MAX_YEARS {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            format!("from must not be after to, and a report spans at most {MAX_YEARS} years"),
+        ));
+    }
+    let figures = crate::stats::mdd::figures(conn, fiscal, from - 1..=to, scope)?;
+    Ok((fiscal, from, to, figures))
+}
+
+/// The most fiscal years one report spans.
+pub const MAX_YEARS: i32 = 30;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
