@@ -21,7 +21,6 @@ use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
 use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
-use crate::programs::events::visible;
 use crate::programs::records_scope;
 use crate::stats::rollup;
 use crate::time::checked_year;
@@ -147,15 +146,8 @@ pub async fn check_in(
     let event = Id::from(id.into_inner());
     let settings = state.settings.attendance.clone();
     let code = body.into_inner().code;
-    let user = caller.id;
     let (record, created) = with_conn(&state.pool, move |c| {
-        checkin::check_in(c, event, user, &code, &settings, |e| {
-            if visible(&caller, e) {
-                Ok(())
-            } else {
-                Err(AppError::not_found("no such event"))
-            }
-        })
+        checkin::check_in(c, &caller, event, &code, &settings)
     })
     .await?;
     Ok(if created {
@@ -331,12 +323,7 @@ pub async fn quality(
         sites,
     };
     let report = with_conn(&state.pool, move |c| {
-        let fiscal = rollup::calendar(c)?;
-        let fy = given_year.unwrap_or_else(|| fiscal.year_of(now.get().date_naive()));
-        let dates = fiscal
-            .dates(fy)
-            .ok_or_else(|| AppError::bad_request("invalid_query", "fiscal_year out of range"))?;
-        quality::report(c, fiscal, fy, dates, &scope, now)
+        quality::report_for(c, given_year, &scope, now)
     })
     .await?;
     Ok(HttpResponse::Ok()

@@ -131,20 +131,22 @@ pub struct CheckInRequest {
     pub code: String,
 }
 
-/// Checks `user` in. Returns the attendance and whether it was created now (a repeated
-/// check-in returns the first one). `visible` decides whether the caller may see the event.
+/// Checks the caller in. Returns the attendance and whether it was created now (a repeated
+/// check-in returns the first one). A draft the caller may not see is 404.
 pub fn check_in(
     conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
     event_id: Id,
-    user: Id,
     code: &str,
     settings: &AttendanceSettings,
-    visible: impl FnOnce(&Event) -> AppResult<()>,
 ) -> AppResult<(Attendance, bool)> {
+    let user = caller.id;
     write_transaction(conn, |conn| {
         let now = Timestamp::now();
         let (event, site) = find_row(conn, event_id)?;
-        visible(&Event::from_row(event.clone(), site)?)?;
+        if !crate::programs::events::visible(caller, &Event::from_row(event.clone(), site)?) {
+            return Err(AppError::not_found("no such event"));
+        }
         match EventStatus::parse(&event.status)? {
             EventStatus::Published => {}
             EventStatus::Cancelled => {

@@ -112,6 +112,22 @@ struct EventFacts {
 /// Event ids per query: well under SQLite's bound-parameter limit.
 const CHUNK: usize = 5000;
 
+/// The report for fiscal year `fy`, by default the current one, in the calendar the summaries
+/// were computed with.
+pub fn report_for(
+    conn: &mut AnyConnection,
+    fy: Option<i32>,
+    scope: &Scope,
+    now: Timestamp,
+) -> AppResult<QualityReport> {
+    let fiscal = crate::stats::rollup::calendar(conn)?;
+    let fy = fy.unwrap_or_else(|| fiscal.year_of(now.get().date_naive()));
+    let dates = fiscal.dates(fy).ok_or_else(|| {
+        crate::error::AppError::bad_request("invalid_query", "fiscal_year out of range")
+    })?;
+    report(conn, fiscal, fy, dates, scope, now)
+}
+
 /// Runs every check over the fiscal year's events in `scope`.
 pub fn report(
     conn: &mut AnyConnection,
