@@ -278,38 +278,28 @@ fn import(settings: Settings, what: ImportCommand) -> anyhow::Result<()> {
         }
         anyhow::anyhow!(text)
     };
+    let (conn, dry_run) = (&mut conn, args.dry_run);
     let summary = match what {
-        ImportCommand::Users(_) => {
-            let r = tomoni::people::import::import(
-                &mut conn,
-                &caller,
-                &bytes,
-                args.dry_run,
-                None,
-                progress,
-            )
-            .map_err(show)?;
+        ImportCommand::Users(_) => tomoni::people::import::import(
+            conn, &caller, &bytes, dry_run, None, progress,
+        )
+        .map(|r| {
             format!(
                 "{} rows: {} created, {} updated",
                 r.rows, r.created, r.updated
             )
-        }
-        ImportCommand::Participations(_) => {
-            let r = tomoni::exports::import::import(
-                &mut conn,
-                &caller,
-                &bytes,
-                args.dry_run,
-                None,
-                progress,
-            )
-            .map_err(show)?;
+        }),
+        ImportCommand::Participations(_) => tomoni::exports::import::import(
+            conn, &caller, &bytes, dry_run, None, progress,
+        )
+        .map(|r| {
             format!(
                 "{} rows: {} programmes and {} events created, {} records",
                 r.rows, r.programs_created, r.events_created, r.records_created
             )
-        }
-    };
+        }),
+    }
+    .map_err(show)?;
     progress_bar.finish_and_clear();
     let mode = if args.dry_run {
         " (dry run: nothing written)"
