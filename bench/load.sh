@@ -180,13 +180,13 @@ SELECT user_id AS uid, event_id AS eid, starts_at AS s, ends_at AS e FROM bench_
 SELECT role, site_id, active FROM users WHERE id = :uid LIMIT 1;
 BEGIN;
 SELECT events.id, events.program_id, events.title, events.description, events.starts_at, events.ends_at, events.timezone, events.location, events.capacity, events.taken, events.waitlisted, events.waitlist_enabled, events.signup_deadline, events.cancel_deadline, events.status, events.created_at, events.updated_at, programs.site_id FROM events INNER JOIN programs ON events.program_id = programs.id WHERE events.id = :eid LIMIT 1;
-SELECT signups.event_id, events.title FROM signups INNER JOIN events ON signups.event_id = events.id WHERE signups.user_id = :uid AND ((signups.event_id = :eid AND signups.status <> 'cancelled') OR (signups.status = 'confirmed' AND events.status <> 'cancelled' AND events.id <> :eid AND events.starts_at < :e AND events.ends_at > :s)) ORDER BY signups.event_id = :eid DESC LIMIT 1;
+SELECT 0 AS kind, '' AS title FROM signups WHERE event_id = :eid AND user_id = :uid AND status <> 'cancelled' UNION ALL SELECT 1 AS kind, events.title AS title FROM signups INNER JOIN events ON events.id = signups.event_id WHERE signups.user_id = :uid AND signups.status = 'confirmed' AND signups.event_id <> :eid AND signups.starts_at >= :s::timestamptz - interval '31 days' AND signups.starts_at < :e AND signups.ends_at > :s AND events.status <> 'cancelled' ORDER BY kind LIMIT 1;
 WITH seat AS (UPDATE events SET taken = taken + 1, updated_at = now() WHERE id = :eid AND status = 'published' AND (capacity IS NULL OR taken < capacity) RETURNING 1) SELECT count(*) AS seated FROM seat \gset
 \if :seated
-INSERT INTO signups (id, event_id, user_id, status, waitlist_position, forced, created_by, created_at, updated_at) VALUES (gen_random_uuid(), :eid, :uid, 'confirmed', NULL, false, :uid, now(), now());
+INSERT INTO signups (id, event_id, user_id, status, waitlist_position, forced, created_by, created_at, updated_at, starts_at, ends_at) VALUES (gen_random_uuid(), :eid, :uid, 'confirmed', NULL, false, :uid, now(), now(), :s, :e);
 \else
 UPDATE events SET waitlisted = waitlisted + 1, updated_at = now() WHERE id = :eid RETURNING waitlisted AS pos \gset
-INSERT INTO signups (id, event_id, user_id, status, waitlist_position, forced, created_by, created_at, updated_at) VALUES (gen_random_uuid(), :eid, :uid, 'waitlisted', :pos, false, :uid, now(), now());
+INSERT INTO signups (id, event_id, user_id, status, waitlist_position, forced, created_by, created_at, updated_at, starts_at, ends_at) VALUES (gen_random_uuid(), :eid, :uid, 'waitlisted', :pos, false, :uid, now(), now(), :s, :e);
 \endif
 INSERT INTO outbox (id, kind, dedupe_key, user_id, to_address, locale, payload, status, attempts, next_attempt_at, created_at, updated_at) SELECT gen_random_uuid(), 'signup_confirmed', 'signup_confirmed:' || gen_random_uuid(), u.id, u.email, u.locale, '{"event_id":"-","signup_id":"-"}', 'pending', 0, now(), now(), now() FROM users u WHERE u.id = :uid ON CONFLICT (dedupe_key) DO NOTHING;
 COMMIT;

@@ -935,6 +935,54 @@ async fn calendars_show_events_and_the_personal_feed(backend: Backend) {
     );
 }
 
+/// The overlap check follows an event that moves: a sign-up for an event that is later moved
+/// onto another one's time clashes with it, and stops clashing once the event moves away again
+/// (the sign-ups keep a copy of their event's times for the check's index).
+async fn the_overlap_check_follows_events_that_move(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app).await;
+    let first = event(&app, &s, 3, Value::Null, true).await;
+    let second = event(&app, &s, 10, Value::Null, true).await;
+    let token = app.token(&app.employees(1, Some(s.site))[0]);
+    let sign_up = |e: &str| format!("/api/v1/events/{e}/signups");
+    let (status, _, body) = app
+        .call("POST", &sign_up(&first), Some(&token), Some(json!({})))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let move_first = |days: i64| {
+        let start = Utc::now() + Duration::days(days);
+        json!({"starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(3)).to_rfc3339()})
+    };
+    let path = format!("/api/v1/events/{first}");
+    let (status, _, body) = app
+        .call("PATCH", &path, Some(&s.coord_token), Some(move_first(10)))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let clash = app
+        .call("POST", &sign_up(&second), Some(&token), Some(json!({})))
+        .await;
+    let problem = assert_problem(&clash, 409, "overlapping_signup");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Beach clean-up"),
+        "{problem}"
+    );
+    let (status, _, body) = app
+        .call("PATCH", &path, Some(&s.coord_token), Some(move_first(20)))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = app
+        .call("POST", &sign_up(&second), Some(&token), Some(json!({})))
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (201, Some("confirmed")),
+        "{body}"
+    );
+}
+
 both_backends!(
     calendars_show_events_and_the_personal_feed,
     idempotency_keys_make_retries_safe,
@@ -946,4 +994,5 @@ both_backends!(
     events_are_validated_and_shown_in_the_site_time_zone,
     the_event_list_filters_and_pages,
     rosters_are_for_the_site_and_export_as_csv,
+    the_overlap_check_follows_events_that_move,
 );

@@ -213,7 +213,7 @@ pub fn check_in(
                     "only employees signed up for this event can check in",
                 ));
             }
-            None => service::walk_in(conn, event_id, user)?.ok_or_else(|| {
+            None => service::walk_in(conn, &event, user)?.ok_or_else(|| {
                 AppError::conflict("event_full", "the event is full; ask the coordinator")
             })?,
         };

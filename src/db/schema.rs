@@ -164,6 +164,8 @@ diesel::table! {
         updated_at -> UtcTime,
         cancelled_at -> Nullable<UtcTime>,
         cancelled_by -> Nullable<Uuid>,
+        starts_at -> UtcTime,
+        ends_at -> UtcTime,
     }
 }
 

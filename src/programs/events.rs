@@ -377,6 +377,16 @@ fn write_plan(conn: &mut AnyConnection, id: Id, p: &EventPatch) -> AppResult<()>
             events::updated_at.eq(now),
         ))
         .execute(conn)?;
+    if plan.starts_at != b.starts_at || plan.ends_at != b.ends_at {
+        // The sign-ups' copy of the times (the overlap check's index), in the same transaction.
+        use crate::db::schema::signups;
+        diesel::update(signups::table.filter(signups::event_id.eq(id)))
+            .set((
+                signups::starts_at.eq(plan.starts_at),
+                signups::ends_at.eq(plan.ends_at),
+            ))
+            .execute(conn)?;
+    }
     if moved && status == EventStatus::Published {
         notify_change(conn, &b, now)?;
     }

@@ -10,7 +10,7 @@ use crate::db::schema::{attendance, events, signups, users};
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult};
 use crate::outbox::{self, Outgoing, kind};
-use crate::programs::events::{Event, EventStatus, find_row};
+use crate::programs::events::{Event, EventRow, EventStatus, find_row};
 use crate::programs::require_runs_site;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -156,39 +156,15 @@ pub fn sign_up(
             }
         }
         // Checked before the seat so a duplicate on a full event says "already signed up", not
-        // "full"; the partial unique index still decides under concurrency. One query finds a
-        // live sign-up for this event and (unless forced) a confirmed one that overlaps it, the
-        // duplicate first.
-        let live_here = signups::event_id
-            .eq(req.event)
-            .and(signups::status.ne("cancelled"));
-        let overlapping = signups::status
-            .eq("confirmed")
-            .and(events::status.ne("cancelled"))
-            .and(events::id.ne(req.event))
-            .and(events::starts_at.lt(event.ends_at))
-            .and(events::ends_at.gt(event.starts_at));
-        let mine = signups::table
-            .inner_join(events::table)
-            .filter(signups::user_id.eq(req.user))
-            .select((signups::event_id, events::title))
-            .order(signups::event_id.eq(req.event).desc());
-        let found: Option<(Id, String)> = if req.force {
-            mine.filter(live_here).first(conn).optional()?
-        } else {
-            mine.filter(live_here.or(overlapping))
-                .first(conn)
-                .optional()?
-        };
-        match found {
-            Some((here, _)) if here == req.event => return Err(already()),
-            Some((_, title)) => {
-                return Err(AppError::conflict(
+        // "full"; the partial unique index still decides under concurrency.
+        if let Some(clash) = find_clash(conn, req, &event)? {
+            return Err(match clash {
+                Clash::Duplicate => already(),
+                Clash::Overlap(title) => AppError::conflict(
                     "overlapping_signup",
                     format!("already signed up for {title:?} at the same time"),
-                ));
-            }
-            None => {}
+                ),
+            });
         }
         let (status, position) = if take_seat(conn, req.event, now)? {
             (SignupStatus::Confirmed, None)
@@ -219,6 +195,8 @@ pub fn sign_up(
                 signups::created_by.eq(req.by),
                 signups::created_at.eq(now),
                 signups::updated_at.eq(now),
+                signups::starts_at.eq(event.starts_at),
+                signups::ends_at.eq(event.ends_at),
             ))
             .execute(conn)
             .map_err(unique_is_already)?;
@@ -256,11 +234,84 @@ pub fn sign_up(
     })
 }
 
+/// The live sign-up of this employee for this event, or (unless forced) a confirmed sign-up of
+/// theirs for another event at an overlapping time; the duplicate first. One statement, two
+/// branches each on its own index: the duplicate by the live (event, employee) key, the overlap
+/// in the employee's confirmed sign-ups starting within [`MAX_EVENT_DAYS`] before the new event
+/// and before its end (`signups_confirmed_time_idx`). Its cost follows the sign-ups near that
+/// time, not the employee's history nor the number of events; `tests/signup_plans.rs` holds
+/// PostgreSQL's plan to that.
+///
+/// Binds: `$1` employee, `$2` event, `$3` earliest start that can still overlap (start minus
+/// `MAX_EVENT_DAYS`), `$4` the new event's end, `$5` its start.
+pub const CLASH_SQL: &str = "\
+SELECT 0 AS kind, '' AS title FROM signups \
+WHERE event_id = $2 AND user_id = $1 AND status <> 'cancelled' \
+UNION ALL \
+SELECT 1 AS kind, events.title AS title FROM signups INNER JOIN events ON events.id = signups.event_id \
+WHERE signups.user_id = $1 AND signups.status = 'confirmed' AND signups.event_id <> $2 \
+AND signups.starts_at >= $3 AND signups.starts_at < $4 AND signups.ends_at > $5 \
+AND events.status <> 'cancelled' \
+ORDER BY kind LIMIT 1";
+
+/// Only the duplicate branch, for a forced sign-up.
+pub const DUPLICATE_SQL: &str = "\
+SELECT 0 AS kind, '' AS title FROM signups \
+WHERE event_id = $2 AND user_id = $1 AND status <> 'cancelled' LIMIT 1";
+
+enum Clash {
+    Duplicate,
+    Overlap(String),
+}
+
+#[derive(QueryableByName)]
+struct ClashRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    kind: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    title: String,
+}
+
+fn find_clash(
+    conn: &mut AnyConnection,
+    req: &Request,
+    event: &EventRow,
+) -> AppResult<Option<Clash>> {
+    use crate::db::types::sql;
+    let earliest = Timestamp::from(
+        event.starts_at.get() - chrono::Duration::days(crate::programs::events::MAX_EVENT_DAYS),
+    );
+    let found: Option<ClashRow> = if req.force {
+        diesel::sql_query(crate::db::placeholders(conn, DUPLICATE_SQL))
+            .bind::<sql::Uuid, _>(req.user)
+            .bind::<sql::Uuid, _>(req.event)
+            .get_result(conn)
+            .optional()?
+    } else {
+        diesel::sql_query(crate::db::placeholders(conn, CLASH_SQL))
+            .bind::<sql::Uuid, _>(req.user)
+            .bind::<sql::Uuid, _>(req.event)
+            .bind::<sql::UtcTime, _>(earliest)
+            .bind::<sql::UtcTime, _>(event.ends_at)
+            .bind::<sql::UtcTime, _>(event.starts_at)
+            .get_result(conn)
+            .optional()?
+    };
+    Ok(found.map(|r| {
+        if r.kind == 0 {
+            Clash::Duplicate
+        } else {
+            Clash::Overlap(r.title)
+        }
+    }))
+}
+
 /// A walk-in at check-in: a seat if one is free (the same guarded update as a sign-up, no
 /// waitlist, no deadline), recorded as a confirmed sign-up made by the employee. `None` when full.
 /// Runs inside the check-in's transaction.
-pub fn walk_in(conn: &mut AnyConnection, event: Id, user: Id) -> AppResult<Option<Id>> {
+pub fn walk_in(conn: &mut AnyConnection, row: &EventRow, user: Id) -> AppResult<Option<Id>> {
     let now = Timestamp::now();
+    let event = row.id;
     if !take_seat(conn, event, now)? {
         return Ok(None);
     }
@@ -275,6 +326,8 @@ pub fn walk_in(conn: &mut AnyConnection, event: Id, user: Id) -> AppResult<Optio
             signups::created_by.eq(user),
             signups::created_at.eq(now),
             signups::updated_at.eq(now),
+            signups::starts_at.eq(row.starts_at),
+            signups::ends_at.eq(row.ends_at),
         ))
         .execute(conn)
         .map_err(unique_is_already)?;
