@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Sign-up throughput as employees' histories grow: the same sign-up, for employees with 0, 100
+# and 500 earlier sign-ups spread over nine years of past events, at 1, 8, 32 and 64
+# connections, next to pgbench running the same statements on the same kind of data (its own
+# employees and events, same history), on PostgreSQL; the HTTP figures on SQLite too.
+#
+#   bench/history.sh                  # SECONDS_EACH=4 REPEAT=2; both backends
+#   BACKENDS=postgres bench/history.sh
+#   LEVELS="8 32" HISTORIES="0 500" bench/history.sh
+#
+# Every request is a new (employee, event) pair over 2,000 upcoming events 3 h long and 4 h apart,
+# each employee's events in shuffled order, so no overlap rule refuses one and the sign-ups a
+# run adds are spread over a year (about as dense as a real employee's). Loopback only.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# The measuring functions (measure, pgbench_run, loadgen, settle, sql, the pgbench sign-up
+# script) are load.sh's.
+# shellcheck source=bench/load.sh
+. bench/load.sh
+DURATION=${SECONDS_EACH:-4}
+REPEAT=${REPEAT:-2}
+PER_GROUP=64
+FUTURE=2000
+PAST=20000
+
+# Companies, a site, a programme, PER_GROUP employees per history depth and per side (HTTP or
+# pgbench), PAST past events with the histories on them, and FUTURE upcoming events per side.
+# Written as plain INSERTs that both databases read (ids as UUID text, instants as tomoni's
+# fixed-width UTC text).
+history_sql() {
+    python3 - "$HISTORIES" "$PER_GROUP" "$FUTURE" "$PAST" "$WORK" <<'PY'
+import random, sys, datetime as dt
+histories = [int(h) for h in sys.argv[1].split()]
+per, future, past, work = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+rng = random.Random(1)
+def uid(kind, n): return f"00000000-0000-7000-{kind:04x}-{n:012x}"
+def ts(t): return t.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+now = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+stamp = ts(now)
+out = [
+    f"INSERT INTO companies (id, code, name, country, created_at, updated_at) VALUES ('{uid(1,1)}', 'HG', 'History group', 'JP', '{stamp}', '{stamp}');",
+    f"INSERT INTO sites (id, code, name, company_id, country, region, timezone, opened_on, created_at, updated_at) VALUES ('{uid(1,2)}', 'HS', 'History site', '{uid(1,1)}', 'JP', 'domestic', 'UTC', '2000-01-01', '{stamp}', '{stamp}');",
+    f"INSERT INTO programs (id, site_id, code, title, theme, created_at, updated_at) VALUES ('{uid(1,3)}', '{uid(1,2)}', 'HP', 'History programme', 'nature', '{stamp}', '{stamp}');",
+]
+def rows(table, cols, values):
+    for i in range(0, len(values), 500):
+        out.append(f"INSERT INTO {table} ({cols}) VALUES " + ", ".join(values[i:i + 500]) + ";")
+# Employees: group g (a history depth) on side s (0 HTTP, 1 pgbench).
+users, groups = [], {}
+for gi, h in enumerate(histories):
+    for side in (0, 1):
+        ids = [uid(0x10 + gi * 2 + side, n) for n in range(per)]
+        groups[(h, side)] = ids
+        users += [f"('{u}', 'H{gi}{side}-{n}', 'h{gi}{side}.{n}@bench.example', 'History {h}/{n}', '{uid(1,2)}', 'employee', '{stamp}', '{stamp}')" for n, u in enumerate(ids)]
+rows("users", "id, employee_number, email, display_name, site_id, role, created_at, updated_at", users)
+# Past events: PAST events 3 h long and 4 h apart, ending a week ago (about nine years).
+first_past = now - dt.timedelta(days=7) - dt.timedelta(hours=4 * past)
+past_events = [(uid(0x20, n), first_past + dt.timedelta(hours=4 * n)) for n in range(past)]
+taken = [0] * past
+signups = []
+for (h, side), ids in groups.items():
+    for u in ids:
+        for n in rng.sample(range(past), h):
+            e, start = past_events[n]
+            taken[n] += 1
+            signups.append(f"('{uid(0x30, len(signups))}', '{e}', '{u}', 'confirmed', false, '{u}', '{ts(start)}', '{ts(start)}', '{ts(start)}', '{ts(start + dt.timedelta(hours=3))}')")
+rows("events", "id, program_id, title, starts_at, ends_at, timezone, capacity, taken, status, created_at, updated_at, starts_on",
+     [f"('{e}', '{uid(1,3)}', 'Past {n}', '{ts(s)}', '{ts(s + dt.timedelta(hours=3))}', 'UTC', NULL, {taken[n]}, 'completed', '{stamp}', '{stamp}', '{s.date()}')"
+      for n, (e, s) in enumerate(past_events)])
+rows("signups", "id, event_id, user_id, status, forced, created_by, created_at, updated_at, starts_at, ends_at", signups)
+# Upcoming events, capacity 50 (never reached), one set per side, from 30 days on.
+first = now + dt.timedelta(days=30)
+upcoming = {}
+for side in (0, 1):
+    ids = [uid(0x40 + side, n) for n in range(future)]
+    upcoming[side] = ids
+    rows("events", "id, program_id, title, starts_at, ends_at, timezone, capacity, status, created_at, updated_at, starts_on",
+         [f"('{e}', '{uid(1,3)}', 'Upcoming {side}/{n}', '{ts(first + dt.timedelta(hours=4 * n))}', '{ts(first + dt.timedelta(hours=4 * n + 3))}', 'UTC', 50, 'published', '{stamp}', '{stamp}', '{(first + dt.timedelta(hours=4 * n)).date()}')"
+          for n, e in enumerate(ids)])
+open(f"{work}/history.sql", "w").write("\n".join(out) + "\n")
+# Work lists per depth and side: employees round-robin, each walking its own shuffled events.
+for (h, side), ids in groups.items():
+    orders = {u: rng.sample(upcoming[side], future) for u in ids}
+    with open(f"{work}/pairs_{h}_{side}.txt", "w") as f:
+        for k in range(future):
+            for u in ids:
+                f.write(f"{u} {orders[u][k]}\n")
+PY
+}
+
+setup_history() { # postgres|sqlite
+    BACKEND=$1
+    if [ "$BACKEND" = postgres ]; then
+        URL=$PG_URL
+        psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1
+    else
+        SQLITE_FILE=$WORK/history.db
+        rm -f "$SQLITE_FILE"*
+        URL="sqlite://$SQLITE_FILE"
+    fi
+    (tomoni migrate) >/dev/null 2>&1
+    if [ "$BACKEND" = postgres ]; then
+        psql "$URL" -q -v ON_ERROR_STOP=1 -f "$WORK/history.sql" >/dev/null
+        psql "$URL" -qc "VACUUM ANALYZE" >/dev/null
+    else
+        sqlite3 "$SQLITE_FILE" ".read $WORK/history.sql" "ANALYZE"
+    fi
+    start_server
+}
+
+# One list of pairs per round and connection level, so that no request repeats a pair.
+slice_pairs() { # depth
+    local n=$(( ${#LEVEL_LIST[@]} * REPEAT ))
+    split -n "l/$n" -d -a 2 "$WORK/pairs_$1_0.txt" "$WORK/h_$1_0."
+    [ "$BACKEND" = postgres ] && split -n "l/$n" -d -a 2 "$WORK/pairs_$1_1.txt" "$WORK/h_$1_1."
+    SLICE=0
+}
+
+http_history() { # round
+    local file
+    file=$(printf '%s/h_%s_0.%02d' "$WORK" "$DEPTH" "$SLICE")
+    SLICE=$((SLICE + 1))
+    loadgen signup --secret "$SECRET" --pairs "$file"
+}
+
+run_history() { # postgres|sqlite
+    setup_history "$1"
+    printf '%-9s history rows: %s sign-ups on %s events\n' "$BACKEND" \
+        "$(sql 'SELECT count(*) FROM signups')" "$(sql 'SELECT count(*) FROM events')"
+    write_pgbench_scripts
+    for DEPTH in $HISTORIES; do
+        slice_pairs "$DEPTH"
+        local pg_slice=0
+        for CONNECTIONS in "${LEVEL_LIST[@]}"; do
+            if [ "$BACKEND" = postgres ]; then
+                # pgbench walks the same kind of pairs on its own employees and events.
+                : >"$WORK/pg_pairs.txt"
+                for _ in $(seq "$REPEAT"); do
+                    cat "$(printf '%s/h_%s_1.%02d' "$WORK" "$DEPTH" "$pg_slice")" >>"$WORK/pg_pairs.txt"
+                    pg_slice=$((pg_slice + 1))
+                done
+                load_pairs "$WORK/pg_pairs.txt"
+            fi
+            measure "history $DEPTH, $CONNECTIONS conn" http_history "$WORK/signup.sql" 0.50
+        done
+    done
+    stop_server
+}
+
+history_main() {
+    HISTORIES=${HISTORIES:-0 100 500}
+    read -r -a LEVEL_LIST <<<"${LEVELS:-1 8 32 64}"
+    echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr);" \
+        "histories ${HISTORIES// /\/} earlier sign-ups; connections ${LEVEL_LIST[*]}; $REPEAT rounds of $DURATION s per figure, HTTP and pgbench alternating"
+    history_sql
+    for backend in ${BACKENDS:-postgres sqlite}; do
+        run_history "$backend"
+    done
+}
+
+history_main
