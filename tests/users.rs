@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, assert_problem};
+use common::{Backend, TestApp, TestUser, assert_problem};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 use tomoni::auth::Role;
@@ -302,10 +302,57 @@ async fn the_last_admin_cannot_be_removed(backend: Backend) {
     assert_eq!(got.0, 200, "another admin exists now: {}", got.2);
 }
 
+/// Two administrators demoting each other at the same moment: one succeeds, the other is
+/// refused, and one active administrator is left (the check holds under concurrency: on
+/// PostgreSQL the active admins' rows are locked before they are counted). Several rounds,
+/// since a race shows only sometimes.
+async fn two_admins_demoting_each_other_leave_one(backend: Backend) {
+    use tomoni::db::schema::users as users_t;
+    let app = TestApp::spawn(backend).await;
+    for round in 0..6 {
+        // The survivor of the previous round steps down directly, so two admins race each time.
+        diesel::update(users_t::table.filter(users_t::role.eq("admin")))
+            .set(users_t::active.eq(false))
+            .execute(&mut app.conn())
+            .unwrap();
+        let (a, b) = (app.user(Role::Admin, None), app.user(Role::Admin, None));
+        let (ta, tb) = (app.token(&a), app.token(&b));
+        let demote = |token: &str, target: &TestUser| {
+            let path = format!("/api/v1/users/{}", target.id);
+            let token = token.to_owned();
+            let app = &app;
+            async move {
+                app.call("PATCH", &path, Some(&token), Some(json!({"role": "hr"})))
+                    .await
+            }
+        };
+        let (one, two) = futures_util::future::join(demote(&ta, &b), demote(&tb, &a)).await;
+        let ok = [one.0, two.0].iter().filter(|s| **s == 200).count();
+        assert_eq!(
+            ok, 1,
+            "round {round}: exactly one demotion succeeds: {one:?} {two:?}"
+        );
+        for refused in [&one, &two].into_iter().filter(|r| r.0 != 200) {
+            assert!(
+                refused.0 == 409 && refused.2["code"] == "last_admin" || refused.0 == 403,
+                "round {round}: refused as the last admin (or as HR by then): {refused:?}"
+            );
+        }
+        let admins: i64 = users_t::table
+            .filter(users_t::role.eq("admin"))
+            .filter(users_t::active.eq(true))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap();
+        assert_eq!(admins, 1, "round {round}: one active administrator is left");
+    }
+}
+
 both_backends!(
     create_validates_and_refuses_duplicates,
     lists_filter_and_page_with_keyset_cursors,
     employees_cannot_change_their_own_access,
     access_changes_are_audited_and_deactivation_ends_sign_ins,
     the_last_admin_cannot_be_removed,
+    two_admins_demoting_each_other_leave_one,
 );

@@ -76,6 +76,34 @@ impl UserPatch {
     }
 }
 
+/// How many active administrators there are, counted so that two transactions removing two
+/// different admins cannot both see the other one still there. On PostgreSQL the active
+/// admins' rows are locked first (in id order, so two such transactions queue instead of
+/// deadlocking; the second then counts what the first committed). On SQLite the write
+/// transaction (`BEGIN IMMEDIATE`) already lets one writer in at a time.
+fn active_admins_locked(conn: &mut AnyConnection) -> AppResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    Ok(match conn {
+        AnyConnection::Postgresql(_) => {
+            diesel::sql_query(
+                "SELECT count(*) AS n FROM (SELECT id FROM users \
+                 WHERE role = 'admin' AND active ORDER BY id FOR UPDATE) AS locked",
+            )
+            .get_result::<Count>(conn)?
+            .n
+        }
+        AnyConnection::Sqlite(_) => users_t::table
+            .filter(users_t::role.eq("admin"))
+            .filter(users_t::active.eq(true))
+            .count()
+            .get_result(conn)?,
+    })
+}
+
 /// Fields anyone may change on their own account.
 const SELF_SERVICE: [&str; 2] = ["display_name", "locale"];
 
@@ -301,18 +329,15 @@ pub fn update(
 
     write_transaction(conn, |conn| -> AppResult<()> {
         // Never leave the installation without an active administrator.
-        if before.role == Role::Admin && before.active && (new_role != Role::Admin || !new_active) {
-            let admins: i64 = users_t::table
-                .filter(users_t::role.eq("admin"))
-                .filter(users_t::active.eq(true))
-                .count()
-                .get_result(conn)?;
-            if admins <= 1 {
-                return Err(AppError::conflict(
-                    "last_admin",
-                    "this is the last active administrator",
-                ));
-            }
+        if before.role == Role::Admin
+            && before.active
+            && (new_role != Role::Admin || !new_active)
+            && active_admins_locked(conn)? <= 1
+        {
+            return Err(AppError::conflict(
+                "last_admin",
+                "this is the last active administrator",
+            ));
         }
         diesel::update(users_t::table.filter(users_t::id.eq(target)))
             .set((
