@@ -15,7 +15,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::AppState;
 use crate::api;
-use crate::http::{metrics, problem};
+use crate::http::{log, metrics, problem};
 
 /// Every route of the service: the JSON API (with its documentation and the operational
 /// endpoints).
@@ -58,10 +58,14 @@ pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<S
     let upload_limit = server_settings.upload_limit_bytes;
     let metrics = web::Data::from(state.metrics.clone());
     let document = web::Data::new(api::openapi::Serialized::build()?);
+    let trust_forwarded = web::Data::new(log::TrustForwardedFor(
+        state.settings.auth.trust_forwarded_for,
+    ));
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(trust_forwarded.clone())
             .app_data(metrics.clone())
             .app_data(document.clone())
             .app_data(
@@ -77,7 +81,7 @@ pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<S
             .wrap(ErrorHandlers::new().default_handler(problem::problem_fallback))
             .wrap(from_fn(metrics::track))
             .wrap(from_fn(request_id_header))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<log::RedactedRootSpan>::new())
     })
     .shutdown_timeout(server_settings.shutdown_timeout_secs)
     .client_request_timeout(Duration::from_millis(

@@ -86,6 +86,37 @@ async fn secrets_never_reach_the_log(backend: Backend) {
         )
         .await;
     assert_eq!(bad.0, 422);
+    // The calendar feed's secret sits in its URL: calendar apps send HEAD and cache-busting
+    // parameters, and a wrong method is still logged with its target.
+    let (status, _, feed) = app
+        .call(
+            "POST",
+            "/api/v1/me/calendar-token",
+            Some(&admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{feed}");
+    let feed_token = feed["token"].as_str().unwrap().to_owned();
+    let feed_path = format!("/api/v1/me/calendar.ics?token={feed_token}");
+    let cache_busted = app
+        .call("GET", &format!("{feed_path}&_=1733000000"), None, None)
+        .await;
+    assert_eq!(cache_busted.0, 200, "unknown parameters are ignored");
+    let head = app.call("HEAD", &feed_path, None, None).await;
+    assert_eq!(head.0, 200, "the feed answers HEAD");
+    let wrong_method = app.call("PUT", &feed_path, None, None).await;
+    assert_eq!(wrong_method.0, 405);
+    // Without a trusted proxy (the default) the logged client is the TCP peer, not what a
+    // client claims in X-Forwarded-For.
+    let spoofed = app
+        .client()
+        .get(app.url("/healthz"))
+        .insert_header(("X-Forwarded-For", "203.0.113.99"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(spoofed.status().as_u16(), 200);
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -102,10 +133,19 @@ async fn secrets_never_reach_the_log(backend: Backend) {
         tokens["access_token"].as_str().unwrap(),
         tokens["refresh_token"].as_str().unwrap(),
         refreshed.2["refresh_token"].as_str().unwrap(),
+        feed_token.as_str(),
     ] {
         assert!(!log.contains(secret), "{secret:?} found in the log");
     }
     assert!(!log.contains("$argon2id$"), "no password hash in the log");
+    assert!(
+        log.contains("calendar.ics?token=***"),
+        "the feed's requests are logged, redacted"
+    );
+    assert!(
+        !log.contains("203.0.113.99"),
+        "a forwarded-for address is not logged as the client's"
+    );
 }
 
 both_backends!(secrets_never_reach_the_log);

@@ -64,7 +64,7 @@ pub async fn revoke_token(state: web::Data<AppState>, caller: Caller) -> AppResu
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
+/// Unknown parameters are ignored: calendar apps add cache-busting ones (`?_=1733...`).
 pub struct FeedQuery {
     /// The secret from `POST /api/v1/me/calendar-token`.
     pub token: String,
@@ -89,7 +89,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(rotate_token))
                 .route(web::delete().to(revoke_token)),
         )
-        .service(resource("/api/v1/me/calendar.ics", "GET").route(web::get().to(feed)));
+        .service(
+            // Calendar apps check the feed with HEAD before they fetch it.
+            resource("/api/v1/me/calendar.ics", "GET, HEAD")
+                .route(web::get().to(feed))
+                .route(web::head().to(feed)),
+        );
 }
 
 /// This module's part of the OpenAPI document (merged by `api::openapi::document`).

@@ -4,6 +4,7 @@
 
 pub mod idempotency;
 pub mod json;
+pub mod log;
 pub mod metrics;
 pub mod pagination;
 pub mod problem;
