@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{ErrorHandlers, Next, from_fn};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 
@@ -81,6 +81,8 @@ pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<S
             .wrap(ErrorHandlers::new().default_handler(problem::problem_fallback))
             .wrap(from_fn(metrics::track))
             .wrap(from_fn(request_id_header))
+            // No browser may guess a type other than the one we declare (CSV, SVG, JSON).
+            .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
             .wrap(TracingLogger::<log::RedactedRootSpan>::new())
     })
     .shutdown_timeout(server_settings.shutdown_timeout_secs)

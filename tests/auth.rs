@@ -141,7 +141,53 @@ async fn deactivated_users_cannot_sign_in_refresh_or_use_tokens(backend: Backend
             json!({"email": user.email, "password": user.password}),
         )
         .await;
-    assert_problem(&login, 401, "account_inactive");
+    // The same answer as a wrong password: a distinct one would confirm the password.
+    assert_problem(&login, 401, "invalid_credentials");
+    let wrong = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({"email": user.email, "password": "not-the-password-1"}),
+        )
+        .await;
+    assert_eq!(
+        login.2, wrong.2,
+        "deactivated and wrong password read the same"
+    );
+}
+
+/// Token responses are never cached, and no response lets a browser sniff another type.
+async fn token_responses_are_not_cached(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Employee, None);
+    let mut res = app
+        .client()
+        .post(app.url("/api/v1/auth/login"))
+        .send_json(&json!({"email": user.email, "password": user.password}))
+        .await
+        .expect("login");
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
+    assert_eq!(
+        res.headers().get("x-content-type-options").unwrap(),
+        "nosniff"
+    );
+    let tokens: serde_json::Value = res.json().await.expect("tokens");
+    let res = app
+        .client()
+        .post(app.url("/api/v1/auth/refresh"))
+        .send_json(&json!({"refresh_token": tokens["refresh_token"]}))
+        .await
+        .expect("refresh");
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
+    for path in ["/healthz", "/no/such/route"] {
+        let res = app.client().get(app.url(path)).send().await.expect(path);
+        assert_eq!(
+            res.headers().get("x-content-type-options").unwrap(),
+            "nosniff",
+            "{path}"
+        );
+    }
 }
 
 async fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
@@ -302,6 +348,7 @@ both_backends!(
     refresh_rotates_and_reuse_revokes_the_family,
     logout_revokes_the_sign_in,
     forged_and_stale_tokens_are_rejected,
+    token_responses_are_not_cached,
 );
 
 /// The per-account and per-address limits answer 429 with Retry-After, and sign-in works again

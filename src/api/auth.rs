@@ -3,6 +3,7 @@
 use crate::http::resource;
 use std::net::IpAddr;
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -90,7 +91,10 @@ pub async fn login(
         tokens(&st, &caller, refresh_token)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(response))
+    // Tokens must not sit in a cache between the client and us.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(response))
 }
 
 /// The address the limit is counted against: the TCP peer, or the proxy-reported client when
@@ -148,7 +152,10 @@ pub async fn refresh_tokens(
         }
     })
     .await??;
-    Ok(HttpResponse::Ok().json(response))
+    // Tokens must not sit in a cache between the client and us.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(response))
 }
 
 /// Signs out: revokes the refresh token and every token of the same sign-in.

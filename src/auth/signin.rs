@@ -32,8 +32,8 @@ pub fn check_limit(limiter: &LoginLimiter, email: &str, address: Option<IpAddr>)
     }
 }
 
-/// The caller behind an email and password. Wrong email and wrong password answer the same 401
-/// in the same time. Blocking: the hash is checked without holding a pooled connection (it takes
+/// The caller behind an email and password. Wrong email, wrong password and a deactivated
+/// account answer the same 401 in the same time. Blocking: the hash is checked without holding a pooled connection (it takes
 /// tens of milliseconds), so run it on the blocking pool.
 pub fn verify_password(pool: &Pool, email: &str, given: &str) -> AppResult<Caller> {
     let found: Option<(Id, Option<String>)> = {
@@ -53,8 +53,12 @@ pub fn verify_password(pool: &Pool, email: &str, given: &str) -> AppResult<Calle
         }
     };
     let mut conn = pool.get()?;
-    load_caller(&mut conn, user)?
-        .ok_or_else(|| unauthorized("account_inactive", "the account is deactivated"))
+    // A deactivated account answers exactly like a wrong password: a distinct answer would
+    // confirm to whoever holds the password that it is right.
+    load_caller(&mut conn, user)?.ok_or_else(|| {
+        tracing::info!(user = %user, "sign-in refused: the account is deactivated");
+        invalid_credentials()
+    })
 }
 
 fn invalid_credentials() -> AppError {
