@@ -261,12 +261,16 @@ impl From<diesel::result::Error> for AppError {
                     "reference_conflict",
                     "the record refers to something that does not exist, or is still referred to",
                 ),
+                // The database's own text names its tables and constraints: it goes to the
+                // log with the error, not to the client.
                 DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
-                    AppError::new(
+                    let mut e = AppError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "constraint_violation",
-                        info.message().to_owned(),
-                    )
+                        "the change would break a rule of the stored data",
+                    );
+                    e.source = Some(Box::new(err));
+                    e
                 }
                 DatabaseErrorKind::SerializationFailure => {
                     let mut e = AppError::new(

@@ -65,6 +65,25 @@ impl FiscalCalendar {
     }
 }
 
+/// Whether an instant lies in the years tomoni accepts ([`YEARS`], 1900-2200): anything outside
+/// is a typo or a probe, and would not survive every database's and calendar's arithmetic.
+pub fn in_years(t: impl Into<DateTime<Utc>>) -> bool {
+    YEARS.contains(&t.into().year())
+}
+
+/// The field error for an instant outside [`YEARS`].
+pub fn years_error(field: &str) -> crate::error::FieldError {
+    crate::error::FieldError::new(
+        field,
+        "out_of_range",
+        format!(
+            "a time between the years {} and {}",
+            YEARS.start(),
+            YEARS.end()
+        ),
+    )
+}
+
 /// A fiscal year given in a request, within [`YEARS`]; 400 `invalid_query` naming `name` else.
 pub fn checked_year(name: &str, fy: i32) -> crate::error::AppResult<i32> {
     if YEARS.contains(&fy) {

@@ -167,6 +167,14 @@ pub async fn list_events(
     let limit = pagination::limit(q.limit)?;
     let status = q.status.unwrap_or(EventStatus::Published);
     let draft_sites = events::draft_scope(&caller, status)?;
+    for (name, t) in [("from", q.from), ("to", q.to)] {
+        if t.is_some_and(|t| !crate::time::in_years(t)) {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                format!("{name} must be a time between the years 1900 and 2200"),
+            ));
+        }
+    }
     let filter = events::ListFilter {
         statuses: vec![status],
         draft_sites,

@@ -191,6 +191,21 @@ impl Plan {
 
     pub fn errors(&self) -> Vec<FieldError> {
         let mut e = Vec::new();
+        let times = [
+            ("starts_at", Some(self.starts_at)),
+            ("ends_at", Some(self.ends_at)),
+            ("signup_deadline", self.signup_deadline),
+            ("cancel_deadline", self.cancel_deadline),
+        ];
+        let outside: Vec<FieldError> = times
+            .iter()
+            .filter(|(_, t)| t.is_some_and(|t| !crate::time::in_years(t)))
+            .map(|(field, _)| crate::time::years_error(field))
+            .collect();
+        if !outside.is_empty() {
+            // The other checks compare these times; out of range, they say nothing useful.
+            return outside;
+        }
         if !(1..=200).contains(&self.title.trim().chars().count()) {
             e.push(FieldError::new(
                 "title",
