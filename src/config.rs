@@ -80,6 +80,8 @@ pub struct AttendanceSettings {
     pub allow_walk_ins: bool,
     pub auto_approve_roster: bool,
     pub default_minutes_per_day: u32,
+    pub check_in_attempt_burst: u32,
+    pub check_in_attempt_period_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -995,7 +995,39 @@ async fn quality_report_finds_each_kind_of_problem(backend: Backend) {
     assert_eq!(all["events"], 3);
 }
 
+/// Guessing an event's check-in code is limited per employee and event: past the burst
+/// (`attendance.check_in_attempt_burst`, 10) every attempt, right or wrong, answers 429 with
+/// Retry-After, while another employee of the same event still checks in.
+async fn check_in_guesses_are_limited(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app).await;
+    let (ev, code) = event_about_to_start(&app, &s, json!(10)).await;
+    let mut people = app.employees(2, Some(s.site));
+    let (guesser, other) = (people.remove(0), people.remove(0));
+    app.sign_up(&guesser, &ev).await;
+    app.sign_up(&other, &ev).await;
+    let mut answers = Vec::new();
+    for n in 0..30 {
+        answers.push(
+            check_in(&app, &guesser, &ev, &format!("WRONG{n:03}"))
+                .await
+                .0,
+        );
+    }
+    assert!(answers[..10].iter().all(|s| *s == 422), "{answers:?}");
+    assert!(answers[10..].iter().all(|s| *s == 429), "{answers:?}");
+    let limited = check_in(&app, &guesser, &ev, &code).await;
+    let problem = assert_problem(&limited, 429, "too_many_attempts");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("retry in"),
+        "{problem}"
+    );
+    let (status, _, record) = check_in(&app, &other, &ev, &code).await;
+    assert_eq!(status, 201, "another employee is not limited: {record}");
+}
+
 both_backends!(
+    check_in_guesses_are_limited,
     roster_marking_records_defaults_and_is_idempotent,
     an_event_with_attendance_cannot_be_cancelled,
     invalid_roster_lines_are_named_and_nothing_is_written,

@@ -69,6 +69,8 @@ fn settings(auto_approve: bool) -> AttendanceSettings {
         allow_walk_ins: true,
         auto_approve_roster: auto_approve,
         default_minutes_per_day: 480,
+        check_in_attempt_burst: 0,
+        check_in_attempt_period_secs: 30,
     }
 }
 

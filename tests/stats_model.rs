@@ -159,6 +159,8 @@ fn settings(auto: bool) -> AttendanceSettings {
         allow_walk_ins: true,
         auto_approve_roster: auto,
         default_minutes_per_day: 480,
+        check_in_attempt_burst: 0,
+        check_in_attempt_period_secs: 30,
     }
 }
 

@@ -136,7 +136,8 @@ pub async fn rotate_check_in_code(
               (status = 200, description = "Already checked in", body = Attendance),
               (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
               (status = 409, description = "Outside the check-in window, cancelled, waitlisted, not signed up, or full", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "Wrong code", body = Problem, content_type = "application/problem+json")))]
+              (status = 422, description = "Wrong code", body = Problem, content_type = "application/problem+json"),
+              (status = 429, description = "Too many check-in attempts for this event; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn check_in(
     state: web::Data<AppState>,
     caller: Caller,
@@ -144,6 +145,8 @@ pub async fn check_in(
     body: Json<CheckInRequest>,
 ) -> AppResult<HttpResponse> {
     let event = Id::from(id.into_inner());
+    // Every attempt counts, so an event's code cannot be found by trying (per instance).
+    state.check_in_limiter.check(caller.id, event)?;
     let settings = state.settings.attendance.clone();
     let code = body.into_inner().code;
     let (record, created) = with_conn(&state.pool, move |c| {

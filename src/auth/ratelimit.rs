@@ -68,6 +68,47 @@ impl LoginLimiter {
     }
 }
 
+/// Check-in attempts per (employee, event): a wrong guess of an event's code costs budget, so
+/// the code cannot be found by trying.
+pub struct CheckInLimiter {
+    attempts: Option<DefaultKeyedRateLimiter<(crate::db::Id, crate::db::Id)>>,
+    clock: DefaultClock,
+}
+
+impl CheckInLimiter {
+    /// A burst of 0 turns the limit off.
+    pub fn new(burst: u32, period_secs: u64) -> CheckInLimiter {
+        CheckInLimiter {
+            attempts: quota(burst, period_secs).map(RateLimiter::keyed),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts one attempt; 429 `too_many_attempts` with `Retry-After` past the budget.
+    pub fn check(&self, user: crate::db::Id, event: crate::db::Id) -> crate::error::AppResult<()> {
+        let Some(limiter) = &self.attempts else {
+            return Ok(());
+        };
+        let result = limiter.check_key(&(user, event));
+        if limiter.len() > SWEEP_ABOVE {
+            limiter.retain_recent();
+        }
+        result.map_err(|n| {
+            let wait = n.wait_time_from(self.clock.now());
+            let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+            crate::error::AppError::new(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many check-in attempts for this event; retry in {secs} s"),
+            )
+            .with_header(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(secs),
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
