@@ -53,6 +53,15 @@ async fn roster(app: &TestApp, s: &Setup, event: &str) -> Vec<Value> {
     r.as_array().unwrap().clone()
 }
 
+/// A 409 `overlapping_signup` that names the clashing event.
+fn assert_clashes_with(got: &(u16, String, Value), title: &str) {
+    let problem = assert_problem(got, 409, "overlapping_signup");
+    assert!(
+        problem["detail"].as_str().unwrap().contains(title),
+        "{problem}"
+    );
+}
+
 /// Confirmed ≤ capacity, the counters match the rows, and waitlist positions are 1..n.
 async fn assert_consistent(app: &TestApp, s: &Setup, event: &str) -> (usize, usize) {
     let entries = roster(app, s, event).await;
@@ -306,14 +315,7 @@ async fn sign_up_rules_are_enforced(backend: Backend) {
     let clash = app
         .call("POST", &path(&same_time), Some(&a), Some(json!({})))
         .await;
-    let problem = assert_problem(&clash, 409, "overlapping_signup");
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Beach clean-up"),
-        "{problem}"
-    );
+    assert_clashes_with(&clash, "Beach clean-up");
     // An employee cannot force, nor sign up someone else.
     assert_problem(
         &app.call(
@@ -961,14 +963,7 @@ async fn the_overlap_check_follows_events_that_move(backend: Backend) {
     let clash = app
         .call("POST", &sign_up(&second), Some(&token), Some(json!({})))
         .await;
-    let problem = assert_problem(&clash, 409, "overlapping_signup");
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Beach clean-up"),
-        "{problem}"
-    );
+    assert_clashes_with(&clash, "Beach clean-up");
     let (status, _, body) = app
         .call("PATCH", &path, Some(&s.coord_token), Some(move_first(20)))
         .await;

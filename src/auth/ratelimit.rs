@@ -68,6 +68,22 @@ impl LoginLimiter {
     }
 }
 
+/// 429 `too_many_attempts` for `what` ("sign-in", "check-in") after waiting `wait`, with
+/// `Retry-After` in whole seconds (at least 1): one answer for every attempt limit.
+pub fn too_many_attempts(what: &str, wait: Duration) -> crate::error::AppError {
+    let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    tracing::warn!(retry_after = secs, "{what} attempt limit reached");
+    crate::error::AppError::new(
+        actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!("too many {what} attempts; retry in {secs} s"),
+    )
+    .with_header(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(secs),
+    )
+}
+
 /// Check-in attempts per (employee, event): a wrong guess of an event's code costs budget, so
 /// the code cannot be found by trying.
 pub struct CheckInLimiter {
@@ -93,19 +109,7 @@ impl CheckInLimiter {
         if limiter.len() > SWEEP_ABOVE {
             limiter.retain_recent();
         }
-        result.map_err(|n| {
-            let wait = n.wait_time_from(self.clock.now());
-            let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-            crate::error::AppError::new(
-                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                format!("too many check-in attempts for this event; retry in {secs} s"),
-            )
-            .with_header(
-                actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from(secs),
-            )
-        })
+        result.map_err(|n| too_many_attempts("check-in", n.wait_time_from(self.clock.now())))
     }
 }
 

@@ -234,6 +234,15 @@ pub fn sign_up(
     })
 }
 
+/// The clash check's first branch, shared by both statements: the live sign-up by its
+/// (event, employee) key.
+macro_rules! duplicate_branch {
+    () => {
+        "SELECT 0 AS kind, '' AS title FROM signups \
+         WHERE event_id = $2 AND user_id = $1 AND status <> 'cancelled'"
+    };
+}
+
 /// The live sign-up of this employee for this event, or (unless forced) a confirmed sign-up of
 /// theirs for another event at an overlapping time; the duplicate first. One statement, two
 /// branches each on its own index: the duplicate by the live (event, employee) key, the overlap
@@ -244,20 +253,18 @@ pub fn sign_up(
 ///
 /// Binds: `$1` employee, `$2` event, `$3` earliest start that can still overlap (start minus
 /// `MAX_EVENT_DAYS`), `$4` the new event's end, `$5` its start.
-pub const CLASH_SQL: &str = "\
-SELECT 0 AS kind, '' AS title FROM signups \
-WHERE event_id = $2 AND user_id = $1 AND status <> 'cancelled' \
-UNION ALL \
+pub const CLASH_SQL: &str = concat!(
+    duplicate_branch!(),
+    " UNION ALL \
 SELECT 1 AS kind, events.title AS title FROM signups INNER JOIN events ON events.id = signups.event_id \
 WHERE signups.user_id = $1 AND signups.status = 'confirmed' AND signups.event_id <> $2 \
 AND signups.starts_at >= $3 AND signups.starts_at < $4 AND signups.ends_at > $5 \
 AND events.status <> 'cancelled' \
-ORDER BY kind LIMIT 1";
+ORDER BY kind LIMIT 1"
+);
 
 /// Only the duplicate branch, for a forced sign-up.
-pub const DUPLICATE_SQL: &str = "\
-SELECT 0 AS kind, '' AS title FROM signups \
-WHERE event_id = $2 AND user_id = $1 AND status <> 'cancelled' LIMIT 1";
+pub const DUPLICATE_SQL: &str = concat!(duplicate_branch!(), " LIMIT 1");
 
 enum Clash {
     Duplicate,
