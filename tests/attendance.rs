@@ -287,24 +287,193 @@ async fn attendance_is_refused_for_future_cancelled_and_draft_events(backend: Ba
         409,
         "event_cancelled",
     );
+    // A draft planned for the future whose day has come without anyone publishing it (an event
+    // created in the past is a recorded activity instead: see below).
     let (status, _, draft) = app
         .call(
             "POST",
             "/api/v1/events",
             Some(&s.coord),
             Some(
-                json!({"program_id": s.program, "starts_at": rfc(Utc::now() - Duration::days(1)),
-                        "ends_at": rfc(Utc::now() - Duration::days(1) + Duration::hours(2))}),
+                json!({"program_id": s.program, "starts_at": rfc(Utc::now() + Duration::days(1)),
+                        "ends_at": rfc(Utc::now() + Duration::days(1) + Duration::hours(2))}),
             ),
         )
         .await;
     assert_eq!(status, 201, "{draft}");
+    assert_eq!(draft["status"], "draft");
     let draft = draft["id"].as_str().unwrap();
+    shift(&app, draft, Utc::now() - Duration::days(1), 3);
     assert_problem(
         &mark(&app, &s.coord, draft, line).await,
         409,
         "event_not_published",
     );
+}
+
+fn employee_number(app: &TestApp, user: &TestUser) -> String {
+    use tomoni::db::schema::users;
+    users::table
+        .filter(users::id.eq(user.id))
+        .select(users::employee_number)
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+/// A three-day trip that already happened is recorded as it was: created `completed` (no sign-up,
+/// no mail), its attendance entered by employee number or id with the event's three days as the
+/// default, and counted in the fiscal year it happened in.
+async fn a_past_three_day_trip_is_recorded_with_its_person_days(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app).await;
+    let people = app.employees(3, Some(s.site));
+    let (status, _, trip) = app
+        .call(
+            "POST",
+            "/api/v1/events",
+            Some(&s.coord),
+            Some(
+                json!({"program_id": s.program, "title": "Minamisanriku rubble removal",
+                "starts_at": "2011-12-01T09:00:00+09:00", "ends_at": "2011-12-03T17:00:00+09:00"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{trip}");
+    assert_eq!(trip["status"], "completed", "{trip}");
+    let ev = trip["id"].as_str().unwrap().to_owned();
+    let signup = app
+        .call(
+            "POST",
+            &format!("/api/v1/events/{ev}/signups"),
+            Some(&app.token(&people[0])),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        signup.0, 409,
+        "no sign-up for a past activity: {}",
+        signup.2
+    );
+    assert_problem(
+        &app.call(
+            "POST",
+            &format!("/api/v1/events/{ev}/publish"),
+            Some(&s.coord),
+            None,
+        )
+        .await,
+        409,
+        "not_a_draft",
+    );
+
+    let unknown = mark(
+        &app,
+        &s.coord,
+        &ev,
+        json!([{"employee_number": "NOBODY-1", "status": "attended"},
+               {"status": "attended"}]),
+    )
+    .await;
+    let problem = assert_problem(&unknown, 422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "entries[0].employee_number");
+    assert_eq!(problem["errors"][0]["code"], "unknown_employee");
+    assert_eq!(problem["errors"][1]["field"], "entries[1]");
+    assert_eq!(problem["errors"][1]["code"], "one_key");
+    assert!(attendance_rows(&app, &ev).is_empty());
+
+    let (status, _, marked) = mark(
+        &app,
+        &s.coord,
+        &ev,
+        json!([
+            {"employee_number": employee_number(&app, &people[0]), "status": "attended"},
+            {"employee_number": employee_number(&app, &people[1]), "status": "attended"},
+            {"user_id": people[2].id.to_string(), "status": "attended"},
+        ]),
+    )
+    .await;
+    assert_eq!(status, 200, "{marked}");
+    assert_eq!(marked["created"], 3);
+    for item in marked["items"].as_array().unwrap() {
+        assert_eq!(item["days"], 3, "{item}");
+        assert_eq!(item["minutes"], 3 * 480, "{item}");
+    }
+    let ids: Vec<String> = marked["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (status, _, approved) = app
+        .call(
+            "POST",
+            "/api/v1/attendance/approve",
+            Some(&app.token(&app.user(Role::Admin, None))),
+            Some(json!({ "ids": ids })),
+        )
+        .await;
+    assert_eq!(status, 200, "{approved}");
+
+    let (status, _, report) = app
+        .get_as(&s.coord, "/api/v1/stats/mdd?from=2011&to=2013")
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let figures = |i: usize| report["years"][i]["figures"].clone();
+    assert_eq!(report["years"][1]["fiscal_year"], 2012);
+    assert_eq!(figures(1)["participants"], 3);
+    assert_eq!(figures(1)["person_days"], 9);
+    assert_eq!(figures(1)["volunteer_hours"], 72.0);
+    assert_eq!(figures(0)["participants"], 0);
+    assert_eq!(figures(2)["participants"], 0);
+
+    // Nothing announced (no publication, no change notices); the approval tells each
+    // participant their hours were credited, as for any other event.
+    use tomoni::db::schema::outbox;
+    let mut mails: Vec<String> = outbox::table
+        .select(outbox::kind)
+        .load(&mut app.conn())
+        .unwrap();
+    mails.sort();
+    assert_eq!(mails, ["hours_approved"; 3]);
+}
+
+/// Publishing once sign-up has closed would announce an event nobody can join.
+async fn an_event_whose_signup_has_closed_cannot_be_published(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app).await;
+    let start = Utc::now() + Duration::days(2);
+    let (status, _, draft) = app
+        .call(
+            "POST",
+            "/api/v1/events",
+            Some(&s.coord),
+            Some(json!({"program_id": s.program, "starts_at": rfc(start),
+                "ends_at": rfc(start + Duration::hours(3)),
+                "signup_deadline": rfc(Utc::now() - Duration::hours(1))})),
+        )
+        .await;
+    assert_eq!(status, 201, "{draft}");
+    assert_eq!(draft["status"], "draft");
+    let id = draft["id"].as_str().unwrap();
+    let path = format!("/api/v1/events/{id}/publish");
+    let refused = app.call("POST", &path, Some(&s.coord), None).await;
+    let problem = assert_problem(&refused, 409, "signup_deadline_passed");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("deadline"),
+        "{problem}"
+    );
+    let (status, _, patched) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/events/{id}"),
+            Some(&s.coord),
+            Some(json!({"signup_deadline": null})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    let (status, _, published) = app.call("POST", &path, Some(&s.coord), None).await;
+    assert_eq!(status, 200, "{published}");
+    assert_eq!(published["status"], "published");
 }
 
 async fn only_the_sites_coordinators_mark_and_approve(backend: Backend) {
@@ -1027,6 +1196,8 @@ async fn check_in_guesses_are_limited(backend: Backend) {
 }
 
 both_backends!(
+    a_past_three_day_trip_is_recorded_with_its_person_days,
+    an_event_whose_signup_has_closed_cannot_be_published,
     check_in_guesses_are_limited,
     roster_marking_records_defaults_and_is_idempotent,
     an_event_with_attendance_cannot_be_cancelled,

@@ -28,7 +28,8 @@ struct Cast {
     att_b: String,
 }
 
-/// A published (or draft) event of `program`, a week ahead, unlimited seats.
+/// A published (or draft) event of `program`, `day` days ahead, unlimited seats; one in the
+/// past is created as a recorded (completed) activity.
 fn fixture_event(
     app: &TestApp,
     program: tomoni::db::Id,
@@ -44,7 +45,7 @@ fn fixture_event(
     .unwrap();
     let conn = &mut app.conn();
     let id = events::create(conn, &req, by).unwrap();
-    if publish {
+    if publish && day > 0 {
         events::publish(conn, id).unwrap();
     }
     id

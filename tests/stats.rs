@@ -59,7 +59,10 @@ fn event(conn: &mut AnyConnection, program: Id, by: Id, start: DateTime<Utc>, ho
         "starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::hours(hours)).to_rfc3339()}))
     .unwrap();
     let id = events::create(conn, &req, by).unwrap();
-    events::publish(conn, id).unwrap();
+    // One that has already ended is a recorded activity (completed); the rest are published.
+    if events::find(conn, id).unwrap().status == events::EventStatus::Draft {
+        events::publish(conn, id).unwrap();
+    }
     id
 }
 

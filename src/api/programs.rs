@@ -200,7 +200,7 @@ pub async fn list_events(
 
 #[utoipa::path(post, path = "/api/v1/events", tag = "programmes", security(("bearer" = [])), request_body = CreateEvent,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (1-255 characters)")),
-    responses((status = 201, description = "Created as a draft", body = Event),
+    responses((status = 201, description = "Created as a draft; an event that has already ended is recorded as `completed` (a past activity: no sign-up, no emails, attendance on the roster)", body = Event),
               (status = 403, description = "Not a coordinator of the programme's site", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_event(
@@ -260,7 +260,7 @@ pub async fn patch_event(
 #[utoipa::path(post, path = "/api/v1/events/{id}/publish", tag = "programmes", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Event id")),
     responses((status = 200, description = "Published", body = Event),
-              (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json")))]
+              (status = 409, description = "Not a draft (`not_a_draft`), or its sign-up deadline (default: the start) has passed (`signup_deadline_passed`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn publish_event(
     state: web::Data<AppState>,
     caller: Caller,

@@ -37,7 +37,10 @@ pub struct RosterMarking {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RosterLine {
-    pub user_id: uuid::Uuid,
+    /// The employee, by id; or give `employee_number` instead (exactly one of the two).
+    pub user_id: Option<uuid::Uuid>,
+    /// The employee, by HR's number (what a paper sign-in sheet or a spreadsheet holds).
+    pub employee_number: Option<String>,
     pub status: AttendanceStatus,
     /// Default: the event's length for a one-day event, `attendance.default_minutes_per_day`
     /// per day for a longer one. Must be omitted or 0 for a no-show.
@@ -100,27 +103,21 @@ pub fn mark(
         let span = Span::of(event.starts_at, event.ends_at, &event.timezone);
         let per_day = i32::try_from(settings.default_minutes_per_day).unwrap_or(480);
 
-        let listed: Vec<Id> = marking.entries.iter().map(|e| e.user_id.into()).collect();
-        let known: HashSet<Id> = users::table
-            .filter(users::id.eq_any(&listed))
-            .select(users::id)
-            .load::<Id>(conn)?
-            .into_iter()
-            .collect();
-        let mut errors = Vec::new();
+        let (people, mut errors) = identify(conn, &marking.entries)?;
         let mut seen = HashSet::new();
         let mut wanted = Vec::with_capacity(marking.entries.len());
         for (i, line) in marking.entries.iter().enumerate() {
-            let user = Id::from(line.user_id);
-            if !known.contains(&user) {
+            let user = people[i];
+            if let Some(user) = user
+                && !seen.insert(user)
+            {
+                let key = if line.user_id.is_some() {
+                    "user_id"
+                } else {
+                    "employee_number"
+                };
                 errors.push(FieldError::new(
-                    format!("entries[{i}].user_id"),
-                    "unknown_user",
-                    "no such employee",
-                ));
-            } else if !seen.insert(user) {
-                errors.push(FieldError::new(
-                    format!("entries[{i}].user_id"),
+                    format!("entries[{i}].{key}"),
                     "duplicate",
                     "the employee is listed twice",
                 ));
@@ -131,7 +128,11 @@ pub fn mark(
                 days: line.days,
             };
             match rules::resolve(entry, span, per_day) {
-                Ok((minutes, days)) => wanted.push((user, line.status, minutes, days)),
+                Ok((minutes, days)) => {
+                    if let Some(user) = user {
+                        wanted.push((user, line.status, minutes, days))
+                    }
+                }
                 Err(es) => errors.extend(es.into_iter().map(|mut e| {
                     e.field = format!("entries[{i}].{}", e.field);
                     e
@@ -141,6 +142,7 @@ pub fn mark(
         if !errors.is_empty() {
             return Err(AppError::validation(errors));
         }
+        let listed: Vec<Id> = wanted.iter().map(|w| w.0).collect();
 
         let existing: HashMap<Id, AttendanceRow> = attendance::table
             .filter(attendance::event_id.eq(event_id))
@@ -228,6 +230,73 @@ pub fn mark(
             items,
         })
     })
+}
+
+/// The employee of each line (by id or by employee number), and what is wrong with the lines
+/// that name nobody: neither or both keys, or a key no employee has.
+fn identify(
+    conn: &mut AnyConnection,
+    entries: &[RosterLine],
+) -> AppResult<(Vec<Option<Id>>, Vec<FieldError>)> {
+    let ids: Vec<Id> = entries
+        .iter()
+        .filter_map(|e| e.user_id.map(Id::from))
+        .collect();
+    let numbers: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.employee_number.as_deref().map(|n| n.trim().to_owned()))
+        .collect();
+    let known: HashSet<Id> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select(users::id)
+        .load::<Id>(conn)?
+        .into_iter()
+        .collect();
+    let by_number: HashMap<String, Id> = users::table
+        .filter(users::employee_number.eq_any(&numbers))
+        .select((users::employee_number, users::id))
+        .load::<(String, Id)>(conn)?
+        .into_iter()
+        .collect();
+    let mut people = Vec::with_capacity(entries.len());
+    let mut errors = Vec::new();
+    for (i, line) in entries.iter().enumerate() {
+        let found = match (line.user_id, line.employee_number.as_deref()) {
+            (Some(_), Some(_)) | (None, None) => {
+                errors.push(FieldError::new(
+                    format!("entries[{i}]"),
+                    "one_key",
+                    "name the employee by user_id or by employee_number, not both",
+                ));
+                None
+            }
+            (Some(id), None) => {
+                let id = Id::from(id);
+                let hit = known.contains(&id).then_some(id);
+                if hit.is_none() {
+                    errors.push(FieldError::new(
+                        format!("entries[{i}].user_id"),
+                        "unknown_user",
+                        "no such employee",
+                    ));
+                }
+                hit
+            }
+            (None, Some(number)) => {
+                let hit = by_number.get(number.trim()).copied();
+                if hit.is_none() {
+                    errors.push(FieldError::new(
+                        format!("entries[{i}].employee_number"),
+                        "unknown_employee",
+                        format!("no employee has the number {:?}", number.trim()),
+                    ));
+                }
+                hit
+            }
+        };
+        people.push(found);
+    }
+    Ok((people, errors))
 }
 
 /// New values for an existing record. A changed record needs approval again (unless

@@ -275,7 +275,11 @@ pub fn find(conn: &mut AnyConnection, id: Id) -> AppResult<Event> {
     Event::from_row(row, site)
 }
 
-/// Creates a draft event (authorization done by the caller).
+/// Creates a draft event, or records a past one (authorization done by the caller).
+///
+/// An event that has already ended is stored as `completed`: it is the record of an activity
+/// that happened (a programme's history), never open for sign-up and never announced, and its
+/// attendance is entered on the roster straight away.
 pub fn create(conn: &mut AnyConnection, req: &CreateEvent, created_by: Id) -> AppResult<Id> {
     let (program_title, site_tz): (String, String) = programs::table
         .inner_join(sites::table)
@@ -305,6 +309,11 @@ pub fn create(conn: &mut AnyConnection, req: &CreateEvent, created_by: Id) -> Ap
     }
     let id = Id::new();
     let now = Timestamp::now();
+    let status = if plan.ends_at <= now {
+        EventStatus::Completed
+    } else {
+        EventStatus::Draft
+    };
     diesel::insert_into(events::table)
         .values((
             events::id.eq(id),
@@ -320,7 +329,7 @@ pub fn create(conn: &mut AnyConnection, req: &CreateEvent, created_by: Id) -> Ap
             events::signup_deadline.eq(plan.signup_deadline),
             events::cancel_deadline.eq(plan.cancel_deadline),
             events::starts_on.eq(plan.starts_on()),
-            events::status.eq("draft"),
+            events::status.eq(status.as_str()),
             events::created_by.eq(Some(created_by)),
             events::created_at.eq(now),
             events::updated_at.eq(now),
@@ -441,20 +450,35 @@ fn notify_change(conn: &mut AnyConnection, before: &EventRow, at: Timestamp) -> 
     Ok(())
 }
 
-/// Draft → published.
+/// Draft → published, while people can still sign up: publishing an event whose sign-up has
+/// closed would announce something nobody can join (a past activity is recorded instead).
 pub fn publish(conn: &mut AnyConnection, id: Id) -> AppResult<()> {
+    let (row, _) = find_row(conn, id)?;
+    if row.status != EventStatus::Draft.as_str() {
+        return Err(AppError::conflict(
+            "not_a_draft",
+            "only a draft can be published",
+        ));
+    }
+    let closes = row.signup_deadline.unwrap_or(row.starts_at);
+    let now = Timestamp::now();
+    if now >= closes {
+        return Err(AppError::conflict(
+            "signup_deadline_passed",
+            format!(
+                "sign-up closed at {}; move the sign-up deadline or the start later to publish it",
+                local(closes, &row.timezone).to_rfc3339()
+            ),
+        ));
+    }
     let n = diesel::update(
         events::table
             .filter(events::id.eq(id))
             .filter(events::status.eq("draft")),
     )
-    .set((
-        events::status.eq("published"),
-        events::updated_at.eq(Timestamp::now()),
-    ))
+    .set((events::status.eq("published"), events::updated_at.eq(now)))
     .execute(conn)?;
     if n == 0 {
-        find_row(conn, id)?;
         return Err(AppError::conflict(
             "not_a_draft",
             "only a draft can be published",
@@ -612,7 +636,8 @@ pub fn draft_scope(caller: &Caller, status: EventStatus) -> AppResult<Option<Vec
     }
 }
 
-/// Creates a draft event of a programme at a site the caller runs, and returns it.
+/// Creates an event of a programme at a site the caller runs (a draft, or `completed` when it
+/// has already ended), and returns it.
 pub fn create_as(conn: &mut AnyConnection, caller: &Caller, req: &CreateEvent) -> AppResult<Event> {
     let site = crate::programs::program::site_of(conn, req.program_id.into()).map_err(|_| {
         AppError::validation(vec![FieldError::new(
