@@ -63,7 +63,8 @@ enum Command {
 enum ImportCommand {
     /// employee_number,email,display_name,site_code,role,active (upsert by employee number).
     Users(ImportArgs),
-    /// site_code,program_code,program_title,theme,categories,event_date,employee_number,hours.
+    /// site_code,program_code,program_title,theme,categories,event_date,employee_number,hours
+    /// [,days,end_date] (the last two for multi-day events).
     Participations(ImportArgs),
 }
 

@@ -9,8 +9,8 @@ use common::{Backend, TestApp, TestDb, TestUser, assert_problem, read_json};
 use diesel::prelude::*;
 use serde_json::Value;
 use tomoni::auth::Role;
-use tomoni::db::Id;
 use tomoni::db::schema::{attendance, audit_log, events, programs, sites, users};
+use tomoni::db::{Id, Timestamp};
 
 const HEADER: &str =
     "site_code,program_code,program_title,theme,categories,event_date,employee_number,hours\n";
@@ -237,6 +237,81 @@ async fn imported_history_comes_back_out_of_the_export(backend: Backend) {
     assert_eq!(details["purpose"], "annual report check");
     assert_eq!(details["rows"], 4);
     assert_eq!(details["completed"], true);
+}
+
+/// Version 2 of the file (`days`, `end_date`): a three-day trip is one event, each row its own
+/// person-days and up to 24 h for each; a version 1 row's defaults are one day.
+async fn a_multi_day_trip_imports_as_one_event_with_person_days(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app);
+    let n = &w.numbers;
+    let v2 = "site_code,program_code,program_title,theme,categories,event_date,employee_number,hours,days,end_date\n";
+    let bad = format!(
+        "{v2}A,TRIP,Noto relief trip,community,disaster_relief,2011-12-01,{},73,3,2011-12-03\n\
+         A,TRIP,Noto relief trip,community,disaster_relief,2011-12-01,{},8,4,2011-12-03\n\
+         A,TRIP,Noto relief trip,community,disaster_relief,2011-12-01,{},8,1,2011-12-02\n\
+         A,DAY,Day out,nature,,2011-12-05,{},8,0,2011-12-04\n",
+        n[0], n[1], n[2], n[0]
+    );
+    let refused = post_csv(&app, &w.hr, "", bad.into_bytes()).await;
+    let body = assert_problem(&refused, 422, "import_rejected");
+    let found = common::import_errors(&body);
+    let want = |line: u64, field: &str, code: &str| (line, field.to_owned(), code.to_owned());
+    assert_eq!(
+        found,
+        [
+            want(2, "hours", "out_of_range"),
+            want(3, "days", "outside_event"),
+            want(4, "end_date", "different_end"),
+            want(5, "end_date", "before_start"),
+            want(5, "days", "invalid_days"),
+        ],
+        "{body}"
+    );
+    assert_eq!(counts(&app), (0, 0, 0));
+
+    let file = format!(
+        "{v2}A,TRIP,Noto relief trip,community,disaster_relief,2011-12-01,{},72,3,2011-12-03\n\
+         A,TRIP,Noto relief trip,community,disaster_relief,2011-12-01,{},16,2,2011-12-03\n\
+         A,DAY,Day out,nature,,2011-12-05,{},2.5,,\n",
+        n[0], n[1], n[2]
+    );
+    let done = post_csv(&app, &w.hr, "", file.into_bytes()).await;
+    assert_eq!(done.0, 200, "{}", done.2);
+    assert_eq!(done.2["events_created"], 2);
+    assert_eq!(counts(&app), (2, 2, 3));
+    let days: Vec<i32> = attendance::table
+        .select(attendance::days)
+        .order(attendance::minutes.desc())
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(days, [3, 2, 1]);
+
+    let (status, _, report) = app
+        .get_as(&w.hr, "/api/v1/stats/mdd?from=2012&to=2012")
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let figures = &report["years"][0]["figures"];
+    assert_eq!(figures["participants"], 3);
+    assert_eq!(figures["person_days"], 6);
+    assert_eq!(figures["volunteer_hours"], 90.5);
+    assert_eq!(figures["disaster_relief_participants"], 2);
+
+    // The trip's event spans the three local days, so the roster accepts 3 days for it too.
+    let trip: (Timestamp, Timestamp) = events::table
+        .filter(events::title.eq("Noto relief trip"))
+        .select((events::starts_at, events::ends_at))
+        .first(&mut app.conn())
+        .unwrap();
+    let tz = "Asia/Tokyo";
+    assert_eq!(
+        tomoni::time::local(trip.0, tz).to_rfc3339(),
+        "2011-12-01T09:00:00+09:00"
+    );
+    assert_eq!(
+        tomoni::time::local(trip.1, tz).to_rfc3339(),
+        "2011-12-03T17:00:00+09:00"
+    );
 }
 
 async fn every_kind_of_bad_file_is_rejected_with_its_line_and_column(backend: Backend) {
@@ -541,6 +616,7 @@ async fn exports_need_a_purpose_and_stay_in_scope(backend: Backend) {
 }
 
 both_backends!(
+    a_multi_day_trip_imports_as_one_event_with_person_days,
     imported_history_comes_back_out_of_the_export,
     every_kind_of_bad_file_is_rejected_with_its_line_and_column,
     an_oversized_import_is_refused,
@@ -608,18 +684,7 @@ async fn the_employee_roster_is_upserted_by_employee_number(backend: Backend) {
     );
     let got = post_users(&app, &w.hr, "", bad).await;
     let body = assert_problem(&got, 422, "import_rejected");
-    let found: BTreeSet<(u64, String, String)> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["line"].as_u64().unwrap(),
-                e["field"].as_str().unwrap().to_owned(),
-                e["code"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let found: BTreeSet<_> = common::import_errors(&body).into_iter().collect();
     for expected in [
         (2, "site_code", "unknown_site"),
         (3, "employee_number", "duplicate"),

@@ -75,18 +75,7 @@ async fn a_bad_file_is_rejected_whole_with_every_bad_row(backend: Backend) {
     );
     let got = post_csv(&app, &admin, "", file.into_bytes()).await;
     let problem = assert_problem(&got, 422, "import_rejected");
-    let found: Vec<(u64, String, String)> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["line"].as_u64().unwrap(),
-                e["field"].as_str().unwrap().to_owned(),
-                e["code"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let found = common::import_errors(&problem);
     assert_eq!(
         found,
         [

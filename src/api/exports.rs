@@ -262,9 +262,11 @@ pub struct ImportQuery {
 }
 
 /// Imports participation history from CSV (`site_code,program_code,program_title,theme,
-/// categories,event_date,employee_number,hours`; UTF-8, optional BOM). Missing programmes and
-/// one-day events are created; rows land as approved attendance. All or nothing: a rejected file
-/// answers 422 `import_rejected` with every bad row (`line`, `field`, `code`, `message`).
+/// categories,event_date,employee_number,hours`, optionally followed by `days,end_date` for
+/// multi-day events: person-days, default 1, and the site-local last day, default the event
+/// date; hours up to 24 per day; UTF-8, optional BOM). Missing programmes and events are
+/// created; rows land as approved attendance. All or nothing: a rejected file answers 422
+/// `import_rejected` with every bad row (`line`, `field`, `code`, `message`).
 #[utoipa::path(post, path = "/api/v1/imports/participations", tag = "exports", security(("bearer" = [])),
     params(ImportQuery),
     request_body(content = String, content_type = "text/csv", description = "The CSV file"),

@@ -1,9 +1,10 @@
-//! Participation history import: `site_code,program_code,program_title,theme,categories,
-//! event_date,employee_number,hours`. Every row is validated before anything is written; one
-//! bad row rejects the file with a report of every bad row. Otherwise the programmes (by site and
-//! code) and one-day events (by programme and site-local date) that do not exist yet are
-//! created, and every row lands as approved attendance, all in one transaction, with the
-//! statistics of the years it touches recomputed in the same transaction.
+//! Participation history import, version 1: `site_code,program_code,program_title,theme,
+//! categories,event_date,employee_number,hours`; version 2 adds `days,end_date` so a multi-day
+//! trip is one event (a version 1 file stays valid). Every row is validated before anything is
+//! written; one bad row rejects the file with a report of every bad row. Otherwise the
+//! programmes (by site and code) and events (by programme and site-local start date) that do not
+//! exist yet are created, and every row lands as approved attendance, all in one transaction,
+//! with the statistics of the years it touches recomputed in the same transaction.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -12,14 +13,17 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::attendance::rules::{MINUTES_PER_DAY, Span};
 use crate::db::schema::{
     attendance, categories, events, program_categories, programs, sites, users,
 };
 use crate::db::{AnyConnection, Id, Timestamp, per_backend, write_transaction};
 use crate::error::{AppResult, FieldError};
-use crate::org::import::{read_csv, rejected};
+use crate::org::import::{read_csv_versions, rejected};
+use crate::programs::events::MAX_EVENT_DAYS;
 use crate::stats::rollup;
 
+/// Version 1's columns.
 pub const HEADER: [&str; 8] = [
     "site_code",
     "program_code",
@@ -29,6 +33,21 @@ pub const HEADER: [&str; 8] = [
     "event_date",
     "employee_number",
     "hours",
+];
+
+/// Version 2: version 1 and `days` (person-days, empty = 1), `end_date` (site-local, empty = the
+/// event date).
+pub const HEADER_V2: [&str; 10] = [
+    "site_code",
+    "program_code",
+    "program_title",
+    "theme",
+    "categories",
+    "event_date",
+    "employee_number",
+    "hours",
+    "days",
+    "end_date",
 ];
 
 /// What an import did (or, with `dry_run`, would do).
@@ -57,27 +76,71 @@ struct Row {
     /// Index into the file's programmes.
     program: usize,
     date: NaiveDate,
+    /// The event's last local day (`date` for a one-day event).
+    end: NaiveDate,
     user: Id,
     minutes: i32,
+    days: i32,
 }
 
 /// Rows per multi-row INSERT.
 const BATCH: usize = 1000;
 
-fn parse_hours(text: &str) -> Result<i32, FieldError> {
+/// Hours as minutes: more than 0, at most 24 for each person-day.
+fn parse_hours(text: &str, days: i32) -> Result<i32, FieldError> {
     let hours: f64 = text
         .parse()
         .ok()
         .filter(|h: &f64| h.is_finite())
         .ok_or_else(|| FieldError::new("hours", "invalid_number", "a decimal number, e.g. 2.5"))?;
-    if hours <= 0.0 || hours > 24.0 {
+    let most = f64::from(MINUTES_PER_DAY / 60 * days.max(1));
+    if hours <= 0.0 || hours > most {
         return Err(FieldError::new(
             "hours",
             "out_of_range",
-            "more than 0 and at most 24",
+            format!("more than 0 and at most {most} (24 for each of {days} day(s))"),
         ));
     }
     Ok((hours * 60.0).round() as i32)
+}
+
+/// Person-days: empty means 1.
+fn parse_days(text: &str) -> Result<i32, FieldError> {
+    if text.is_empty() {
+        return Ok(1);
+    }
+    text.parse::<i32>()
+        .ok()
+        .filter(|d| (1..=MAX_EVENT_DAYS as i32 + 1).contains(d))
+        .ok_or_else(|| {
+            FieldError::new(
+                "days",
+                "invalid_days",
+                "a whole number of days from 1, at most the days the event spans",
+            )
+        })
+}
+
+/// The last day of the event: empty means the event date; at most the longest an event lasts.
+fn parse_end(text: &str, start: Option<NaiveDate>) -> Result<Option<NaiveDate>, FieldError> {
+    if text.is_empty() {
+        return Ok(start);
+    }
+    let end = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| FieldError::new("end_date", "invalid_date", "a date as YYYY-MM-DD"))?;
+    match start {
+        Some(start) if end < start => Err(FieldError::new(
+            "end_date",
+            "before_start",
+            "on or after event_date",
+        )),
+        Some(start) if (end - start).num_days() >= MAX_EVENT_DAYS => Err(FieldError::new(
+            "end_date",
+            "too_long",
+            format!("an event lasts at most {MAX_EVENT_DAYS} days"),
+        )),
+        _ => Ok(Some(end)),
+    }
 }
 
 /// Validates the whole file, then (unless `dry_run`) writes it in one transaction.
@@ -116,7 +179,8 @@ fn import_rows(
     by: Id,
     mut progress: impl FnMut(u64, u64),
 ) -> AppResult<ParticipationReport> {
-    let (records, mut errors) = read_csv(bytes, &HEADER).map_err(rejected)?;
+    let (_, (records, mut errors)) =
+        read_csv_versions(bytes, &[&HEADER, &HEADER_V2]).map_err(rejected)?;
     let site_map: HashMap<String, (Id, String)> = sites::table
         .select((sites::code, sites::id, sites::timezone))
         .load::<(String, Id, String)>(conn)?
@@ -138,6 +202,8 @@ fn import_rows(
     let mut file_programs: Vec<FileProgram> = Vec::new();
     let mut program_index: HashMap<Id, HashMap<String, usize>> = HashMap::new();
     let mut seen: HashMap<(usize, NaiveDate, Id), u64> = HashMap::new();
+    // The end date each (programme, date) event was first given, and on which line.
+    let mut ends: HashMap<(usize, NaiveDate), (NaiveDate, u64)> = HashMap::new();
     for (line, r) in &records {
         let line = *line;
         let get = |i: usize| r.get(i).unwrap_or_default().trim();
@@ -198,8 +264,27 @@ fn import_rows(
                 "no employee with this number",
             ));
         }
-        let minutes = parse_hours(get(7)).map_err(|err| e.push(err)).ok();
-        if let (Some(site), Some(date), Some(user), Some(minutes)) = (site, date, user, minutes) {
+        let end = parse_end(get(9), date)
+            .map_err(|err| e.push(err))
+            .ok()
+            .flatten();
+        let days = parse_days(get(8)).map_err(|err| e.push(err)).ok();
+        if let (Some(date), Some(end), Some(days)) = (date, end, days) {
+            let spans = (end - date).num_days() as i32 + 1;
+            if days > spans {
+                e.push(FieldError::new(
+                    "days",
+                    "outside_event",
+                    format!("at most {spans}, the days from event_date to end_date"),
+                ));
+            }
+        }
+        let minutes = parse_hours(get(7), days.unwrap_or(1))
+            .map_err(|err| e.push(err))
+            .ok();
+        if let (Some(site), Some(date), Some(end), Some(user), Some(minutes), Some(days)) =
+            (site, date, end, user, minutes, days)
+        {
             let codes = program_index.entry(site).or_default();
             let program = match codes.get(code) {
                 Some(i) => *i,
@@ -222,12 +307,25 @@ fn import_rows(
                     format!("the same employee, programme and date as line {first}"),
                 ));
             }
+            match ends.get(&(program, date)) {
+                Some((other, first)) if *other != end => e.push(FieldError::new(
+                    "end_date",
+                    "different_end",
+                    format!("line {first} gives this programme's event of that date the end date {other}"),
+                )),
+                Some(_) => {}
+                None => {
+                    ends.insert((program, date), (end, line));
+                }
+            }
             rows.push(Row {
                 line,
                 program,
                 date,
+                end,
                 user,
                 minutes,
+                days,
             });
         }
         errors.extend(e.into_iter().map(|err| err.at_line(line)));
@@ -238,6 +336,7 @@ fn import_rows(
     // The parsed rows carry everything from here on; the raw records can go.
     drop(records);
     drop(seen);
+    drop(ends);
     drop(program_index);
 
     write_transaction(conn, |conn| {
@@ -261,16 +360,27 @@ fn import_rows(
             .into_iter()
             .collect();
         let mut event_map: HashMap<(Id, NaiveDate), Id> = HashMap::new();
+        // The local days each existing event spans: a row may not record more.
+        let mut span_days: HashMap<Id, i32> = HashMap::new();
         for chunk in involved.chunks(5000) {
-            let found: Vec<(Id, Option<NaiveDate>, Id)> = events::table
+            type Found = (Id, Option<NaiveDate>, Id, Timestamp, Timestamp, String);
+            let found: Vec<Found> = events::table
                 .filter(events::program_id.eq_any(chunk))
                 .filter(events::status.ne("cancelled"))
-                .select((events::program_id, events::starts_on, events::id))
+                .select((
+                    events::program_id,
+                    events::starts_on,
+                    events::id,
+                    events::starts_at,
+                    events::ends_at,
+                    events::timezone,
+                ))
                 .order(events::id)
                 .load(conn)?;
-            for (p, on, id) in found {
+            for (p, on, id, starts, ends, tz) in found {
                 if let Some(on) = on {
                     event_map.entry((p, on)).or_insert(id);
+                    span_days.insert(id, Span::of(starts, ends, &tz).days);
                 }
             }
         }
@@ -286,15 +396,26 @@ fn import_rows(
         }
         let mut conflicts = Vec::new();
         for r in &rows {
-            if let Some(p) = existing[r.program]
-                && let Some(e) = event_map.get(&(p, r.date))
-                && recorded.contains(&(*e, r.user))
-            {
+            let Some(e) = existing[r.program].and_then(|p| event_map.get(&(p, r.date))) else {
+                continue;
+            };
+            if recorded.contains(&(*e, r.user)) {
                 conflicts.push(
                     FieldError::new(
                         "row",
                         "already_recorded",
                         "the employee already has attendance at this programme's event that day",
+                    )
+                    .at_line(r.line),
+                );
+            }
+            let spans = span_days.get(e).copied().unwrap_or(1);
+            if r.days > spans {
+                conflicts.push(
+                    FieldError::new(
+                        "days",
+                        "outside_event",
+                        format!("the programme's existing event of that date spans {spans} day(s)"),
                     )
                     .at_line(r.line),
                 );
@@ -339,13 +460,14 @@ fn import_rows(
                 id
             })
             .collect();
-        // One event per (programme, date): 09:00 local, as long as its longest record (at least
-        // the working day), marked completed.
-        let mut longest: HashMap<(usize, NaiveDate), i32> = HashMap::new();
+        // One event per (programme, date), marked completed: from 09:00 local on its first
+        // day to 17:00 on its last, or for one day as long as its longest record (at least
+        // the working day).
+        let mut longest: HashMap<(usize, NaiveDate), (i32, NaiveDate)> = HashMap::new();
         for r in &rows {
             if !event_map.contains_key(&(program_ids[r.program], r.date)) {
-                let m = longest.entry((r.program, r.date)).or_default();
-                *m = (*m).max(r.minutes);
+                let m = longest.entry((r.program, r.date)).or_insert((0, r.end));
+                m.0 = m.0.max(r.minutes);
             }
         }
         let mut keys: Vec<_> = longest.into_iter().collect();
@@ -375,18 +497,26 @@ fn import_rows(
         // Built and written a batch at a time: a file of one-day events makes one per row.
         for chunk in keys.chunks(BATCH) {
             let mut new_events = Vec::with_capacity(chunk.len());
-            for &((index, date), minutes) in chunk {
+            for &((index, date), (minutes, end)) in chunk {
                 let (p, program) = (program_ids[index], &file_programs[index]);
                 let tz = tz_of.get(&program.site).copied().unwrap_or("UTC");
                 let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
-                let local =
-                    date.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN));
-                let starts = zone
-                    .from_local_datetime(&local)
-                    .earliest()
-                    .map(|t| t.with_timezone(&chrono::Utc))
-                    .unwrap_or_else(|| chrono::Utc.from_utc_datetime(&local));
-                let length = Duration::minutes(i64::from(minutes.max(8 * 60)));
+                let at = |day: NaiveDate, hour: u32| {
+                    let local =
+                        day.and_time(NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN));
+                    zone.from_local_datetime(&local)
+                        .earliest()
+                        .map(|t| t.with_timezone(&chrono::Utc))
+                        .unwrap_or_else(|| chrono::Utc.from_utc_datetime(&local))
+                };
+                let starts = at(date, 9);
+                // A multi-day event keeps its calendar days (what the days of its records are
+                // checked against); a one-day event is as long as its longest record.
+                let length = if end > date {
+                    at(end, 17) - starts
+                } else {
+                    Duration::minutes(i64::from(minutes.max(8 * 60)))
+                };
                 let id = Id::new();
                 event_map.insert((p, date), id);
                 new_events.push((
@@ -424,7 +554,7 @@ fn import_rows(
                         attendance::user_id.eq(r.user),
                         attendance::status.eq("attended"),
                         attendance::minutes.eq(r.minutes),
-                        attendance::days.eq(1),
+                        attendance::days.eq(r.days),
                         attendance::source.eq("import"),
                         attendance::approval.eq("approved"),
                         attendance::approved_by.eq(Some(by)),
@@ -450,12 +580,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hours_are_positive_decimals_up_to_a_day() {
-        assert_eq!(parse_hours("2.5").unwrap(), 150);
-        assert_eq!(parse_hours("24").unwrap(), 1440);
-        assert_eq!(parse_hours("0").unwrap_err().code, "out_of_range");
-        assert_eq!(parse_hours("25").unwrap_err().code, "out_of_range");
-        assert_eq!(parse_hours("two").unwrap_err().code, "invalid_number");
-        assert_eq!(parse_hours("NaN").unwrap_err().code, "invalid_number");
+    fn hours_are_positive_decimals_up_to_a_day_per_person_day() {
+        assert_eq!(parse_hours("2.5", 1).unwrap(), 150);
+        assert_eq!(parse_hours("24", 1).unwrap(), 1440);
+        assert_eq!(parse_hours("0", 1).unwrap_err().code, "out_of_range");
+        assert_eq!(parse_hours("25", 1).unwrap_err().code, "out_of_range");
+        assert_eq!(parse_hours("72", 3).unwrap(), 72 * 60);
+        assert_eq!(parse_hours("72.5", 3).unwrap_err().code, "out_of_range");
+        assert_eq!(parse_hours("two", 1).unwrap_err().code, "invalid_number");
+        assert_eq!(parse_hours("NaN", 1).unwrap_err().code, "invalid_number");
+    }
+
+    #[test]
+    fn days_and_end_dates_default_to_a_one_day_event() {
+        let start = NaiveDate::from_ymd_opt(2011, 12, 1);
+        assert_eq!(parse_days("").unwrap(), 1);
+        assert_eq!(parse_days("3").unwrap(), 3);
+        assert_eq!(parse_days("0").unwrap_err().code, "invalid_days");
+        assert_eq!(parse_days("1.5").unwrap_err().code, "invalid_days");
+        assert_eq!(parse_end("", start).unwrap(), start);
+        assert_eq!(
+            parse_end("2011-12-03", start).unwrap(),
+            NaiveDate::from_ymd_opt(2011, 12, 3)
+        );
+        assert_eq!(
+            parse_end("2011-11-30", start).unwrap_err().code,
+            "before_start"
+        );
+        assert_eq!(parse_end("2012-01-31", start).unwrap_err().code, "too_long");
+        assert_eq!(parse_end("3 Dec", start).unwrap_err().code, "invalid_date");
     }
 }

@@ -40,6 +40,15 @@ pub type Records = (Vec<(u64, csv::StringRecord)>, Vec<FieldError>);
 
 /// Reads CSV text into records, reporting encoding and shape errors by line.
 pub fn read_csv(bytes: &[u8], header: &[&str]) -> Result<Records, Vec<FieldError>> {
+    read_csv_versions(bytes, &[header]).map(|(_, records)| records)
+}
+
+/// The same for a file that may come in several versions (column sets): the header says which,
+/// and the index of the one it matched comes back with the records.
+pub fn read_csv_versions(
+    bytes: &[u8],
+    versions: &[&[&str]],
+) -> Result<(usize, Records), Vec<FieldError>> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -53,16 +62,18 @@ pub fn read_csv(bytes: &[u8], header: &[&str]) -> Result<Records, Vec<FieldError
             ]);
         }
     };
-    if got != header {
+    let Some(version) = versions.iter().position(|h| got == *h) else {
+        let expected: Vec<String> = versions.iter().map(|h| h.join(",")).collect();
         return Err(vec![
             FieldError::new(
                 "header",
                 "wrong_header",
-                format!("expected the header {}", header.join(",")),
+                format!("expected the header {}", expected.join(" or ")),
             )
             .at_line(1),
         ]);
-    }
+    };
+    let header = versions[version];
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for record in reader.records() {
@@ -94,7 +105,7 @@ pub fn read_csv(bytes: &[u8], header: &[&str]) -> Result<Records, Vec<FieldError
             }
         }
     }
-    Ok((rows, errors))
+    Ok((version, (rows, errors)))
 }
 
 pub fn rejected(errors: Vec<FieldError>) -> AppError {

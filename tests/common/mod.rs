@@ -594,6 +594,22 @@ where
 }
 
 /// Asserts a problem+json response with the given status and code, and returns the body.
+/// An import's rejection report as (line, field, code), in the order given.
+pub fn import_errors(problem: &serde_json::Value) -> Vec<(u64, String, String)> {
+    let lines = problem["errors"].as_array().expect("errors[]");
+    lines
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().expect("text").to_owned();
+            (
+                e["line"].as_u64().expect("line"),
+                text("field"),
+                text("code"),
+            )
+        })
+        .collect()
+}
+
 pub fn assert_problem(
     got: &(u16, String, serde_json::Value),
     status: u16,
