@@ -105,6 +105,8 @@ pub struct AuthSettings {
     pub login_address_burst: u32,
     pub login_address_period_secs: u64,
     pub trust_forwarded_for: bool,
+    pub invitation_ttl_hours: u32,
+    pub reset_ttl_minutes: u32,
     pub idp: IdpSettings,
 }
 
@@ -137,6 +139,25 @@ pub struct ServerSettings {
     pub upload_limit_bytes: usize,
     pub client_request_timeout_ms: u64,
     pub keep_alive_secs: u64,
+    pub public_url: String,
+}
+
+impl ServerSettings {
+    /// The address people reach the service at, without a trailing slash: every link that
+    /// leaves the service (invitations, password resets, calendar feeds) starts with it. Unset,
+    /// the listening address (right for one machine, wrong behind a proxy: production refuses it).
+    pub fn public_base(&self) -> String {
+        let configured = self.public_url.trim().trim_end_matches('/');
+        if configured.is_empty() {
+            let host = match self.host.as_str() {
+                "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+                h => h,
+            };
+            format!("http://{host}:{}", self.port)
+        } else {
+            configured.to_owned()
+        }
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -343,10 +364,28 @@ impl Settings {
                 "attendance.default_minutes_per_day must be 1 to 1440".into(),
             ));
         }
+        let public = self.server.public_url.trim();
+        if !(public.is_empty() || public.starts_with("https://") || public.starts_with("http://")) {
+            return Err(SettingsError::Invalid(
+                "server.public_url must start with https:// or http://".into(),
+            ));
+        }
+        if self.auth.invitation_ttl_hours == 0 || self.auth.reset_ttl_minutes == 0 {
+            return Err(SettingsError::Invalid(
+                "auth.invitation_ttl_hours and auth.reset_ttl_minutes must be positive".into(),
+            ));
+        }
         if !self.is_production() {
             return Ok(());
         }
         let mut problems = Vec::new();
+        if public.is_empty() {
+            problems.push(
+                "server.public_url is not set: links in invitation and password mails would \
+                 point at the listening address (set e.g. https://volunteer.example.com)"
+                    .to_owned(),
+            );
+        }
         if self.jwt.secret.is_empty() {
             problems.push(
                 "jwt.secret is not set: set TOMONI__JWT__SECRET or TOMONI__JWT__SECRET_FILE \
@@ -420,6 +459,20 @@ mod tests {
         let err = production().validate().unwrap_err().to_string();
         assert!(err.contains("jwt.secret is not set"), "{err}");
         assert!(err.contains("delivers nowhere"), "{err}");
+        assert!(err.contains("server.public_url is not set"), "{err}");
+    }
+
+    #[test]
+    fn the_public_base_is_configured_or_the_listening_address() {
+        let mut s = Settings::defaults().unwrap();
+        assert_eq!(s.server.public_base(), "http://127.0.0.1:8080");
+        s.server.host = "0.0.0.0".into();
+        assert_eq!(s.server.public_base(), "http://127.0.0.1:8080");
+        s.server.public_url = "https://volunteer.example.com/".into();
+        assert_eq!(s.server.public_base(), "https://volunteer.example.com");
+        s.validate().unwrap();
+        s.server.public_url = "volunteer.example.com".into();
+        assert!(s.validate().unwrap_err().to_string().contains("https://"));
     }
 
     #[test]
@@ -428,6 +481,7 @@ mod tests {
         s.jwt.secret = Secret::new("x".repeat(32));
         s.mail.transport = MailTransport::Smtp;
         s.mail.smtp.host = "smtp.example.com".into();
+        s.server.public_url = "https://volunteer.example.com".into();
         s.validate().unwrap();
         assert_eq!(s.log_format(), LogFormat::Json);
         s.jwt.secret = Secret::new("short");

@@ -78,6 +78,9 @@ struct ImportArgs {
     /// Check and report, write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Users: mail every new active account an invitation to set its password.
+    #[arg(long)]
+    invite: bool,
 }
 
 #[derive(Subcommand)]
@@ -235,8 +238,7 @@ fn mail_worker(settings: Settings) -> anyhow::Result<()> {
     let state = AppState::init(settings)?;
     let worker = tomoni::mail::worker::Worker::new(
         state.pool.clone(),
-        &state.settings.mail,
-        &state.settings.data.dir,
+        &state.settings,
         Some(state.metrics.clone()),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -282,12 +284,19 @@ fn import(settings: Settings, what: ImportCommand) -> anyhow::Result<()> {
     let (conn, dry_run) = (&mut conn, args.dry_run);
     let summary = match what {
         ImportCommand::Users(_) => tomoni::people::import::import(
-            conn, &caller, &bytes, dry_run, None, progress,
+            conn,
+            &caller,
+            &bytes,
+            dry_run,
+            args.invite
+                .then(|| chrono::Duration::hours(i64::from(settings.auth.invitation_ttl_hours))),
+            None,
+            progress,
         )
         .map(|r| {
             format!(
-                "{} rows: {} created, {} updated",
-                r.rows, r.created, r.updated
+                "{} rows: {} created, {} updated, {} invited",
+                r.rows, r.created, r.updated, r.invited
             )
         }),
         ImportCommand::Participations(_) => tomoni::exports::import::import(

@@ -25,6 +25,8 @@ pub mod kind {
     pub const HOURS_APPROVED: &str = "hours_approved";
     pub const HOURS_REJECTED: &str = "hours_rejected";
     pub const EVENT_CHANGED: &str = "event_changed";
+    pub const INVITATION: &str = "invitation";
+    pub const PASSWORD_RESET: &str = "password_reset";
 }
 
 /// One message to queue. The recipient's address and locale are read from the user at enqueue

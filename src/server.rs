@@ -46,8 +46,7 @@ pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<S
     if state.settings.mail.worker_enabled {
         let worker = crate::mail::worker::Worker::new(
             state.pool.clone(),
-            &state.settings.mail,
-            &state.settings.data.dir,
+            &state.settings,
             Some(state.metrics.clone()),
         )
         .map_err(std::io::Error::other)?;

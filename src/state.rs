@@ -14,6 +14,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub tokens: auth::tokens::TokenKeys,
     pub login_limiter: auth::ratelimit::LoginLimiter,
+    /// "Forgot password" requests, on the sign-in budgets but counted apart from sign-ins.
+    pub reset_limiter: auth::ratelimit::LoginLimiter,
     /// Check-in attempts per employee and event.
     pub check_in_limiter: auth::ratelimit::CheckInLimiter,
     /// The external identity provider, when configured.
@@ -65,6 +67,7 @@ impl AppState {
         let secret = auth::secret::resolve(&settings)?;
         let tokens = auth::tokens::TokenKeys::new(&secret, &settings.jwt);
         let login_limiter = auth::ratelimit::LoginLimiter::new(&settings.auth);
+        let reset_limiter = auth::ratelimit::LoginLimiter::new(&settings.auth);
         let check_in_limiter = auth::ratelimit::CheckInLimiter::new(
             settings.attendance.check_in_attempt_burst,
             settings.attendance.check_in_attempt_period_secs,
@@ -77,6 +80,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::new()),
             tokens,
             login_limiter,
+            reset_limiter,
             check_in_limiter,
             idp,
             idempotency_key: config::Secret::new(format!("idempotency:{}", secret.expose())),

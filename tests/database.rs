@@ -87,6 +87,7 @@ async fn schema_matches_migrations(backend: Backend) {
         audit_log,
         idempotency_keys,
         refresh_tokens,
+        password_links,
         stats_year,
         stats_program_month,
         stats_members,

@@ -17,13 +17,8 @@ use tomoni::mail::worker::{Pass, Worker};
 /// An app whose mail goes to `port` on loopback (plain SMTP); the worker is driven by the test.
 async fn app_mailing_to(backend: &Backend, port: u16) -> TestApp {
     let db = TestDb::new(backend);
-    let mut settings = db.settings();
-    settings.mail.transport = MailTransport::Smtp;
-    settings.mail.smtp.host = "127.0.0.1".into();
-    settings.mail.smtp.port = port;
-    settings.mail.smtp.tls = SmtpTls::None;
+    let mut settings = common::smtp::mailing_to(db.settings(), port);
     settings.mail.from = "Volunteering <volunteering@example.com>".into();
-    settings.mail.retry_base_ms = 0;
     settings.mail.max_attempts = 5;
     TestApp::spawn_with(db, settings).await
 }
@@ -32,8 +27,7 @@ fn worker(app: &TestApp) -> Worker {
     let state = tomoni::AppState::init(app.settings.clone()).expect("state");
     Worker::new(
         state.pool.clone(),
-        &state.settings.mail,
-        &state.settings.data.dir,
+        &state.settings,
         Some(state.metrics.clone()),
     )
     .expect("worker")

@@ -909,7 +909,10 @@ async fn calendars_show_events_and_the_personal_feed(backend: Backend) {
     let (_, _, created) = app
         .call("POST", "/api/v1/me/calendar-token", Some(&token), None)
         .await;
-    let url = created["url"].as_str().unwrap().to_owned();
+    let absolute = created["url"].as_str().unwrap().to_owned();
+    let base = app.url("");
+    assert!(absolute.starts_with(&base), "{absolute} is on {base}");
+    let url = absolute[base.len()..].to_owned();
     let (status, _, feed) = text(url.clone(), None).await;
     assert_eq!(status, 200, "no bearer token needed: {feed}");
     assert!(feed.contains(&format!("UID:{confirmed}@tomoni")), "{feed}");
@@ -922,7 +925,7 @@ async fn calendars_show_events_and_the_personal_feed(backend: Backend) {
         .call("POST", "/api/v1/me/calendar-token", Some(&token), None)
         .await;
     assert_eq!(text(url, None).await.0, 404, "the old URL stops working");
-    let new_url = rotated["url"].as_str().unwrap().to_owned();
+    let new_url = rotated["url"].as_str().unwrap()[base.len()..].to_owned();
     assert_eq!(text(new_url.clone(), None).await.0, 200);
     let (status, _, _) = app
         .call("DELETE", "/api/v1/me/calendar-token", Some(&token), None)

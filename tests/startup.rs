@@ -82,6 +82,7 @@ fn production_refuses_unsafe_settings_and_names_them() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("jwt.secret is not set"), "{stderr}");
     assert!(stderr.contains("delivers nowhere"), "{stderr}");
+    assert!(stderr.contains("server.public_url is not set"), "{stderr}");
     assert!(
         files_in(dir.path()).is_empty(),
         "refused before touching anything"
@@ -98,6 +99,10 @@ fn secrets_are_read_from_files_in_production() {
         .env("TOMONI__JWT__SECRET_FILE", &secret)
         .env("TOMONI__MAIL__TRANSPORT", "smtp")
         .env("TOMONI__MAIL__SMTP__HOST", "127.0.0.1")
+        .env(
+            "TOMONI__SERVER__PUBLIC_URL",
+            "https://volunteer.example.com",
+        )
         .env("TOMONI__LOG__FORMAT", "auto")
         .arg("migrate")
         .output()

@@ -1,4 +1,4 @@
-//! Sign-in endpoints: login, refresh, logout.
+//! Sign-in endpoints: login, refresh, logout, and setting a password through an emailed link.
 
 use crate::http::resource;
 use std::net::IpAddr;
@@ -175,14 +175,96 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    #[schema(example = "a.tanaka@example.com")]
+    pub email: String,
+}
+
+/// The one answer to a reset request, whoever asked.
+#[derive(Serialize, ToSchema)]
+pub struct ResetAccepted {
+    pub detail: &'static str,
+}
+
+/// "Forgot password": mails a single-use link (valid `auth.reset_ttl_minutes`) to the address
+/// when it belongs to an active account.
+///
+/// The answer is the same whether or not the address has an account, so it cannot be used to
+/// find out who works here. Limited per address asked for and per client like sign-ins.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    responses(
+        (status = 202, description = "Accepted: a link is on its way if the address has an active account", body = ResetAccepted),
+        (status = 422, description = "The body is not a reset request", body = crate::error::Problem,
+         content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this address or client; see Retry-After",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn password_reset(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<ResetRequest>,
+) -> AppResult<HttpResponse> {
+    let email = body.into_inner().email;
+    let address = client_address(&req, state.settings.auth.trust_forwarded_for);
+    state
+        .reset_limiter
+        .check(&crate::input::normalize_email(&email), address)
+        .map_err(|wait| crate::auth::ratelimit::too_many_attempts("password reset", wait))?;
+    let ttl = chrono::Duration::minutes(i64::from(state.settings.auth.reset_ttl_minutes));
+    crate::http::with_conn(&state.pool, move |c| {
+        crate::auth::links::request_reset(c, &email, ttl)
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(ResetAccepted {
+        detail: "if the address belongs to an active account, a link to set a new password is on its way",
+    }))
+}
+
+/// A new password, with the secret from an invitation or reset link. No `Debug`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPasswordRequest {
+    /// The `token` of the link in the mail.
+    pub token: String,
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+/// Sets a password with the secret of an invitation or reset link. The link then stops working,
+/// and every other sign-in of the account ends (its refresh tokens are revoked).
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = SetPasswordRequest,
+    responses(
+        (status = 204, description = "Password set; sign in with it"),
+        (status = 400, description = "The link is unknown, used or expired (`invalid_link`)", body = crate::error::Problem,
+         content_type = "application/problem+json"),
+        (status = 422, description = "The password is too short", body = crate::error::Problem,
+         content_type = "application/problem+json"),
+    ))]
+pub async fn set_password(
+    state: web::Data<AppState>,
+    body: Json<SetPasswordRequest>,
+) -> AppResult<HttpResponse> {
+    let SetPasswordRequest { token, password } = body.into_inner();
+    let pool = state.pool.clone();
+    let user = web::block(move || crate::auth::links::redeem(&pool, &token, &password)).await??;
+    tracing::info!(user = %user, "password set through a link");
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// This module's routes (mounted by `server::routes`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/api/v1/auth/login", "POST").route(web::post().to(login)))
         .service(resource("/api/v1/auth/refresh", "POST").route(web::post().to(refresh_tokens)))
-        .service(resource("/api/v1/auth/logout", "POST").route(web::post().to(logout)));
+        .service(resource("/api/v1/auth/logout", "POST").route(web::post().to(logout)))
+        .service(
+            resource("/api/v1/auth/password-reset", "POST").route(web::post().to(password_reset)),
+        )
+        .service(resource("/api/v1/auth/password", "POST").route(web::post().to(set_password)));
 }
 
 /// This module's part of the OpenAPI document (merged by `api::openapi::document`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(login, refresh_tokens, logout))]
+#[openapi(paths(login, refresh_tokens, logout, password_reset, set_password))]
 pub struct Doc;

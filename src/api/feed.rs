@@ -40,6 +40,7 @@ pub async fn event_ics(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CalendarToken {
     /// Subscribe to this URL in a calendar app; anyone with it sees your confirmed events.
+    /// Absolute, on `server.public_url`.
     pub url: String,
     pub token: String,
 }
@@ -50,7 +51,10 @@ pub struct CalendarToken {
 pub async fn rotate_token(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     let token = with_conn(&state.pool, move |c| feed::rotate_token(c, &caller)).await?;
     Ok(HttpResponse::Created().json(CalendarToken {
-        url: format!("/api/v1/me/calendar.ics?token={token}"),
+        url: format!(
+            "{}/api/v1/me/calendar.ics?token={token}",
+            state.settings.server.public_base()
+        ),
         token,
     }))
 }

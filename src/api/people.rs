@@ -152,17 +152,48 @@ pub async fn patch(
     Ok(HttpResponse::Ok().json(user))
 }
 
+/// Mails the user an invitation: a single-use link to set their password, valid
+/// `auth.invitation_ttl_hours`, built on `server.public_url`. A new invitation replaces earlier
+/// links. Admins invite anyone, HR employees and coordinators. Users who sign in through the
+/// company identity provider need none.
+#[utoipa::path(post, path = "/api/v1/users/{id}/invitation", tag = "people", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 202, description = "Queued for sending", body = crate::people::changes::Invitation),
+        (status = 403, description = "Not an admin, or HR inviting an admin or HR account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account is deactivated (`user_inactive`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn invite(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    id: web::Path<uuid::Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = Id::from(id.into_inner());
+    let request_id = request_id.to_string();
+    let ttl = chrono::Duration::hours(i64::from(state.settings.auth.invitation_ttl_hours));
+    let invitation = with_conn(&state.pool, move |c| {
+        changes::invite(c, &caller, id, ttl, Some(request_id))
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(invitation))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct UsersImportQuery {
     /// Validate and report, write nothing.
     pub dry_run: Option<bool>,
+    /// Mail every new active account an invitation to set its password.
+    pub invite: Option<bool>,
 }
 
 /// Imports the employee roster from CSV (`employee_number,email,display_name,site_code,role,
 /// active`; UTF-8, optional BOM), upserting by employee number with the same rules as the API
 /// (HR may not grant the admin role). All rows land in one transaction or none do; a rejected
-/// file answers 422 `import_rejected` with every bad row.
+/// file answers 422 `import_rejected` with every bad row. With `invite=true` every new active
+/// account is mailed an invitation to set its password.
 #[utoipa::path(post, path = "/api/v1/users/import", tag = "people", security(("bearer" = [])),
     params(UsersImportQuery),
     request_body(content = String, content_type = "text/csv", description = "The CSV file"),
@@ -178,9 +209,21 @@ pub async fn import(
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
     let dry_run = q.dry_run.unwrap_or(false);
+    let invite = q
+        .invite
+        .unwrap_or(false)
+        .then(|| chrono::Duration::hours(i64::from(state.settings.auth.invitation_ttl_hours)));
     let request_id = request_id.to_string();
     let report = with_conn(&state.pool, move |c| {
-        crate::people::import::import(c, &caller, &body, dry_run, Some(request_id), |_, _| {})
+        crate::people::import::import(
+            c,
+            &caller,
+            &body,
+            dry_run,
+            invite,
+            Some(request_id),
+            |_, _| {},
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))
@@ -199,10 +242,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/api/v1/users/{id}", "GET, PATCH")
                 .route(web::get().to(get))
                 .route(web::patch().to(patch)),
-        );
+        )
+        .service(resource("/api/v1/users/{id}/invitation", "POST").route(web::post().to(invite)));
 }
 
 /// This module's part of the OpenAPI document (merged by `api::openapi::document`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(me, list, create, get, patch, import))]
+#[openapi(paths(me, list, create, get, patch, invite, import))]
 pub struct Doc;

@@ -2,6 +2,7 @@
 
 pub mod caller;
 pub mod idp;
+pub mod links;
 pub mod password;
 pub mod ratelimit;
 pub mod refresh;

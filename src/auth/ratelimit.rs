@@ -119,13 +119,11 @@ mod tests {
 
     fn settings(account_burst: u32, address_burst: u32) -> AuthSettings {
         AuthSettings {
-            bootstrap_admin_email: "admin@localhost".into(),
             login_account_burst: account_burst,
             login_account_period_secs: 60,
             login_address_burst: address_burst,
             login_address_period_secs: 60,
-            trust_forwarded_for: false,
-            idp: crate::config::Settings::defaults().unwrap().auth.idp,
+            ..crate::config::Settings::defaults().unwrap().auth
         }
     }
 

@@ -278,6 +278,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    password_links (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        purpose -> Text,
+        token_hash -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> UtcTime,
+        expires_at -> UtcTime,
+        used_at -> Nullable<UtcTime>,
+    }
+}
+
 diesel::joinable!(sites -> companies (company_id));
 diesel::joinable!(users -> sites (site_id));
 diesel::joinable!(coordinator_sites -> sites (site_id));
@@ -293,6 +309,7 @@ diesel::joinable!(attendance -> users (user_id));
 diesel::joinable!(attendance -> events (event_id));
 diesel::joinable!(attendance -> signups (signup_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(password_links -> users (user_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -312,6 +329,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     idempotency_keys,
     refresh_tokens,
+    password_links,
     stats_year,
     stats_program_month,
     stats_members,

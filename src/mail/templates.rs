@@ -142,6 +142,32 @@ const MORE: &[(&str, &str)] = &[
         "event_changed.ja.body",
         "{{ name }} さん\n\n{{ event.title }} の内容が変更されました。\n\n変更後: {{ event.when }}、{{ event.location or 'イベントページをご覧ください' }}\n変更前: {{ before.when }}、{{ before.location or '-' }}\n\nご都合が合わない場合は参加登録を取り消してください。",
     ),
+    (
+        "invitation.en.subject",
+        "Your volunteering account is ready",
+    ),
+    (
+        "invitation.en.body",
+        "Hello {{ name }},\n\nan account on the company's volunteering service has been made for you ({{ email }}). Choose your password here to sign in:\n\n{{ link }}\n\nThe link works once, for the next {{ hours }} hours. If it has expired, ask HR for a new invitation or use \"forgot password\" on the sign-in page.",
+    ),
+    (
+        "invitation.ja.subject",
+        "ボランティア活動サービスのアカウントのご案内",
+    ),
+    (
+        "invitation.ja.body",
+        "{{ name }} さん\n\nボランティア活動サービスのアカウント（{{ email }}）を作成しました。次のリンクからパスワードを設定してサインインしてください。\n\n{{ link }}\n\nこのリンクは1回限り、{{ hours }}時間有効です。期限が切れた場合は人事部に再送を依頼するか、サインイン画面の「パスワードを忘れた場合」をご利用ください。",
+    ),
+    ("password_reset.en.subject", "Set a new password"),
+    (
+        "password_reset.en.body",
+        "Hello {{ name }},\n\nsomeone (hopefully you) asked to set a new password for {{ email }}. Choose it here:\n\n{{ link }}\n\nThe link works once, for the next {{ minutes }} minutes. Setting a password signs you out everywhere else. If you did not ask for this, ignore this message: your password stays as it is.",
+    ),
+    ("password_reset.ja.subject", "パスワードの再設定"),
+    (
+        "password_reset.ja.body",
+        "{{ name }} さん\n\n{{ email }} のパスワード再設定のご依頼を受け付けました。次のリンクから新しいパスワードを設定してください。\n\n{{ link }}\n\nこのリンクは1回限り、{{ minutes }}分間有効です。パスワードを設定すると、ほかの端末ではサインアウトされます。お心当たりのない場合はこのメールを破棄してください。パスワードは変わりません。",
+    ),
 ];
 
 const LAYOUT: &str = "<!DOCTYPE html>\n<html lang=\"{{ locale }}\"><head><meta charset=\"utf-8\"><title>{{ subject }}</title></head>\n<body style=\"font-family: sans-serif; line-height: 1.5\">\n{% for p in paragraphs %}<p>{% for line in p %}{{ line }}{% if not loop.last %}<br>{% endif %}{% endfor %}</p>\n{% endfor %}<p style=\"color: #777; font-size: 12px\">tomoni — employee volunteering</p>\n</body></html>\n";
@@ -257,6 +283,27 @@ mod tests {
         }
         let ja = t.render("signup_waitlisted", "ja", ctx()).unwrap();
         assert!(ja.text.contains("キャンセル待ち 3 番目"));
+    }
+
+    #[test]
+    fn link_mails_carry_the_link_in_both_languages() {
+        let t = Templates::new();
+        let ctx = context! { name => "Aiko", email => "aiko@example.com",
+        link => "https://volunteer.example.com/set-password?token=abc", hours => 168, minutes => 60 };
+        for kind in ["invitation", "password_reset"] {
+            for locale in ["en", "ja"] {
+                let r = t.render(kind, locale, ctx.clone()).unwrap();
+                assert!(
+                    r.text
+                        .contains("https://volunteer.example.com/set-password?token=abc"),
+                    "{kind} {locale}"
+                );
+                assert!(r.text.contains("aiko@example.com"), "{kind} {locale}");
+                assert!(r.html.contains("set-password?token=abc"), "{kind} {locale}");
+            }
+        }
+        let ja = t.render("invitation", "ja", ctx).unwrap();
+        assert!(ja.text.contains("168時間有効"), "{}", ja.text);
     }
 
     #[test]

@@ -188,9 +188,13 @@ pub fn compose(
     conn: &mut AnyConnection,
     templates: &Templates,
     from: &str,
+    public_base: &str,
     row: &Claimed,
 ) -> AppResult<Option<Message>> {
     let payload: Value = serde_json::from_str(&row.payload).map_err(AppError::internal)?;
+    if matches!(row.kind.as_str(), kind::INVITATION | kind::PASSWORD_RESET) {
+        return compose_link(conn, templates, from, public_base, row, &payload);
+    }
     let id_of = |key: &str| -> Option<Id> { payload[key].as_str().and_then(|s| s.parse().ok()) };
     let mut hours = String::new();
     let event_id = match id_of("event_id") {
@@ -210,13 +214,7 @@ pub fn compose(
     if row.kind == kind::REMINDER && !reminder_applies(conn, &payload, &event)? {
         return Ok(None);
     }
-    let name: String = match row.user_id {
-        Some(u) => users::table
-            .filter(users::id.eq(u))
-            .select(users::display_name)
-            .first(conn)?,
-        None => String::new(),
-    };
+    let name = display_name(conn, row.user_id)?;
     let ctx = context! {
         name,
         event => context! { title => &event.title, when => crate::time::describe_span(event.starts_at, event.ends_at, &event.timezone), location => &event.location },
@@ -230,22 +228,7 @@ pub fn compose(
         },
     };
     let r = templates.render(&row.kind, &row.locale, ctx)?;
-    let bad = |e: lettre::address::AddressError| AppError::internal(e);
-    let domain = from
-        .rsplit_once('@')
-        .map(|(_, d)| d.trim_end_matches('>'))
-        .unwrap_or("tomoni.invalid");
-    let safe_key: String = row
-        .dedupe_key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-.".contains(c) {
-                c
-            } else {
-                '.'
-            }
-        })
-        .collect();
+    let subject = r.subject.clone();
     let alternative = MultiPart::alternative()
         .singlepart(SinglePart::plain(r.text))
         .singlepart(SinglePart::html(r.html));
@@ -262,14 +245,78 @@ pub fn compose(
     } else {
         alternative
     };
+    envelope(from, row, subject, body).map(Some)
+}
+
+/// The recipient's name as the greeting uses it (empty for a message to no user).
+fn display_name(conn: &mut AnyConnection, user: Option<Id>) -> AppResult<String> {
+    Ok(match user {
+        Some(u) => users::table
+            .filter(users::id.eq(u))
+            .select(users::display_name)
+            .first(conn)?,
+        None => String::new(),
+    })
+}
+
+/// A message to the row's recipient, its Message-ID derived from the dedupe key.
+fn envelope(from: &str, row: &Claimed, subject: String, body: MultiPart) -> AppResult<Message> {
+    let bad = |e: lettre::address::AddressError| AppError::internal(e);
+    let domain = from
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>'))
+        .unwrap_or("tomoni.invalid");
+    let safe_key: String = row
+        .dedupe_key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-.".contains(c) {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
     Message::builder()
         .from(from.parse().map_err(bad)?)
         .to(row.to_address.parse().map_err(bad)?)
-        .subject(r.subject)
+        .subject(subject)
         .message_id(Some(format!("<{safe_key}@{domain}>")))
         .multipart(body)
-        .map(Some)
         .map_err(AppError::internal)
+}
+
+/// An invitation or password-reset mail: the link's secret is minted here, so it exists only
+/// in the message; `None` (withdrawn) when the link was used, replaced or expired meanwhile.
+fn compose_link(
+    conn: &mut AnyConnection,
+    templates: &Templates,
+    from: &str,
+    public_base: &str,
+    row: &Claimed,
+    payload: &Value,
+) -> AppResult<Option<Message>> {
+    let link: Id = payload["link_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| AppError::internal("outbox payload names no link"))?;
+    let Some((secret, expires)) = crate::auth::links::mint(conn, link)? else {
+        return Ok(None);
+    };
+    let name = display_name(conn, row.user_id)?;
+    let left = expires.get() - chrono::Utc::now();
+    let ctx = context! {
+        name,
+        email => &row.to_address,
+        link => format!("{public_base}/set-password?token={secret}"),
+        hours => (left.num_minutes() + 59) / 60,
+        minutes => left.num_minutes().max(1),
+    };
+    let r = templates.render(&row.kind, &row.locale, ctx)?;
+    let body = MultiPart::alternative()
+        .singlepart(SinglePart::plain(r.text))
+        .singlepart(SinglePart::html(r.html));
+    envelope(from, row, r.subject, body).map(Some)
 }
 
 /// A queued message that no longer applies (a reminder for a cancelled sign-up).
@@ -340,6 +387,8 @@ pub struct Worker {
     pub settings: MailSettings,
     pub templates: std::sync::Arc<Templates>,
     pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    /// `server.public_base()`: where the links in mails point.
+    pub public_base: String,
 }
 
 /// Outcome of one pass over the queue.
@@ -354,16 +403,16 @@ pub struct Pass {
 impl Worker {
     pub fn new(
         pool: Pool,
-        settings: &MailSettings,
-        data_dir: &std::path::Path,
+        settings: &crate::config::Settings,
         metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     ) -> AppResult<Worker> {
         Ok(Worker {
             pool,
-            mailer: Mailer::from_settings(settings, data_dir)?,
-            settings: settings.clone(),
+            mailer: Mailer::from_settings(&settings.mail, &settings.data.dir)?,
+            settings: settings.mail.clone(),
             templates: std::sync::Arc::new(Templates::new()),
             metrics,
+            public_base: settings.server.public_base(),
         })
     }
 
@@ -383,15 +432,16 @@ impl Worker {
         .await??;
         let mut pass = Pass::default();
         for row in claimed {
-            let (pool, templates, from) = (
+            let (pool, templates, from, base) = (
                 self.pool.clone(),
                 self.templates.clone(),
                 self.settings.from.clone(),
+                self.public_base.clone(),
             );
             let r = row.clone();
             let message = actix_web::web::block(move || {
                 let mut conn = pool.get()?;
-                compose(&mut conn, &templates, &from, &r)
+                compose(&mut conn, &templates, &from, &base, &r)
             })
             .await?;
             let outcome = match message {

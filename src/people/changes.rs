@@ -120,6 +120,78 @@ fn check_grant(caller: &Caller, role: Role) -> AppResult<()> {
     }
 }
 
+/// HR may change employees' and coordinators' accounts (and its own), never an admin's or
+/// another HR account; admins change any.
+fn check_account(caller: &Caller, role: Role, is_self: bool) -> AppResult<()> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Hr if role == Role::Admin || (role == Role::Hr && !is_self) => Err(
+            AppError::forbidden(format!("HR may not change a {role} account")),
+        ),
+        Role::Hr => Ok(()),
+        _ => Err(AppError::forbidden("only admins and HR manage accounts")),
+    }
+}
+
+/// An invitation as the API answers it (the link itself is only in the mail).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Invitation {
+    pub user_id: uuid::Uuid,
+    /// Where the mail goes.
+    pub email: String,
+    /// The link works once, until then.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Sends `target` an invitation to set a password (a new link; earlier ones stop working).
+/// Inviting sets a password on someone's account, so it takes the right to change that account.
+pub fn invite(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    target: Id,
+    ttl: chrono::Duration,
+    request_id: Option<String>,
+) -> AppResult<Invitation> {
+    let user = users::find(conn, target)?.ok_or_else(|| AppError::not_found("no such user"))?;
+    if !Visibility::of(caller).allows(&user) {
+        return Err(AppError::not_found("no such user"));
+    }
+    super::require_manager(caller)?;
+    check_account(caller, user.role, caller.id == target)?;
+    if !user.active {
+        return Err(AppError::conflict(
+            "user_inactive",
+            "the account is deactivated; activate it before inviting",
+        ));
+    }
+    let expires = write_transaction(conn, |conn| -> AppResult<Timestamp> {
+        let (link, expires) = crate::auth::links::issue(
+            conn,
+            target,
+            crate::auth::links::Purpose::Invitation,
+            ttl,
+            Some(caller.id),
+        )?;
+        audit::record(
+            conn,
+            audit::Entry {
+                actor: Some(caller.id),
+                action: "user.invited",
+                entity_type: "user",
+                entity_id: Some(target.to_string()),
+                details: json!({ "link_id": link, "expires_at": expires.get() }),
+                request_id,
+            },
+        )?;
+        Ok(expires)
+    })?;
+    Ok(Invitation {
+        user_id: target.into(),
+        email: user.email,
+        expires_at: expires.get(),
+    })
+}
+
 fn check_sites_exist(conn: &mut AnyConnection, field: &str, ids: &[Id]) -> AppResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -236,12 +308,7 @@ pub fn update(
     match caller.role {
         Role::Admin => {}
         Role::Hr => {
-            if before.role == Role::Admin || (before.role == Role::Hr && !is_self) {
-                return Err(AppError::forbidden(format!(
-                    "HR may not change a {} account",
-                    before.role
-                )));
-            }
+            check_account(caller, before.role, is_self)?;
             if let Some(role) = patch.role {
                 check_grant(caller, role)?;
             }

@@ -31,6 +31,8 @@ pub struct UsersReport {
     pub rows: usize,
     pub created: usize,
     pub updated: usize,
+    /// New active accounts mailed an invitation (with `invite`).
+    pub invited: usize,
     pub dry_run: bool,
 }
 
@@ -44,11 +46,14 @@ struct Row {
     active: bool,
 }
 
+/// With `invite` (the links' lifetime), every new active account is mailed an invitation in
+/// the import's transaction; existing accounts are left alone (re-invite them one by one).
 pub fn import(
     conn: &mut AnyConnection,
     caller: &Caller,
     bytes: &[u8],
     dry_run: bool,
+    invite: Option<chrono::Duration>,
     request_id: Option<String>,
     mut progress: impl FnMut(u64, u64),
 ) -> AppResult<UsersReport> {
@@ -180,10 +185,18 @@ pub fn import(
         .iter()
         .filter(|r| existing.contains_key(&r.number))
         .count();
+    let invited = match invite {
+        Some(_) => rows
+            .iter()
+            .filter(|r| r.active && !existing.contains_key(&r.number))
+            .count(),
+        None => 0,
+    };
     let report = UsersReport {
         rows: rows.len(),
         created: rows.len() - updated,
         updated,
+        invited,
         dry_run,
     };
     if dry_run {
@@ -230,6 +243,9 @@ pub fn import(
                             ..UserPatch::default()
                         };
                         changes::update(conn, caller, Id::from(user.id), patch, request_id.clone())
+                            .map_err(at_line)?;
+                    } else if let Some(ttl) = invite {
+                        changes::invite(conn, caller, Id::from(user.id), ttl, request_id.clone())
                             .map_err(at_line)?;
                     }
                 }

@@ -249,11 +249,15 @@ impl TestApp {
     }
 
     /// Starts the app on `db` with adjusted settings.
-    pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
-        let state = AppState::init(settings.clone()).expect("app state");
-        let pool = state.pool.clone();
+    pub async fn spawn_with(db: TestDb, mut settings: Settings) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let addr = listener.local_addr().expect("local addr");
+        if settings.server.public_url.is_empty() {
+            // Links in mails and feed URLs point at this very server.
+            settings.server.public_url = format!("http://{addr}");
+        }
+        let state = AppState::init(settings.clone()).expect("app state");
+        let pool = state.pool.clone();
         let server = tomoni::server::build_server(state, listener).expect("build server");
         let handle = server.handle();
         actix_web::rt::spawn(server);

@@ -8,6 +8,16 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+/// `settings` with mail sent over plain SMTP to a sink on loopback `port`, retried at once.
+pub fn mailing_to(mut settings: tomoni::config::Settings, port: u16) -> tomoni::config::Settings {
+    settings.mail.transport = tomoni::config::MailTransport::Smtp;
+    settings.mail.smtp.host = "127.0.0.1".into();
+    settings.mail.smtp.port = port;
+    settings.mail.smtp.tls = tomoni::config::SmtpTls::None;
+    settings.mail.retry_base_ms = 0;
+    settings
+}
+
 /// One received message.
 #[derive(Debug, Clone)]
 pub struct Received {
