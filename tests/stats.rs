@@ -165,7 +165,7 @@ Number of programs,3,2,-1,-33.3\r
 Number of participants (cumulative),6,5,-1,-16.7\r
 Unique participants,4,4,0,0.0\r
 Person-days,6,5,-1,-16.7\r
-Volunteer time (hours),14,11,-4,-25.0\r
+Volunteer time (hours),14.0,10.5,-3.5,-25.0\r
 Biodiversity participants,5,2,-3,-60.0\r
 Disaster relief participants,2,0,-2,-100.0\r
 Active sites,3,3,0,0.0\r
@@ -233,7 +233,7 @@ async fn the_report_table_equals_the_hand_counted_one(backend: Backend) {
     assert_eq!(
         overseas["years"][0]["figures"],
         json!({"sites": 1, "programs": 1, "participants": 2,
-        "unique_participants": 2, "person_days": 2, "volunteer_hours": 4.0, "biodiversity_participants": 2,
+        "unique_participants": 2, "person_days": 2, "volunteer_hours": 4.0, "volunteer_minutes": 240, "biodiversity_participants": 2,
         "disaster_relief_participants": 2, "active_sites": 1, "implementation_rate": 100.0})
     );
     let (_, _, at_a) = app
@@ -279,6 +279,155 @@ async fn the_report_table_equals_the_hand_counted_one(backend: Backend) {
     );
 }
 
+/// The fiscal year (April start) that `day` falls in.
+fn fiscal_of(day: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    if day.month() >= 4 {
+        day.year() + 1
+    } else {
+        day.year()
+    }
+}
+
+/// The first moment of fiscal year `fy` in Tokyo, plus `months`.
+fn fiscal_start(fy: i32, months: u32) -> DateTime<Utc> {
+    let first = d(fy - 1, 4, 1)
+        .checked_add_months(chrono::Months::new(months))
+        .unwrap();
+    Utc.from_utc_datetime(&first.and_hms_opt(0, 0, 0).unwrap()) - chrono::Duration::hours(9)
+}
+
+/// Without years the report shows the last three completed fiscal years; the running year,
+/// asked for, is marked and compared with the same months of the year before; the CSV's change
+/// column is the difference of the figures it prints.
+async fn the_report_reads_right_for_completed_and_running_years(backend: Backend) {
+    use chrono::Datelike;
+    let app = TestApp::spawn(backend).await;
+    let a = site(&app, "A", "domestic", d(2000, 4, 1), None);
+    let admin = app.user(Role::Admin, None);
+    let people: Vec<Id> = app
+        .employees(11, Some(a))
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let today = Utc::now().date_naive();
+    let current = fiscal_of(today);
+    let conn = &mut app.conn();
+    let p = programme(conn, a, "P1", &[]);
+    let by = admin.id;
+    // Two years ago: 2 x 1129 min = 37.63 h. Last year: 10 x 1400 + 2 min = 233.37 h, one of
+    // them in the year's last month. This year so far: 3 people.
+    // (Records longer than their event wait for a person's approval.)
+    let e = event(conn, p, by, fiscal_start(current - 2, 2), 3);
+    let long = record(conn, e, by, &[(people[0], 1129), (people[1], 1129)], true);
+    approval::approve(conn, &admin_caller(&admin), &long, None).unwrap();
+    let e = event(conn, p, by, fiscal_start(current - 1, 0), 3);
+    let lines: Vec<(Id, i32)> = people[..10].iter().map(|u| (*u, 1400)).collect();
+    let long = record(conn, e, by, &lines, true);
+    approval::approve(conn, &admin_caller(&admin), &long, None).unwrap();
+    let late = event(conn, p, by, fiscal_start(current - 1, 11), 3);
+    record(conn, late, by, &[(people[10], 2)], true);
+    let e = event(conn, p, by, fiscal_start(current, 0), 3);
+    record(
+        conn,
+        e,
+        by,
+        &[(people[0], 60), (people[1], 60), (people[2], 60)],
+        true,
+    );
+    let token = app.token(&admin);
+
+    let (status, _, report) = app.get_as(&token, "/api/v1/stats/mdd").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["from"].clone(), report["to"].clone()),
+        (json!(current - 3), json!(current - 1))
+    );
+    let years = report["years"].as_array().unwrap();
+    assert!(years.iter().all(|y| y["in_progress"] == false), "{report}");
+    assert_eq!(years[2]["figures"]["volunteer_hours"], 233.37);
+    assert_eq!(years[2]["change"]["volunteer_hours"]["absolute"], 195.74);
+
+    let path = format!("/api/v1/stats/mdd?from={}&to={current}", current - 1);
+    let (status, _, report) = app.get_as(&token, &path).await;
+    assert_eq!(status, 200, "{report}");
+    let running = &report["years"][1];
+    assert_eq!(running["in_progress"], true, "{report}");
+    let through = today
+        .with_day(1)
+        .unwrap()
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap()
+        .pred_opt()
+        .unwrap()
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap();
+    assert_eq!(running["compared_through"], through.to_string());
+    // The same months of last year hold the first event, and the last-month one only in March.
+    let before = if today.month() == 3 { 11 } else { 10 };
+    assert_eq!(running["figures"]["participants"], 3);
+    assert_eq!(
+        running["change"]["participants"]["absolute"],
+        3.0 - before as f64
+    );
+    assert!(
+        running["change"].get("unique_participants").is_none(),
+        "no same-period count of unique participants: {running}"
+    );
+    assert_eq!(report["years"][0]["in_progress"], false);
+    assert!(report["years"][0]["compared_through"].is_null());
+
+    // The chart: one panel per figure, titled with the years, every value written out.
+    let svg_path = format!(
+        "/api/v1/stats/mdd?from={}&to={}&format=svg",
+        current - 2,
+        current - 1
+    );
+    let (status, _, svg) = get_text(&app, &token, &svg_path).await;
+    assert_eq!(status, 200, "{svg}");
+    let title = format!("Fiscal {}\u{2013}{}", current - 2, current - 1);
+    assert!(
+        svg.contains(&format!("<title id=\"chart-title\">{title}</title>")),
+        "{svg}"
+    );
+    assert!(svg.contains("Participants (cumulative)") && svg.contains("Volunteer time (hours)"));
+    assert!(
+        svg.contains(">37.6<") && svg.contains(">233.4 (+520.2 %)<"),
+        "{svg}"
+    );
+    let (_, _, ja) = get_text(&app, &token, &format!("{svg_path}&lang=ja")).await;
+    assert!(
+        ja.contains(&format!("{}\u{ff5e}{}年度", current - 2, current - 1)),
+        "{ja}"
+    );
+    assert!(ja.contains("参加者数（延べ）"), "{ja}");
+
+    let csv_path = format!(
+        "/api/v1/stats/mdd?from={}&to={}&format=csv",
+        current - 2,
+        current - 1
+    );
+    let (status, _, csv) = get_text(&app, &token, &csv_path).await;
+    assert_eq!(status, 200, "{csv}");
+    assert!(
+        csv.contains("Volunteer time (hours),37.6,233.4,195.8,"),
+        "{csv}"
+    );
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let num = |i: usize| cells[i].parse::<f64>().unwrap();
+        let (before, now, change) = (num(1), num(2), num(3));
+        assert!(
+            (now - before - change).abs() < 1e-9,
+            "the change is the difference of the printed figures: {line}"
+        );
+        if before != 0.0 {
+            let percent = ((now - before) * 1000.0 / before).round() / 10.0;
+            assert!((num(4) - percent).abs() < 1e-9, "{line}");
+        }
+    }
+}
+
 async fn breakdowns_split_the_same_figures(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let h = handmade(&app);
@@ -299,14 +448,33 @@ async fn breakdowns_split_the_same_figures(backend: Backend) {
             )
         })
         .collect();
+    let labels: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(
-        rows,
+        labels,
         [
-            ("June".to_owned(), 3, 3),
-            ("December".to_owned(), 2, 2),
-            ("March".to_owned(), 1, 1)
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+            "January",
+            "February",
+            "March"
         ],
-        "fiscal order, April first"
+        "every month, in fiscal order"
+    );
+    let busy: Vec<&(String, i64, i64)> = rows.iter().filter(|r| r.1 > 0).collect();
+    assert_eq!(
+        busy,
+        [
+            &("June".to_owned(), 3, 3),
+            &("December".to_owned(), 2, 2),
+            &("March".to_owned(), 1, 1)
+        ]
     );
     let (_, _, by_site) = app
         .get_as(&token, "/api/v1/stats/mdd/2025/breakdown?by=site")
@@ -317,9 +485,15 @@ async fn breakdowns_split_the_same_figures(backend: Backend) {
         .iter()
         .map(|r| r["label"].as_str().unwrap())
         .collect();
-    assert_eq!(labels, ["Site A", "Site B"]);
+    assert_eq!(
+        labels,
+        ["Site A", "Site B", "Site C"],
+        "site C ran nothing but was open: its 0 % shows"
+    );
     assert_eq!(by_site["rows"][0]["figures"]["participants"], 4);
     assert_eq!(by_site["rows"][0]["figures"]["implementation_rate"], 100.0);
+    assert_eq!(by_site["rows"][2]["figures"]["participants"], 0);
+    assert_eq!(by_site["rows"][2]["figures"]["implementation_rate"], 0.0);
     let (_, _, by_category) = app
         .get_as(&token, "/api/v1/stats/mdd/2025/breakdown?by=category")
         .await;
@@ -333,9 +507,74 @@ async fn breakdowns_split_the_same_figures(backend: Backend) {
                 r["figures"]["participants"].as_i64().unwrap(),
             )
         })
+        .filter(|(_, n)| *n > 0)
         .collect();
-    assert_eq!(cats, [("biodiversity", 5), ("disaster_relief", 2)]);
-    assert_eq!(by_category["rows"][0]["figures"]["unique_participants"], 4);
+    assert_eq!(
+        cats,
+        [("biodiversity", 5), ("disaster_relief", 2), ("none", 1)]
+    );
+    let biodiversity = by_category["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "biodiversity")
+        .unwrap();
+    assert_eq!(biodiversity["figures"]["unique_participants"], 4);
+
+    // Rows add up to the total in every dimension (categories overlap by the 2 participants of
+    // the programme that is in two of them).
+    let additive = [
+        "participants",
+        "person_days",
+        "volunteer_minutes",
+        "biodiversity_participants",
+        "disaster_relief_participants",
+    ];
+    for (by, also, overlap) in [
+        ("site", &["programs", "sites", "active_sites"][..], 0),
+        ("company", &["programs", "sites", "active_sites"][..], 0),
+        ("region", &["programs", "sites", "active_sites"][..], 0),
+        ("theme", &["programs"][..], 0),
+        ("month", &[][..], 0),
+        ("category", &[][..], 2),
+    ] {
+        let (status, _, b) = app
+            .get_as(&token, &format!("/api/v1/stats/mdd/2025/breakdown?by={by}"))
+            .await;
+        assert_eq!(status, 200, "{b}");
+        let total = &b["total"];
+        assert_eq!(total["participants"], 6, "{b}");
+        // Category rows overlap on every line; their participants are checked with the overlap.
+        let checked: Vec<&str> = match by {
+            "category" => vec!["participants"],
+            _ => additive.iter().chain(also).copied().collect(),
+        };
+        for figure in checked {
+            let sum: i64 = b["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["figures"][figure].as_i64().unwrap())
+                .sum();
+            assert_eq!(
+                sum,
+                total[figure].as_i64().unwrap() + overlap,
+                "{figure} by {by}: {b}"
+            );
+        }
+    }
+
+    let (status, ct, csv) = get_text(
+        &app,
+        &token,
+        "/api/v1/stats/mdd/2025/breakdown?by=site&format=csv&bom=true",
+    )
+    .await;
+    assert_eq!(status, 200, "{csv}");
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    assert!(csv.starts_with('\u{feff}'), "a BOM for Excel");
+    let last = csv.lines().last().unwrap();
+    assert!(last.starts_with(",Total,2,3,6,"), "{csv}");
     assert_problem(
         &app.get_as(&token, "/api/v1/stats/mdd/2025/breakdown?by=weekday")
             .await,
@@ -535,12 +774,14 @@ async fn a_new_fiscal_start_month_rebuilds_the_summaries(backend: Backend) {
     assert_eq!(last["figures"]["participants"], 1 + 2 + 3);
     let (status, _, report) = app.get_as(&hr, "/api/v1/stats/mdd").await;
     assert_eq!(status, 200, "{report}");
-    let this_year = chrono::Utc::now().date_naive().format("%Y").to_string();
+    let last_year = chrono::Datelike::year(&chrono::Utc::now().date_naive()) - 1;
     assert_eq!(
-        report["to"].to_string(),
-        this_year,
-        "the current year, January calendar"
+        report["to"], last_year,
+        "the last completed year, January calendar"
     );
 }
 
-both_backends!(a_new_fiscal_start_month_rebuilds_the_summaries);
+both_backends!(
+    a_new_fiscal_start_month_rebuilds_the_summaries,
+    the_report_reads_right_for_completed_and_running_years
+);

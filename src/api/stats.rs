@@ -27,7 +27,8 @@ pub struct MddQuery {
     /// First fiscal year (default: two before `to`).
     #[param(minimum = 1900, maximum = 2200)]
     pub from: Option<i32>,
-    /// Last fiscal year (default: the current one).
+    /// Last fiscal year (default: the last completed one; the current year, asked for, is
+    /// marked `in_progress` and compared with the same months of the year before).
     #[param(minimum = 1900, maximum = 2200)]
     pub to: Option<i32>,
     /// At most one of site_id, company_id, region.
@@ -37,6 +38,11 @@ pub struct MddQuery {
     /// `json` (default), `csv` (the report table) or `svg` (a chart).
     #[param(pattern = "^(json|csv|svg)$")]
     pub format: Option<String>,
+    /// CSV: start with a byte-order mark (Excel then reads UTF-8).
+    pub bom: Option<bool>,
+    /// SVG: the chart's language, `en` (default) or `ja`.
+    #[param(pattern = "^(en|ja)$")]
+    pub lang: Option<String>,
 }
 
 /// The annual-report figures per fiscal year with the change on the year before. Counted from
@@ -58,9 +64,16 @@ pub async fn mdd_report(
         region: q.region.map(|r| r.as_str().to_owned()),
     };
     let (to, from) = (q.to, q.from);
-    let (fiscal, from, to, figures) =
-        with_conn(&state.pool, move |c| report::select(c, &scope, from, to)).await?;
-    let years = report::build(fiscal, from, to, &figures);
+    let lang = format_param(q.lang.as_deref(), &["en", "ja"])?;
+    let selected = with_conn(&state.pool, move |c| report::select(c, &scope, from, to)).await?;
+    let (fiscal, from, to) = (selected.fiscal, selected.from, selected.to);
+    let years = report::build(
+        fiscal,
+        from,
+        to,
+        &selected.figures,
+        selected.in_progress.as_ref(),
+    );
     match format {
         "csv" => Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
@@ -68,13 +81,13 @@ pub async fn mdd_report(
                 "Content-Disposition",
                 format!("attachment; filename=\"mdd-fy{from}-fy{to}.csv\""),
             ))
-            .body(report::csv(&years).map_err(AppError::internal)?)),
-        "svg" => Ok(HttpResponse::Ok()
-            .content_type("image/svg+xml")
-            .body(report::svg(
-                &years,
-                &format!("Volunteering, fiscal {from}-{to}"),
-            ))),
+            .body(report::csv(&years, q.bom.unwrap_or(false)).map_err(AppError::internal)?)),
+        "svg" => {
+            let lang = report::Lang::parse(Some(lang));
+            Ok(HttpResponse::Ok()
+                .content_type("image/svg+xml")
+                .body(report::svg(&years, &report::title(from, to, lang), lang)))
+        }
         _ => Ok(HttpResponse::Ok().json(MddReport {
             fiscal_year_start_month: fiscal.start_month(),
             from,
@@ -91,12 +104,18 @@ pub async fn mdd_report(
 #[serde(deny_unknown_fields)]
 pub struct BreakdownQuery {
     pub by: By,
+    /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+    /// CSV: start with a byte-order mark (Excel then reads UTF-8).
+    pub bom: Option<bool>,
 }
 
-/// One fiscal year's figures per site, company, region, theme, category or month.
+/// One fiscal year's figures per site, company, region, theme, category or month: every group,
+/// those with nothing recorded included, with the year's `total` (see `Breakdown`).
 #[utoipa::path(get, path = "/api/v1/stats/mdd/{fy}/breakdown", tag = "statistics", security(("bearer" = [])),
     params(("fy" = i32, Path, minimum = 1900, maximum = 2200, description = "Fiscal year"), BreakdownQuery),
-    responses((status = 200, description = "The groups", body = Breakdown),
+    responses((status = 200, description = "The groups (JSON; CSV with format=csv)", body = Breakdown),
               (status = 400, description = "Bad year or grouping", body = Problem, content_type = "application/problem+json")))]
 pub async fn mdd_breakdown(
     state: web::Data<AppState>,
@@ -105,12 +124,26 @@ pub async fn mdd_breakdown(
     q: web::Query<BreakdownQuery>,
 ) -> AppResult<HttpResponse> {
     let fy = checked_year("fiscal year", fy.into_inner())?;
+    let format = format_param(q.format.as_deref(), &["json", "csv"])?;
     let by = q.by;
     let result = with_conn(&state.pool, move |c| {
         let fiscal = rollup::calendar(c)?;
         breakdown::breakdown(c, fiscal, fy, by)
     })
     .await?;
+    if format == "csv" {
+        let by_name = serde_json::to_value(by)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"mdd-fy{fy}-by-{by_name}.csv\""),
+            ))
+            .body(breakdown::csv(&result, q.bom.unwrap_or(false)).map_err(AppError::internal)?));
+    }
     Ok(HttpResponse::Ok().json(result))
 }
 

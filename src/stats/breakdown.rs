@@ -37,12 +37,21 @@ pub struct BreakdownRow {
     pub figures: Figures,
 }
 
+/// Every group of the year, those with nothing recorded included (every site, company and
+/// region with a site open that year, every theme, category and month), so a 0 % rate shows
+/// and the rows add up: for site, company, region, theme and month the participants, person-days,
+/// minutes and category lines of the rows sum to `total` (programmes and sites too where a
+/// programme belongs to one group: site, company, region; programmes for theme). A programme
+/// in two categories counts in both category rows (as in the report's lines); programmes with
+/// none form the `none` row.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Breakdown {
     pub fiscal_year: i32,
     pub by: By,
     /// Months in fiscal order; other groups by label.
     pub rows: Vec<BreakdownRow>,
+    /// The year's figures for the whole group.
+    pub total: Figures,
 }
 
 #[derive(Default)]
@@ -118,6 +127,7 @@ pub fn breakdown(
             By::Company => vec![company.to_string()],
             By::Region => vec![region],
             By::Theme => vec![theme],
+            By::Category if in_cats.is_empty() => vec![NO_CATEGORY.to_owned()],
             By::Category => in_cats.clone(),
             By::Month => vec![month.to_string()],
         };
@@ -152,25 +162,33 @@ pub fn breakdown(
         .collect();
     let active = active_by_group(conn, fiscal, fy, by)?;
     let labels = labels(conn, by)?;
+    // Groups with nothing recorded still get their row.
+    let every: Vec<String> = match (by, &active) {
+        (By::Site | By::Company | By::Region, Some(open)) => open.keys().cloned().collect(),
+        (By::Month, _) => (1..=12).map(|m| m.to_string()).collect(),
+        _ => labels.keys().cloned().collect(),
+    };
+    for key in every {
+        groups.entry(key).or_default();
+    }
     let mut out: Vec<BreakdownRow> = groups
         .into_iter()
         .map(|(key, a)| {
+            let active_sites = active.as_ref().map(|m| m.get(&key).copied().unwrap_or(0));
             let mut f = Figures {
                 sites: a.sites.len() as i64,
                 programs: a.programs.len() as i64,
                 participants: a.participants,
                 unique_participants: uniques.get(&key_of(&key)).copied().map_or(0, i64::from),
                 person_days: a.days,
-                volunteer_hours: (a.minutes as f64 / 60.0 * 100.0).round() / 100.0,
                 biodiversity_participants: a.biodiversity,
                 disaster_relief_participants: a.disaster_relief,
-                active_sites: 0,
-                implementation_rate: None,
-            };
-            if let Some(n) = active.as_ref().map(|m| m.get(&key).copied().unwrap_or(0)) {
-                f.active_sites = n;
-                f.implementation_rate =
-                    (n > 0).then(|| (f.sites as f64 * 1000.0 / n as f64).round() / 10.0);
+                active_sites: active_sites.unwrap_or(0),
+                ..Figures::default()
+            }
+            .finish(a.minutes);
+            if active_sites.is_none() {
+                f.implementation_rate = None;
             }
             let label = match by {
                 By::Month => key
@@ -194,11 +212,49 @@ pub fn breakdown(
         }
         _ => out.sort_by(|a, b| a.label.cmp(&b.label).then(a.key.cmp(&b.key))),
     }
+    let total =
+        crate::stats::mdd::figures(conn, fiscal, fy..=fy, &crate::stats::mdd::Scope::default())?
+            .remove(&fy)
+            .unwrap_or_default();
     Ok(Breakdown {
         fiscal_year: fy,
         by,
         rows: out,
+        total,
     })
+}
+
+/// The key of the category row of programmes without a category.
+pub const NO_CATEGORY: &str = "none";
+
+/// The breakdown as a sheet: the group's key and label, then every figure, then the total.
+pub fn csv(b: &Breakdown, bom: bool) -> std::io::Result<Vec<u8>> {
+    use crate::sheet::{Cell, Sheet};
+    use crate::stats::mdd::Metric;
+    let mut sheet = Sheet::csv_in_memory(bom);
+    let mut header = vec!["Key", "Group"];
+    header.extend(Metric::ALL.iter().map(|m| m.label()));
+    sheet.header(&header)?;
+    let figures = |f: &Figures| -> Vec<Cell<'static>> {
+        Metric::ALL
+            .iter()
+            .map(|m| match f.get(*m) {
+                None => Cell::Text(""),
+                Some(v) if *m == Metric::ImplementationRate => Cell::Fixed(v, 1),
+                Some(v) if *m == Metric::VolunteerHours => Cell::Fixed(v, 2),
+                Some(v) => Cell::Number(v),
+            })
+            .collect()
+    };
+    for r in &b.rows {
+        let mut row = vec![Cell::Text(&r.key), Cell::Text(&r.label)];
+        row.extend(figures(&r.figures));
+        sheet.row(&row)?;
+    }
+    let mut row = vec![Cell::Text(""), Cell::Text("Total")];
+    row.extend(figures(&b.total));
+    sheet.row(&row)?;
+    sheet.finish()
 }
 
 /// Names for ids and codes.
@@ -216,9 +272,13 @@ fn labels(conn: &mut AnyConnection, by: By) -> QueryResult<HashMap<String, Strin
             .into_iter()
             .map(|(id, n)| (id.to_string(), n))
             .collect(),
-        By::Category => categories::table
-            .select((categories::code, categories::label))
-            .load(conn)?,
+        By::Category => {
+            let mut all: Vec<(String, String)> = categories::table
+                .select((categories::code, categories::label))
+                .load(conn)?;
+            all.push((NO_CATEGORY.into(), "No category".into()));
+            all
+        }
         By::Region => vec![
             ("domestic".into(), "Domestic".into()),
             ("overseas".into(), "Overseas".into()),

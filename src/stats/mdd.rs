@@ -52,6 +52,8 @@ pub struct Figures {
     pub person_days: i64,
     /// Approved minutes / 60, rounded to two decimals.
     pub volunteer_hours: f64,
+    /// The approved minutes themselves: exact, so rows of a breakdown add up to its total.
+    pub volunteer_minutes: i64,
     pub biodiversity_participants: i64,
     pub disaster_relief_participants: i64,
     /// Sites open on any day of the year.
@@ -144,7 +146,9 @@ impl Figures {
         })
     }
 
-    fn finish(mut self, minutes: i64) -> Figures {
+    /// Sets the figures derived from the others: hours from minutes, the implementation rate.
+    pub fn finish(mut self, minutes: i64) -> Figures {
+        self.volunteer_minutes = minutes;
         self.volunteer_hours = round2(minutes as f64 / 60.0);
         self.implementation_rate = (self.active_sites > 0)
             .then(|| round1(self.sites as f64 * 100.0 / self.active_sites as f64));
@@ -242,13 +246,100 @@ pub fn figures(
         .collect())
 }
 
-/// Sites open on any day of each year, within the scope (the registry is small: one read).
-fn active_sites(
+/// The figures of fiscal year `fy` from its first day through the end of the calendar month of
+/// `through`, from the programme-month summaries: what an unfinished year is compared with on
+/// the year before. Unique participants cannot be split by month (they are counted per year),
+/// so they stay 0 here and the report gives no change for them.
+pub fn figures_through(
     conn: &mut AnyConnection,
     fiscal: FiscalCalendar,
-    years: std::ops::RangeInclusive<i32>,
+    fy: i32,
+    through: NaiveDate,
     scope: &Scope,
-) -> AppResult<BTreeMap<i32, i64>> {
+) -> AppResult<Figures> {
+    use crate::db::schema::stats_program_month as spm;
+    let Some((first, _)) = fiscal.dates(fy) else {
+        return Ok(Figures::default());
+    };
+    let mut months = Vec::new();
+    let mut day = first;
+    while day <= through && months.len() < 12 {
+        months.push(chrono::Datelike::month(&day) as i32);
+        day = day
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(NaiveDate::MAX);
+    }
+    let mut q = spm::table
+        .inner_join(sites::table)
+        .filter(spm::fiscal_year.eq(fy))
+        .filter(spm::month.eq_any(months))
+        .select((
+            spm::program_id,
+            spm::site_id,
+            spm::participants,
+            spm::minutes,
+            spm::days,
+        ))
+        .into_boxed();
+    if let Some(id) = scope.site_id {
+        q = q.filter(spm::site_id.eq(id));
+    }
+    if let Some(c) = scope.company_id {
+        q = q.filter(sites::company_id.eq(c));
+    }
+    if let Some(r) = &scope.region {
+        q = q.filter(sites::region.eq(r.clone()));
+    }
+    let rows: Vec<(Id, Id, i32, i32, i32)> = q.load(conn)?;
+    let programs_seen: std::collections::BTreeSet<Id> = rows.iter().map(|r| r.0).collect();
+    let mut lines: std::collections::HashMap<Id, (bool, bool)> = Default::default();
+    let ids: Vec<Id> = programs_seen.iter().copied().collect();
+    for chunk in ids.chunks(5000) {
+        let pairs: Vec<(Id, String)> = program_categories::table
+            .filter(program_categories::program_id.eq_any(chunk))
+            .select((program_categories::program_id, program_categories::category))
+            .load(conn)?;
+        for (p, c) in pairs {
+            let e = lines.entry(p).or_default();
+            e.0 |= c == "biodiversity";
+            e.1 |= c == "disaster_relief";
+        }
+    }
+    let mut f = Figures {
+        programs: programs_seen.len() as i64,
+        sites: rows
+            .iter()
+            .map(|r| r.1)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as i64,
+        ..Figures::default()
+    };
+    let mut minutes = 0i64;
+    for (program, _, participants, m, days) in &rows {
+        f.participants += i64::from(*participants);
+        minutes += i64::from(*m);
+        f.person_days += i64::from(*days);
+        let (bio, relief) = lines.get(program).copied().unwrap_or_default();
+        if bio {
+            f.biodiversity_participants += i64::from(*participants);
+        }
+        if relief {
+            f.disaster_relief_participants += i64::from(*participants);
+        }
+    }
+    let registry = site_registry(conn, scope)?;
+    f.active_sites = registry
+        .iter()
+        .filter(|(opened, closed)| *opened <= through && closed.is_none_or(|c| c >= first))
+        .count() as i64;
+    Ok(f.finish(minutes))
+}
+
+/// The opening and closing dates of the sites in the scope.
+fn site_registry(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+) -> QueryResult<Vec<(NaiveDate, Option<NaiveDate>)>> {
     let mut q = sites::table
         .select((sites::opened_on, sites::closed_on))
         .into_boxed();
@@ -261,7 +352,17 @@ fn active_sites(
     if let Some(r) = &scope.region {
         q = q.filter(sites::region.eq(r.clone()));
     }
-    let registry: Vec<(NaiveDate, Option<NaiveDate>)> = q.load(conn)?;
+    q.load(conn)
+}
+
+/// Sites open on any day of each year, within the scope (the registry is small: one read).
+fn active_sites(
+    conn: &mut AnyConnection,
+    fiscal: FiscalCalendar,
+    years: std::ops::RangeInclusive<i32>,
+    scope: &Scope,
+) -> AppResult<BTreeMap<i32, i64>> {
+    let registry = site_registry(conn, scope)?;
     Ok(years
         .filter_map(|fy| {
             let (first, last) = fiscal.dates(fy)?;

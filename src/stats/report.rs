@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -20,8 +20,15 @@ pub struct YearReport {
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
     pub figures: Figures,
-    /// Per figure, the change on the year before (absent where a figure is `null`).
+    /// Per figure, the change on the year before (absent where a figure is `null`). For a year
+    /// in progress: on the same months of the year before (see `compared_through`), with no
+    /// change for unique participants (counted per whole year only).
     pub change: BTreeMap<&'static str, Change>,
+    /// The year has not ended: its figures are the year so far.
+    pub in_progress: bool,
+    /// For a year in progress, the last day of the year before's period its change compares
+    /// with: the end of the current month, a year earlier.
+    pub compared_through: Option<NaiveDate>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,20 +43,34 @@ pub struct MddReport {
     pub years: Vec<YearReport>,
 }
 
+/// The year so far of an unfinished fiscal year, and the same months of the year before.
+pub struct InProgress {
+    pub fiscal_year: i32,
+    /// The last day of the period of the year before.
+    pub through: NaiveDate,
+    pub before: Figures,
+}
+
 /// Builds the report from figures of `from - 1 ..= to` (the extra year gives `from` its change).
 pub fn build(
     fiscal: FiscalCalendar,
     from: i32,
     to: i32,
     figures: &BTreeMap<i32, Figures>,
+    in_progress: Option<&InProgress>,
 ) -> Vec<YearReport> {
     (from..=to)
         .filter_map(|fy| {
             let (first_day, last_day) = fiscal.dates(fy)?;
             let now = figures.get(&fy).copied().unwrap_or_default();
-            let before = figures.get(&(fy - 1)).copied().unwrap_or_default();
+            let partial = in_progress.filter(|p| p.fiscal_year == fy);
+            let before = match partial {
+                Some(p) => p.before,
+                None => figures.get(&(fy - 1)).copied().unwrap_or_default(),
+            };
             let change = Metric::ALL
                 .into_iter()
+                .filter(|m| partial.is_none() || *m != Metric::UniqueParticipants)
                 .filter_map(|m| Some((m.as_str(), change(now.get(m), before.get(m))?)))
                 .collect();
             Some(YearReport {
@@ -58,27 +79,42 @@ pub fn build(
                 last_day,
                 figures: now,
                 change,
+                in_progress: partial.is_some(),
+                compared_through: partial.map(|p| p.through),
             })
         })
         .collect()
 }
 
-/// A figure as the report prints it: counts as integers, hours rounded to whole hours, the
-/// implementation rate with one decimal.
-fn cell(m: Metric, v: f64) -> Cell<'static> {
+/// Decimals a figure is printed with: counts as integers, hours and the implementation rate
+/// with one decimal.
+fn decimals(m: Metric) -> i32 {
     match m {
-        Metric::ImplementationRate => Cell::Fixed(v, 1),
-        // `+ 0.0` turns a rounded -0.4 (-0.0) into 0, as the report prints it.
-        _ => Cell::Fixed(v.round() + 0.0, 0),
+        Metric::VolunteerHours | Metric::ImplementationRate => 1,
+        _ => 0,
     }
 }
 
+/// `v` rounded as the report prints it (`+ 0.0` turns a rounded -0.04 (-0.0) into 0).
+fn shown(m: Metric, v: f64) -> f64 {
+    let scale = 10f64.powi(decimals(m));
+    (v * scale).round() / scale + 0.0
+}
+
+fn cell(m: Metric, v: f64) -> Cell<'static> {
+    Cell::Fixed(shown(m, v), decimals(m) as usize)
+}
+
 /// One row per figure, one column per fiscal year, then the last year's change (absolute and
-/// percent), through the shared sheet writer (RFC 4180).
-pub fn csv(years: &[YearReport]) -> std::io::Result<Vec<u8>> {
-    let mut sheet = Sheet::csv_in_memory(false);
+/// percent), through the shared sheet writer (RFC 4180). The change is computed from the
+/// figures as printed, so a reader who subtracts the printed columns gets the printed change.
+pub fn csv(years: &[YearReport], bom: bool) -> std::io::Result<Vec<u8>> {
+    let mut sheet = Sheet::csv_in_memory(bom);
     let mut header = vec!["Figure".to_owned()];
-    header.extend(years.iter().map(|y| format!("Fiscal {}", y.fiscal_year)));
+    header.extend(years.iter().map(|y| {
+        let mark = if y.in_progress { " (in progress)" } else { "" };
+        format!("Fiscal {}{mark}", y.fiscal_year)
+    }));
     header.extend(["Change".to_owned(), "Change (%)".to_owned()]);
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     sheet.header(&header)?;
@@ -89,25 +125,48 @@ pub fn csv(years: &[YearReport]) -> std::io::Result<Vec<u8>> {
                 .iter()
                 .map(|y| y.figures.get(m).map_or(Cell::Text(""), |v| cell(m, v))),
         );
-        let last = years.last().and_then(|y| y.change.get(m.as_str()));
-        row.push(last.map_or(Cell::Text(""), |c| cell(m, c.absolute)));
-        row.push(
-            last.and_then(|c| c.percent)
-                .map_or(Cell::Text(""), |p| Cell::Fixed(p, 1)),
-        );
+        let last = years.last();
+        let printed = last.and_then(|y| {
+            let now = y.figures.get(m)?;
+            let before = now - y.change.get(m.as_str())?.absolute;
+            Some((shown(m, now), shown(m, before)))
+        });
+        match printed {
+            Some((now, before)) => {
+                row.push(cell(m, now - before));
+                row.push(if before == 0.0 {
+                    Cell::Text("")
+                } else {
+                    Cell::Fixed(((now - before) * 1000.0 / before).round() / 10.0 + 0.0, 1)
+                });
+            }
+            None => row.extend([Cell::Text(""), Cell::Text("")]),
+        }
         sheet.row(&row)?;
     }
     sheet.finish()
 }
 
-/// The fiscal years a report covers: `to` defaults to the current year, `from` to two before
-/// it; at most [`MAX_YEARS`], and at most one of site, company and region as the scope.
+/// What [`select`] found: the calendar, the years, their figures, and the unfinished year's
+/// comparison when the range reaches it.
+pub struct Selected {
+    pub fiscal: FiscalCalendar,
+    pub from: i32,
+    pub to: i32,
+    pub figures: BTreeMap<i32, Figures>,
+    pub in_progress: Option<InProgress>,
+}
+
+/// The fiscal years a report covers: `to` defaults to the last completed year (a year still
+/// running would read as a fall on every line), `from` to two before it; at most
+/// [`MAX_YEARS`], and at most one of site, company and region as the scope. Asked for, the
+/// current year comes as the year so far, compared with the same months of the year before.
 pub fn select(
     conn: &mut AnyConnection,
     scope: &Scope,
     from: Option<i32>,
     to: Option<i32>,
-) -> AppResult<(FiscalCalendar, i32, i32, BTreeMap<i32, Figures>)> {
+) -> AppResult<Selected> {
     let given = [
         scope.site_id.is_some(),
         scope.company_id.is_some(),
@@ -121,8 +180,9 @@ pub fn select(
     }
     // The calendar the summaries were computed with (see `rollup::calendar`).
     let fiscal = crate::stats::rollup::calendar(conn)?;
-    let current = fiscal.year_of(Timestamp::now().get().date_naive());
-    let to = checked_year("to", to.unwrap_or(current))?;
+    let today = Timestamp::now().get().date_naive();
+    let current = fiscal.year_of(today);
+    let to = checked_year("to", to.unwrap_or(current - 1))?;
     let from = checked_year("from", from.unwrap_or(to - 2))?;
     if from > to || to - from >= MAX_YEARS {
         return Err(AppError::bad_request(
@@ -131,7 +191,33 @@ pub fn select(
         ));
     }
     let figures = crate::stats::mdd::figures(conn, fiscal, from - 1..=to, scope)?;
-    Ok((fiscal, from, to, figures))
+    let in_progress = match (from..=to).contains(&current) {
+        true => {
+            let end_of_month = today
+                .with_day(1)
+                .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+                .and_then(|d| d.pred_opt())
+                .unwrap_or(today);
+            let through = end_of_month
+                .checked_sub_months(chrono::Months::new(12))
+                .unwrap_or(end_of_month);
+            let before =
+                crate::stats::mdd::figures_through(conn, fiscal, current - 1, through, scope)?;
+            Some(InProgress {
+                fiscal_year: current,
+                through,
+                before,
+            })
+        }
+        false => None,
+    };
+    Ok(Selected {
+        fiscal,
+        from,
+        to,
+        figures,
+        in_progress,
+    })
 }
 
 /// The most fiscal years one report spans.
@@ -141,81 +227,221 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
-/// Participants and volunteer hours per fiscal year as paired bars, each labelled with its value
-/// and its change on the year before.
-pub fn svg(years: &[YearReport], title: &str) -> String {
+/// The language of a chart's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+impl Lang {
+    pub fn parse(s: Option<&str>) -> Lang {
+        match s {
+            Some("ja") => Lang::Ja,
+            _ => Lang::En,
+        }
+    }
+}
+
+/// "Fiscal 2011–2012" / "2011～2012年度" (one year: "Fiscal 2012" / "2012年度").
+pub fn title(from: i32, to: i32, lang: Lang) -> String {
+    match (lang, from == to) {
+        (Lang::En, true) => format!("Fiscal {to}"),
+        (Lang::En, false) => format!("Fiscal {from}\u{2013}{to}"),
+        (Lang::Ja, true) => format!("{to}年度"),
+        (Lang::Ja, false) => format!("{from}\u{ff5e}{to}年度"),
+    }
+}
+
+/// 153788 → "153,788"; 12.5 → "12.5".
+fn grouped(v: f64, decimals: usize) -> String {
+    let text = format!("{:.*}", decimals, v.abs());
+    let (int, frac) = text
+        .split_once('.')
+        .map_or((text.as_str(), ""), |(i, f)| (i, f));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    if v < 0.0 && v.abs() >= 0.5 * 10f64.powi(-(decimals as i32)) {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// A round step for about four ticks up to `max` (1, 2 or 5 times a power of ten).
+fn tick_step(max: f64) -> f64 {
+    let raw = (max / 4.0).max(1.0);
+    let power = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * power)
+}
+
+/// The report as a chart: one panel per figure (participants, volunteer hours), each with its
+/// own axis and ticks, every bar labelled with its value and its change on the year before.
+/// Accessible: a `<title>` and a `<desc>` that states every number; the same numbers are in
+/// the JSON and CSV forms.
+pub fn svg(years: &[YearReport], title: &str, lang: Lang) -> String {
     const W: f64 = 720.0;
-    const H: f64 = 400.0;
-    const TOP: f64 = 70.0;
-    const BOTTOM: f64 = 330.0;
-    const LEFT: f64 = 40.0;
-    let max = |f: fn(&Figures) -> f64| {
-        years
+    const PANEL: f64 = 210.0;
+    const TOP: f64 = 56.0;
+    const LEFT: f64 = 80.0;
+    const RIGHT: f64 = 24.0;
+    let panels: [(Metric, &str, &str, usize); 2] = [
+        (
+            Metric::Participants,
+            "Participants (cumulative)",
+            "参加者数（延べ）",
+            0,
+        ),
+        (
+            Metric::VolunteerHours,
+            "Volunteer time (hours)",
+            "活動時間（時間）",
+            1,
+        ),
+    ];
+    let h = TOP + PANEL * panels.len() as f64 + 10.0;
+    let year_label = |y: &YearReport| {
+        let mark = match (lang, y.in_progress) {
+            (Lang::En, true) => " (in progress)",
+            (Lang::Ja, true) => "（集計中）",
+            _ => "",
+        };
+        match lang {
+            Lang::En => format!("FY{}{mark}", y.fiscal_year),
+            Lang::Ja => format!("{}年度{mark}", y.fiscal_year),
+        }
+    };
+    let mut desc = Vec::new();
+    for (m, en, ja, d) in panels {
+        let name = if lang == Lang::Ja { ja } else { en };
+        let values: Vec<String> = years
             .iter()
-            .map(|y| f(&y.figures))
-            .fold(0.0_f64, f64::max)
-            .max(1.0)
-    };
-    let max_p = max(|f| f.participants as f64);
-    let max_h = max(|f| f.volunteer_hours);
-    let slot = (W - 2.0 * LEFT) / years.len().max(1) as f64;
-    let bar = (slot / 3.0).min(60.0);
+            .map(|y| {
+                format!(
+                    "{} {}",
+                    year_label(y),
+                    grouped(y.figures.get(m).unwrap_or(0.0), d)
+                )
+            })
+            .collect();
+        desc.push(format!("{name}: {}", values.join(", ")));
+    }
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" \
-         font-family=\"sans-serif\" font-size=\"12\">\n\
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\" \
+         role=\"img\" aria-labelledby=\"chart-title chart-desc\" \
+         font-family=\"'Noto Sans CJK JP', 'Noto Sans', sans-serif\" font-size=\"12\">\n\
+         <title id=\"chart-title\">{}</title>\n<desc id=\"chart-desc\">{}</desc>\n\
          <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n\
-         <text x=\"{LEFT}\" y=\"28\" font-size=\"18\" font-weight=\"bold\">{}</text>\n\
-         <rect x=\"{LEFT}\" y=\"40\" width=\"12\" height=\"12\" fill=\"#2f7d4f\"/>\
-         <text x=\"{}\" y=\"50\">Participants (cumulative)</text>\n\
-         <rect x=\"260\" y=\"40\" width=\"12\" height=\"12\" fill=\"#4a78b5\"/>\
-         <text x=\"277\" y=\"50\">Volunteer hours</text>\n\
-         <line x1=\"{LEFT}\" y1=\"{BOTTOM}\" x2=\"{}\" y2=\"{BOTTOM}\" stroke=\"#444\"/>\n",
+         <text x=\"{LEFT}\" y=\"30\" font-size=\"18\" font-weight=\"bold\">{}</text>\n",
         escape(title),
-        LEFT + 17.0,
-        W - LEFT
+        escape(&desc.join("; ")),
+        escape(title),
     );
-    let pct = |y: &YearReport, key: &str| {
-        y.change
-            .get(key)
-            .and_then(|c| c.percent)
-            .map(|p| format!("{p:+.1} %"))
-            .unwrap_or_default()
-    };
-    for (i, y) in years.iter().enumerate() {
-        let x = LEFT + slot * i as f64 + (slot - 2.0 * bar) / 2.0;
-        let hp = (BOTTOM - TOP - 30.0) * y.figures.participants as f64 / max_p;
-        let hh = (BOTTOM - TOP - 30.0) * y.figures.volunteer_hours / max_h;
-        let _ = write!(
+    let slot = (W - LEFT - RIGHT) / years.len().max(1) as f64;
+    let bar = (slot * 0.5).min(90.0);
+    for (p, (m, en, ja, d)) in panels.into_iter().enumerate() {
+        let top = TOP + PANEL * p as f64;
+        let (plot_top, plot_bottom) = (top + 40.0, top + PANEL - 36.0);
+        let max = years
+            .iter()
+            .map(|y| y.figures.get(m).unwrap_or(0.0))
+            .fold(0.0_f64, f64::max);
+        let step = tick_step(max);
+        let ticks = (max / step).ceil().max(1.0) as usize;
+        let scale_max = step * ticks as f64;
+        let y_of = |v: f64| plot_bottom - (plot_bottom - plot_top) * v / scale_max;
+        let name = if lang == Lang::Ja { ja } else { en };
+        let color = if p == 0 { "#2f6f4f" } else { "#3b6aa8" };
+        let _ = writeln!(
             s,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hp:.1}\" fill=\"#2f7d4f\"/>\n\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n\
-             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hh:.1}\" fill=\"#4a78b5\"/>\n\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-weight=\"bold\">Fiscal {}</text>\n",
-            BOTTOM - hp,
-            x + bar / 2.0,
-            BOTTOM - hp - 18.0,
-            y.figures.participants,
-            x + bar / 2.0,
-            BOTTOM - hp - 5.0,
-            pct(y, "participants"),
-            x + bar,
-            BOTTOM - hh,
-            x + bar * 1.5,
-            BOTTOM - hh - 18.0,
-            y.figures.volunteer_hours.round() as i64,
-            x + bar * 1.5,
-            BOTTOM - hh - 5.0,
-            pct(y, "volunteer_hours"),
-            x + bar,
-            BOTTOM + 20.0,
-            y.fiscal_year,
+            "<g><text x=\"{LEFT}\" y=\"{:.1}\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+            top + 18.0,
+            escape(name)
         );
+        for t in 0..=ticks {
+            let v = step * t as f64;
+            let y = y_of(v);
+            let _ = writeln!(
+                s,
+                "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{}\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#333\">{}</text>",
+                W - RIGHT,
+                if t == 0 { "#333" } else { "#ddd" },
+                LEFT - 6.0,
+                y + 4.0,
+                grouped(v, 0)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "<line x1=\"{LEFT}\" y1=\"{plot_top:.1}\" x2=\"{LEFT}\" y2=\"{plot_bottom:.1}\" stroke=\"#333\"/>"
+        );
+        for (i, y) in years.iter().enumerate() {
+            let v = y.figures.get(m).unwrap_or(0.0);
+            let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
+            let change = y
+                .change
+                .get(m.as_str())
+                .and_then(|c| c.percent)
+                .map(|pc| format!(" ({pc:+.1} %)"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{:.1}\" fill=\"{color}\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}{}</text>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>",
+                y_of(v),
+                plot_bottom - y_of(v),
+                x + bar / 2.0,
+                y_of(v) - 6.0,
+                grouped(v, d),
+                escape(&change),
+                x + bar / 2.0,
+                plot_bottom + 18.0,
+                escape(&year_label(y)),
+            );
+        }
+        s.push_str("</g>\n");
     }
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_name_the_fiscal_years() {
+        assert_eq!(title(2011, 2012, Lang::En), "Fiscal 2011\u{2013}2012");
+        assert_eq!(title(2012, 2012, Lang::En), "Fiscal 2012");
+        assert_eq!(title(2011, 2012, Lang::Ja), "2011\u{ff5e}2012年度");
+    }
+
+    #[test]
+    fn numbers_are_grouped_and_ticks_are_round() {
+        assert_eq!(grouped(153_788.0, 0), "153,788");
+        assert_eq!(grouped(233.44, 1), "233.4");
+        assert_eq!(grouped(-1234.0, 0), "-1,234");
+        assert_eq!(grouped(0.0, 0), "0");
+        assert_eq!(tick_step(13.0), 5.0);
+        assert_eq!(tick_step(233.0), 100.0);
+        assert_eq!(tick_step(153_788.0), 50_000.0);
+        assert_eq!(tick_step(0.0), 1.0);
+    }
 }
