@@ -167,6 +167,9 @@ pub struct AttendanceQuery {
     pub approval: Option<Approval>,
     pub event_id: Option<uuid::Uuid>,
     pub site_id: Option<uuid::Uuid>,
+    /// Events starting (site-local date) in this fiscal year.
+    #[param(minimum = 1900, maximum = 2200)]
+    pub fiscal_year: Option<i32>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -189,6 +192,10 @@ pub async fn list_attendance(
         approval: q.approval,
         event_id: q.event_id.map(Id::from),
         site_id,
+        fiscal_year: q
+            .fiscal_year
+            .map(|fy| crate::time::checked_year("fiscal_year", fy))
+            .transpose()?,
         sites,
         after: pagination::id_cursor(q.cursor.as_deref())?,
         limit,

@@ -115,6 +115,8 @@ pub struct SiteQuery {
     pub country: Option<String>,
     /// Only sites open on this date (YYYY-MM-DD).
     pub open_on: Option<NaiveDate>,
+    /// The site with this code (a page of at most one).
+    pub code: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -134,6 +136,7 @@ pub async fn list_sites(
         region: q.region,
         country: q.country,
         open_on: q.open_on,
+        code: q.code,
         after: pagination::id_cursor(q.cursor.as_deref())?,
         limit,
     };

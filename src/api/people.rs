@@ -34,6 +34,8 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpRes
 pub struct UserListQuery {
     /// Home site.
     pub site_id: Option<uuid::Uuid>,
+    /// The user with this employee number (a page of at most one).
+    pub employee_number: Option<String>,
     pub role: Option<Role>,
     pub active: Option<bool>,
     /// Case-insensitive text in email, display name or employee number.
@@ -62,6 +64,7 @@ pub async fn list(
     let after = pagination::id_cursor(q.cursor.as_deref())?;
     let filter = ListFilter {
         site_id: q.site_id.map(Id::from),
+        employee_number: q.employee_number,
         role: q.role,
         active: q.active,
         text: q.q,

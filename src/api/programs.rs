@@ -26,6 +26,8 @@ use crate::signups::service;
 #[serde(deny_unknown_fields)]
 pub struct ProgramQuery {
     pub site_id: Option<uuid::Uuid>,
+    /// The programme code (unique per site).
+    pub code: Option<String>,
     pub theme: Option<Theme>,
     pub category: Option<String>,
     pub status: Option<ProgramStatus>,
@@ -44,6 +46,7 @@ pub async fn list_programs(
     let limit = pagination::limit(q.limit)?;
     let filter = programs::ListFilter {
         site_id: q.site_id.map(Id::from),
+        code: q.code,
         theme: q.theme,
         category: q.category,
         status: q.status,
@@ -288,35 +291,69 @@ pub async fn cancel_event(
     Ok(HttpResponse::Ok().json(event))
 }
 
+/// A short, fixed list (no paging).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// The categories programmes are tagged with (the report's lines), by code.
+#[utoipa::path(get, path = "/api/v1/categories", tag = "programmes", security(("bearer" = [])),
+    responses((status = 200, description = "Every category", body = Items<programs::Category>)))]
+pub async fn list_categories(
+    state: web::Data<AppState>,
+    _caller: Caller,
+) -> AppResult<HttpResponse> {
+    let items = with_conn(&state.pool, programs::categories).await?;
+    Ok(HttpResponse::Ok().json(Items { items }))
+}
+
+/// The programme themes.
+#[utoipa::path(get, path = "/api/v1/themes", tag = "programmes", security(("bearer" = [])),
+    responses((status = 200, description = "Every theme", body = Items<programs::ThemeInfo>)))]
+pub async fn list_themes(_caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(Items {
+        items: programs::themes(),
+    })
+}
+
 /// This module's routes (mounted by `server::routes`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/api/v1/programs", "GET, POST")
-            .route(web::get().to(list_programs))
-            .route(web::post().to(create_program)),
-    )
-    .service(
-        resource("/api/v1/programs/{id}", "GET, PATCH")
-            .route(web::get().to(get_program))
-            .route(web::patch().to(patch_program)),
-    )
-    .service(
-        resource("/api/v1/events", "GET, POST")
-            .route(web::get().to(list_events))
-            .route(web::post().to(create_event)),
-    )
-    .service(
-        resource("/api/v1/events/{id}", "GET, PATCH")
-            .route(web::get().to(get_event))
-            .route(web::patch().to(patch_event)),
-    )
-    .service(resource("/api/v1/events/{id}/publish", "POST").route(web::post().to(publish_event)))
-    .service(resource("/api/v1/events/{id}/cancel", "POST").route(web::post().to(cancel_event)));
+    cfg.service(resource("/api/v1/categories", "GET").route(web::get().to(list_categories)))
+        .service(resource("/api/v1/themes", "GET").route(web::get().to(list_themes)))
+        .service(
+            resource("/api/v1/programs", "GET, POST")
+                .route(web::get().to(list_programs))
+                .route(web::post().to(create_program)),
+        )
+        .service(
+            resource("/api/v1/programs/{id}", "GET, PATCH")
+                .route(web::get().to(get_program))
+                .route(web::patch().to(patch_program)),
+        )
+        .service(
+            resource("/api/v1/events", "GET, POST")
+                .route(web::get().to(list_events))
+                .route(web::post().to(create_event)),
+        )
+        .service(
+            resource("/api/v1/events/{id}", "GET, PATCH")
+                .route(web::get().to(get_event))
+                .route(web::patch().to(patch_event)),
+        )
+        .service(
+            resource("/api/v1/events/{id}/publish", "POST").route(web::post().to(publish_event)),
+        )
+        .service(
+            resource("/api/v1/events/{id}/cancel", "POST").route(web::post().to(cancel_event)),
+        );
 }
 
 /// This module's part of the OpenAPI document (merged by `api::openapi::document`).
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
+    list_categories,
+    list_themes,
     list_programs,
     create_program,
     get_program,

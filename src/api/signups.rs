@@ -123,7 +123,7 @@ pub struct MySignupsQuery {
 
 /// The caller's own sign-ups, newest first.
 #[utoipa::path(get, path = "/api/v1/me/signups", tag = "signups", security(("bearer" = [])), params(MySignupsQuery),
-    responses((status = 200, description = "A page of the caller's sign-ups", body = Page<Signup>)))]
+    responses((status = 200, description = "A page of the caller's sign-ups, each with its event", body = Page<service::MySignup>)))]
 pub async fn my_signups(
     state: web::Data<AppState>,
     caller: Caller,
@@ -136,7 +136,7 @@ pub async fn my_signups(
         service::mine(c, &caller, q.status, before, limit)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |s| s.id.to_string())))
+    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, |s| s.signup.id.to_string())))
 }
 
 /// This module's routes (mounted by `server::routes`).

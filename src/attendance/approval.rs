@@ -251,6 +251,8 @@ pub struct ListFilter {
     pub approval: Option<Approval>,
     pub event_id: Option<Id>,
     pub site_id: Option<Id>,
+    /// Events that start (site-local date) in this fiscal year.
+    pub fiscal_year: Option<i32>,
     /// Coordinators: only these sites.
     pub sites: Option<Vec<Id>>,
     pub after: Option<Id>,
@@ -285,6 +287,13 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<QueueItem
     }
     if let Some(sites) = &f.sites {
         q = q.filter(programs::site_id.eq_any(sites.clone()));
+    }
+    if let Some(fy) = f.fiscal_year {
+        let fiscal = crate::stats::rollup::calendar(conn)?;
+        let (first, last) = fiscal
+            .dates(fy)
+            .ok_or_else(|| AppError::bad_request("invalid_query", "no such fiscal year"))?;
+        q = q.filter(events::starts_on.between(first, last));
     }
     if let Some(after) = f.after {
         q = q.filter(attendance::id.gt(after));

@@ -160,12 +160,17 @@ pub struct ListFilter {
     pub country: Option<String>,
     /// Only sites open on this date.
     pub open_on: Option<NaiveDate>,
+    /// The site with this code (codes are unique).
+    pub code: Option<String>,
     pub after: Option<Id>,
     pub limit: i64,
 }
 
 pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Site>> {
     let mut q = sites::table.select(Row::as_select()).into_boxed();
+    if let Some(code) = &f.code {
+        q = q.filter(sites::code.eq(code.trim().to_owned()));
+    }
     if let Some(c) = f.company_id {
         q = q.filter(sites::company_id.eq(c));
     }

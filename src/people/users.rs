@@ -300,6 +300,8 @@ impl Visibility {
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub site_id: Option<Id>,
+    /// HR's key: the user with this employee number (a page of at most one).
+    pub employee_number: Option<String>,
     pub role: Option<Role>,
     pub active: Option<bool>,
     /// Case-insensitive substring of email, display name or employee number.
@@ -325,6 +327,9 @@ pub fn list(
     }
     if let Some(site) = filter.site_id {
         query = query.filter(users::site_id.eq(site));
+    }
+    if let Some(number) = &filter.employee_number {
+        query = query.filter(users::employee_number.eq(number.trim().to_owned()));
     }
     if let Some(role) = filter.role {
         query = query.filter(users::role.eq(role.as_str()));

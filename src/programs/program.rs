@@ -167,6 +167,8 @@ pub fn find(conn: &mut AnyConnection, id: Id) -> AppResult<Program> {
 #[derive(Debug, Default)]
 pub struct ListFilter {
     pub site_id: Option<Id>,
+    /// The programme code (unique per site; with `site_id`, at most one).
+    pub code: Option<String>,
     pub theme: Option<Theme>,
     pub category: Option<String>,
     pub status: Option<ProgramStatus>,
@@ -178,6 +180,9 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Program>>
     let mut q = programs::table.select(ProgramRow::as_select()).into_boxed();
     if let Some(s) = f.site_id {
         q = q.filter(programs::site_id.eq(s));
+    }
+    if let Some(code) = &f.code {
+        q = q.filter(programs::code.eq(code.trim().to_owned()));
     }
     if let Some(t) = f.theme {
         q = q.filter(programs::theme.eq(t.as_str()));
@@ -200,6 +205,39 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Program>>
     assemble(rows, cats)
 }
 
+/// A report category: a code programmes are tagged with, and its name.
+#[derive(Debug, Serialize, ToSchema, Queryable)]
+pub struct Category {
+    pub code: String,
+    pub label: String,
+}
+
+/// Every category, by code.
+pub fn categories(conn: &mut AnyConnection) -> AppResult<Vec<Category>> {
+    Ok(categories::table
+        .select((categories::code, categories::label))
+        .order(categories::code)
+        .load(conn)?)
+}
+
+/// A theme with its name (the themes are fixed).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThemeInfo {
+    pub code: Theme,
+    pub label: &'static str,
+}
+
+pub fn themes() -> Vec<ThemeInfo> {
+    [
+        (Theme::Nature, "Nature"),
+        (Theme::Education, "Education"),
+        (Theme::Community, "Community"),
+    ]
+    .into_iter()
+    .map(|(code, label)| ThemeInfo { code, label })
+    .collect()
+}
+
 /// Checks categories against the `categories` table; returns them sorted and de-duplicated.
 fn check_categories(conn: &mut AnyConnection, given: &[String]) -> AppResult<Vec<String>> {
     let mut cats: Vec<String> = given.iter().map(|c| c.trim().to_lowercase()).collect();
@@ -214,16 +252,21 @@ fn check_categories(conn: &mut AnyConnection, given: &[String]) -> AppResult<Vec
         .load(conn)?;
     let unknown: Vec<&String> = cats.iter().filter(|c| !known.contains(c)).collect();
     if !unknown.is_empty() {
+        let valid: Vec<String> = categories::table
+            .select(categories::code)
+            .order(categories::code)
+            .load(conn)?;
         return Err(AppError::validation(vec![FieldError::new(
             "categories",
             "unknown_category",
             format!(
-                "unknown categories: {}",
+                "unknown categories: {}; the categories are {} (GET /api/v1/categories)",
                 unknown
                     .iter()
                     .map(|s| s.as_str())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                valid.join(", ")
             ),
         )]));
     }

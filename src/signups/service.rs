@@ -515,9 +515,74 @@ pub fn cancel_as(conn: &mut AnyConnection, caller: &Caller, id: Id) -> AppResult
     cancel(conn, id, caller.id)
 }
 
-/// The caller's own sign-ups, newest first: up to `limit + 1` (the extra one tells the page
-/// there is more) before the sign-up `before`.
+/// What a person needs to know of the event of their sign-up, so a list of sign-ups needs no
+/// call per event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventSummary {
+    pub title: String,
+    /// RFC 3339 with the offset of `timezone`.
+    pub starts_at: DateTime<chrono::FixedOffset>,
+    pub ends_at: DateTime<chrono::FixedOffset>,
+    pub timezone: String,
+    pub site_id: uuid::Uuid,
+    pub site_name: String,
+    pub location: String,
+    pub status: EventStatus,
+}
+
+/// A sign-up of the caller's with its event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MySignup {
+    #[serde(flatten)]
+    pub signup: Signup,
+    pub event: EventSummary,
+}
+
+/// The caller's own sign-ups, newest first, each with its event: up to `limit + 1` (the extra
+/// one tells the page there is more) before the sign-up `before`.
 pub fn mine(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    status: Option<SignupStatus>,
+    before: Option<Id>,
+    limit: i64,
+) -> AppResult<Vec<MySignup>> {
+    use crate::db::schema::{programs, sites};
+    let signups = own_signups(conn, caller, status, before, limit)?;
+    let ids: Vec<Id> = signups.iter().map(|s| Id::from(s.event_id)).collect();
+    let found: std::collections::HashMap<Id, (EventRow, Id, String)> = events::table
+        .inner_join(programs::table.inner_join(sites::table))
+        .filter(events::id.eq_any(&ids))
+        .select((EventRow::as_select(), programs::site_id, sites::name))
+        .load::<(EventRow, Id, String)>(conn)?
+        .into_iter()
+        .map(|(e, site, name)| (e.id, (e, site, name)))
+        .collect();
+    signups
+        .into_iter()
+        .map(|signup| {
+            let (e, site, site_name) = found
+                .get(&Id::from(signup.event_id))
+                .ok_or_else(|| AppError::internal("a sign-up without its event"))?;
+            let tz = &e.timezone;
+            Ok(MySignup {
+                event: EventSummary {
+                    title: e.title.clone(),
+                    starts_at: crate::time::local(e.starts_at, tz),
+                    ends_at: crate::time::local(e.ends_at, tz),
+                    timezone: tz.clone(),
+                    site_id: (*site).into(),
+                    site_name: site_name.clone(),
+                    location: e.location.clone(),
+                    status: EventStatus::parse(&e.status)?,
+                },
+                signup,
+            })
+        })
+        .collect()
+}
+
+fn own_signups(
     conn: &mut AnyConnection,
     caller: &Caller,
     status: Option<SignupStatus>,
