@@ -100,6 +100,114 @@ pub fn checked_year(name: &str, fy: i32) -> crate::error::AppResult<i32> {
     }
 }
 
+/// A moment as a person or a spreadsheet writes it: RFC 3339 with an offset
+/// (`2026-12-01T09:00:00+09:00`), or a local date-time without one (`2026-12-01T09:00`,
+/// `2026-12-01 09:00:00`) read in the zone of the thing it belongs to (an event's zone, by
+/// default its site's). Kept as text until that zone is known, so every bad field can be named.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, example = "2026-12-01T09:00")]
+pub struct When(pub String);
+
+impl From<DateTime<FixedOffset>> for When {
+    fn from(t: DateTime<FixedOffset>) -> When {
+        When(t.to_rfc3339())
+    }
+}
+
+/// The local forms [`When`] accepts besides RFC 3339.
+const LOCAL_FORMATS: [&str; 4] = [
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+];
+
+impl When {
+    /// The instant, or an error naming `field` that says what was expected.
+    pub fn resolve(
+        &self,
+        field: &str,
+        tz: &str,
+    ) -> Result<DateTime<Utc>, crate::error::FieldError> {
+        let text = self.0.trim();
+        // chrono's `FromStr` reads RFC 3339 and years past 9999 (refused by the range checks).
+        if let Ok(t) = text.parse::<DateTime<FixedOffset>>() {
+            return Ok(t.with_timezone(&Utc));
+        }
+        let naive = LOCAL_FORMATS
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+            .ok_or_else(|| {
+                crate::error::FieldError::new(
+                    field,
+                    "invalid_time",
+                    format!(
+                        "a date-time such as 2026-12-01T09:00 (in {tz}) or \
+                         2026-12-01T09:00:00+09:00, got {text:?}"
+                    ),
+                )
+            })?;
+        let zone: chrono_tz::Tz = tz.parse().map_err(|_| {
+            crate::error::FieldError::new(
+                field,
+                "unknown_zone",
+                "a local time needs a known time zone; give the offset instead",
+            )
+        })?;
+        use chrono::TimeZone;
+        zone.from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| {
+                crate::error::FieldError::new(
+                    field,
+                    "nonexistent_local_time",
+                    format!("{text} does not exist in {tz} (the clocks skip it)"),
+                )
+            })
+    }
+}
+
+/// A list filter's bound: an instant (RFC 3339), or a day (`YYYY-MM-DD`) meant as the
+/// site-local date of what is filtered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    At(DateTime<Utc>),
+    Day(NaiveDate),
+}
+
+impl Bound {
+    /// Reads `text` for the query parameter `name`; a clear 400 otherwise.
+    pub fn parse(name: &str, text: &str) -> crate::error::AppResult<Bound> {
+        let text = text.trim();
+        let bound = if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Bound::Day(day)
+        } else if let Ok(t) = text.parse::<DateTime<FixedOffset>>() {
+            Bound::At(t.with_timezone(&Utc))
+        } else {
+            return Err(crate::error::AppError::bad_request(
+                "invalid_query",
+                format!(
+                    "{name} must be a date (2011-01-01, the site-local day) or a time with its \
+                     offset (2011-01-01T09:00:00+09:00), got {text:?}"
+                ),
+            ));
+        };
+        let year = match bound {
+            Bound::At(t) => t.year(),
+            Bound::Day(d) => d.year(),
+        };
+        if !YEARS.contains(&year) {
+            return Err(crate::error::AppError::bad_request(
+                "invalid_query",
+                format!("{name} must lie in the years 1900 to 2200"),
+            ));
+        }
+        Ok(bound)
+    }
+}
+
 /// The local date of an instant in an IANA zone (UTC if the zone is unknown, which validation
 /// prevents).
 pub fn local_date(t: impl Into<DateTime<Utc>>, tz: &str) -> NaiveDate {
@@ -138,6 +246,46 @@ pub fn describe_span(
 
 #[cfg(test)]
 mod tests {
+    use super::When;
+
+    #[test]
+    fn a_local_time_is_read_in_the_zone_and_an_offset_is_kept() {
+        let at = |s: &str, tz: &str| When(s.into()).resolve("starts_at", tz);
+        let nine_tokyo = "2026-12-01T00:00:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap();
+        assert_eq!(at("2026-12-01T09:00", "Asia/Tokyo").unwrap(), nine_tokyo);
+        assert_eq!(at("2026-12-01 09:00:00", "Asia/Tokyo").unwrap(), nine_tokyo);
+        assert_eq!(
+            at("2026-12-01T09:00:00+09:00", "Europe/Paris").unwrap(),
+            nine_tokyo
+        );
+        let bad = at("1 Dec 9am", "Asia/Tokyo").unwrap_err();
+        assert_eq!(
+            (bad.field.as_str(), &*bad.code),
+            ("starts_at", "invalid_time")
+        );
+        assert!(bad.message.contains("2026-12-01T09:00"), "{}", bad.message);
+        // 02:30 on the last Sunday of March does not happen in Paris.
+        let gap = at("2026-03-29T02:30", "Europe/Paris").unwrap_err();
+        assert_eq!(gap.code, "nonexistent_local_time");
+    }
+
+    #[test]
+    fn a_filter_bound_is_a_day_or_an_instant() {
+        use super::Bound;
+        assert_eq!(
+            Bound::parse("from", "2011-01-01").unwrap(),
+            Bound::Day(chrono::NaiveDate::from_ymd_opt(2011, 1, 1).unwrap())
+        );
+        assert!(matches!(
+            Bound::parse("from", "2011-01-01T09:00:00+09:00").unwrap(),
+            Bound::At(_)
+        ));
+        let e = Bound::parse("from", "2011-01").unwrap_err();
+        assert!(e.to_problem().detail.contains("2011-01-01"), "{e:?}");
+        assert!(Bound::parse("to", "10000-01-01").is_err());
+    }
     use super::*;
     use chrono::TimeZone;
 

@@ -498,6 +498,111 @@ async fn deadlines_close_sign_up_and_self_cancellation(backend: Backend) {
     assert_problem(&closed, 409, "signup_closed");
 }
 
+/// Times as people type them: a local date-time without offset is read in the event's zone
+/// (the site's, or the one given), every unreadable time is named with the expected form, and
+/// the list's date filters take site-local days.
+async fn local_times_and_days_are_read_in_the_event_zone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = setup(&app).await;
+    let create = |body: Value| app.call("POST", "/api/v1/events", Some(&s.coord_token), Some(body));
+    let (status, _, tokyo) = create(json!({"program_id": s.program,
+        "starts_at": "2030-12-01T09:00", "ends_at": "2030-12-01 12:30:00",
+        "signup_deadline": "2030-11-30T18:00"}))
+    .await;
+    assert_eq!(status, 201, "{tokyo}");
+    assert_eq!(tokyo["starts_at"], "2030-12-01T09:00:00+09:00");
+    assert_eq!(tokyo["ends_at"], "2030-12-01T12:30:00+09:00");
+    assert_eq!(tokyo["signup_deadline"], "2030-11-30T18:00:00+09:00");
+    assert_eq!(tokyo["timezone"], "Asia/Tokyo", "the answer names the zone");
+    let (status, _, paris) = create(json!({"program_id": s.program, "timezone": "Europe/Paris",
+        "starts_at": "2030-07-01T09:00", "ends_at": "2030-07-01T12:00"}))
+    .await;
+    assert_eq!(status, 201, "{paris}");
+    assert_eq!(paris["starts_at"], "2030-07-01T09:00:00+02:00");
+    let id = tokyo["id"].as_str().unwrap();
+    let (status, _, moved) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/events/{id}"),
+            Some(&s.coord_token),
+            Some(json!({"starts_at": "2030-12-01T10:00"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["starts_at"], "2030-12-01T10:00:00+09:00");
+
+    let bad = create(json!({"program_id": s.program, "starts_at": "tomorrow 9am",
+        "ends_at": "2030-12-01", "cancel_deadline": "2030-02-30T09:00"}))
+    .await;
+    let problem = assert_problem(&bad, 422, "validation_failed");
+    let named: Vec<(&str, &str)> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("starts_at", "invalid_time"),
+            ("ends_at", "invalid_time"),
+            ("cancel_deadline", "invalid_time")
+        ]
+    );
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2026-12-01T09:00"),
+        "the expected form is stated: {problem}"
+    );
+
+    // Days are site-local: the Tokyo event starts on 1 December there (30 November in UTC
+    // would have been 1 December too; the Paris one is in July).
+    for id in [tokyo["id"].as_str().unwrap(), paris["id"].as_str().unwrap()] {
+        let got = app
+            .call(
+                "POST",
+                &format!("/api/v1/events/{id}/publish"),
+                Some(&s.coord_token),
+                None,
+            )
+            .await;
+        assert_eq!(got.0, 200, "{}", got.2);
+    }
+    let titles = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, _, december) = app
+        .get_as(
+            &s.coord_token,
+            "/api/v1/events?from=2030-12-01&to=2030-12-01",
+        )
+        .await;
+    assert_eq!(status, 200, "{december}");
+    assert_eq!(titles(&december), [id.to_owned()]);
+    let (_, _, summer) = app
+        .get_as(
+            &s.coord_token,
+            "/api/v1/events?from=2030-06-01&to=2030-11-30",
+        )
+        .await;
+    assert_eq!(titles(&summer), [paris["id"].as_str().unwrap().to_owned()]);
+    let refused = app
+        .get_as(&s.coord_token, "/api/v1/events?from=2011-01")
+        .await;
+    let problem = assert_problem(&refused, 400, "invalid_query");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("2011-01-01"),
+        "{problem}"
+    );
+}
+
 async fn events_are_validated_and_shown_in_the_site_time_zone(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let s = setup(&app).await;
@@ -982,6 +1087,7 @@ async fn the_overlap_check_follows_events_that_move(backend: Backend) {
 }
 
 both_backends!(
+    local_times_and_days_are_read_in_the_event_zone,
     calendars_show_events_and_the_personal_feed,
     idempotency_keys_make_retries_safe,
     two_hundred_simultaneous_signups_fill_fifty_seats_exactly,

@@ -3,7 +3,7 @@
 use crate::http::resource;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -128,10 +128,12 @@ pub struct EventQuery {
     pub region: Option<String>,
     pub theme: Option<Theme>,
     pub category: Option<String>,
-    /// Events still running at or after this instant (default: now).
-    pub from: Option<DateTime<FixedOffset>>,
-    /// Events starting before this instant.
-    pub to: Option<DateTime<FixedOffset>>,
+    /// An instant (RFC 3339): events still running at or after it; or a day (`YYYY-MM-DD`):
+    /// events starting on or after it, site-local. Default: now.
+    pub from: Option<String>,
+    /// An instant: events starting before it; or a day: events starting on or before it,
+    /// site-local.
+    pub to: Option<String>,
     /// Only events with a free seat.
     pub free_seats: Option<bool>,
     /// Text in the title.
@@ -170,14 +172,21 @@ pub async fn list_events(
     let limit = pagination::limit(q.limit)?;
     let status = q.status.unwrap_or(EventStatus::Published);
     let draft_sites = events::draft_scope(&caller, status)?;
-    for (name, t) in [("from", q.from), ("to", q.to)] {
-        if t.is_some_and(|t| !crate::time::in_years(t)) {
-            return Err(AppError::bad_request(
-                "invalid_query",
-                format!("{name} must be a time between the years 1900 and 2200"),
-            ));
-        }
-    }
+    use crate::time::Bound;
+    let from = q
+        .from
+        .as_deref()
+        .map(|t| Bound::parse("from", t))
+        .transpose()?;
+    let to = q.to.as_deref().map(|t| Bound::parse("to", t)).transpose()?;
+    let at = |b: Option<Bound>| match b {
+        Some(Bound::At(t)) => Some(Timestamp::from(t)),
+        _ => None,
+    };
+    let day = |b: Option<Bound>| match b {
+        Some(Bound::Day(d)) => Some(d),
+        _ => None,
+    };
     let filter = events::ListFilter {
         statuses: vec![status],
         draft_sites,
@@ -186,12 +195,13 @@ pub async fn list_events(
         region: q.region,
         theme: q.theme.map(|t| t.as_str().to_owned()),
         category: q.category,
-        from: Some(
-            q.from
-                .map(|f| Timestamp::from(f.with_timezone(&Utc)))
-                .unwrap_or_else(Timestamp::now),
-        ),
-        to: q.to.map(|t| Timestamp::from(t.with_timezone(&Utc))),
+        from: match from {
+            None => Some(Timestamp::now()),
+            b => at(b),
+        },
+        to: at(to),
+        from_day: day(from),
+        to_day: day(to),
         free_seats: q.free_seats.unwrap_or(false),
         text: q.q,
         after: q.cursor.as_deref().map(parse_event_cursor).transpose()?,

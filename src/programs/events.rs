@@ -12,7 +12,7 @@ use crate::auth::{Caller, Role};
 use crate::db::schema::{events, program_categories, programs, sites};
 use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::time::local;
+use crate::time::{When, local};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -131,8 +131,9 @@ pub struct CreateEvent {
     pub title: Option<String>,
     #[serde(default)]
     pub description: String,
-    pub starts_at: DateTime<FixedOffset>,
-    pub ends_at: DateTime<FixedOffset>,
+    /// RFC 3339 with an offset, or a local date-time (`2026-12-01T09:00`) in `timezone`.
+    pub starts_at: When,
+    pub ends_at: When,
     /// Defaults to the organising site's time zone.
     pub timezone: Option<String>,
     #[serde(default)]
@@ -141,8 +142,8 @@ pub struct CreateEvent {
     pub capacity: Option<i32>,
     /// Defaults to true.
     pub waitlist_enabled: Option<bool>,
-    pub signup_deadline: Option<DateTime<FixedOffset>>,
-    pub cancel_deadline: Option<DateTime<FixedOffset>>,
+    pub signup_deadline: Option<When>,
+    pub cancel_deadline: Option<When>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -150,8 +151,9 @@ pub struct CreateEvent {
 pub struct EventPatch {
     pub title: Option<String>,
     pub description: Option<String>,
-    pub starts_at: Option<DateTime<FixedOffset>>,
-    pub ends_at: Option<DateTime<FixedOffset>>,
+    /// RFC 3339 with an offset, or a local date-time in the event's (new) zone.
+    pub starts_at: Option<When>,
+    pub ends_at: Option<When>,
     pub timezone: Option<String>,
     pub location: Option<String>,
     /// `null` makes it unlimited. Raising it promotes from the waitlist at once.
@@ -160,11 +162,11 @@ pub struct EventPatch {
     pub capacity: Option<Option<i32>>,
     pub waitlist_enabled: Option<bool>,
     #[serde(default, deserialize_with = "crate::input::double_option")]
-    #[schema(value_type = Option<DateTime<FixedOffset>>, nullable)]
-    pub signup_deadline: Option<Option<DateTime<FixedOffset>>>,
+    #[schema(value_type = Option<String>, nullable)]
+    pub signup_deadline: Option<Option<When>>,
     #[serde(default, deserialize_with = "crate::input::double_option")]
-    #[schema(value_type = Option<DateTime<FixedOffset>>, nullable)]
-    pub cancel_deadline: Option<Option<DateTime<FixedOffset>>>,
+    #[schema(value_type = Option<String>, nullable)]
+    pub cancel_deadline: Option<Option<When>>,
 }
 
 /// The longest an event may last. Bounding it lets "events still running after T" be found from
@@ -255,8 +257,26 @@ impl Plan {
     }
 }
 
-fn ts(t: DateTime<FixedOffset>) -> Timestamp {
-    Timestamp::from(t.with_timezone(&Utc))
+/// Reads the given times in `tz`, naming every one that cannot be read.
+fn resolve_times<const N: usize>(
+    tz: &str,
+    given: [(&str, Option<&When>); N],
+) -> AppResult<[Option<Timestamp>; N]> {
+    let mut errors = Vec::new();
+    let out = given.map(|(field, w)| {
+        w.and_then(|w| {
+            w.resolve(field, tz)
+                .map(Timestamp::from)
+                .map_err(|e| errors.push(e))
+                .ok()
+        })
+    });
+    if errors.is_empty() {
+        return Ok(out);
+    }
+    // A bad zone is named too (the plan's checks, which would, do not run).
+    errors.extend(crate::org::check_timezone("timezone", tz));
+    Err(AppError::validation(errors))
 }
 
 /// An event with the site that runs it.
@@ -294,14 +314,27 @@ pub fn create(conn: &mut AnyConnection, req: &CreateEvent, created_by: Id) -> Ap
                 "no such programme",
             )])
         })?;
+    let timezone = req.timezone.clone().unwrap_or(site_tz);
+    let [starts_at, ends_at, signup_deadline, cancel_deadline] = resolve_times(
+        &timezone,
+        [
+            ("starts_at", Some(&req.starts_at)),
+            ("ends_at", Some(&req.ends_at)),
+            ("signup_deadline", req.signup_deadline.as_ref()),
+            ("cancel_deadline", req.cancel_deadline.as_ref()),
+        ],
+    )?;
+    let (Some(starts_at), Some(ends_at)) = (starts_at, ends_at) else {
+        return Err(AppError::internal("a given time was not resolved"));
+    };
     let plan = Plan {
         title: req.title.clone().unwrap_or(program_title),
-        starts_at: ts(req.starts_at),
-        ends_at: ts(req.ends_at),
-        timezone: req.timezone.clone().unwrap_or(site_tz),
+        starts_at,
+        ends_at,
+        timezone,
         capacity: req.capacity,
-        signup_deadline: req.signup_deadline.map(ts),
-        cancel_deadline: req.cancel_deadline.map(ts),
+        signup_deadline,
+        cancel_deadline,
     };
     let errors = plan.errors();
     if !errors.is_empty() {
@@ -358,21 +391,39 @@ fn write_plan(conn: &mut AnyConnection, id: Id, p: &EventPatch) -> AppResult<()>
             format!("a {} event cannot be changed", status.as_str()),
         ));
     }
+    let timezone = p.timezone.clone().unwrap_or(b.timezone.clone());
+    let [starts_at, ends_at, signup_deadline, cancel_deadline] = resolve_times(
+        &timezone,
+        [
+            ("starts_at", p.starts_at.as_ref()),
+            ("ends_at", p.ends_at.as_ref()),
+            (
+                "signup_deadline",
+                p.signup_deadline.as_ref().and_then(Option::as_ref),
+            ),
+            (
+                "cancel_deadline",
+                p.cancel_deadline.as_ref().and_then(Option::as_ref),
+            ),
+        ],
+    )?;
     let plan = Plan {
         title: p.title.clone().unwrap_or(b.title.clone()),
-        starts_at: p.starts_at.map(ts).unwrap_or(b.starts_at),
-        ends_at: p.ends_at.map(ts).unwrap_or(b.ends_at),
-        timezone: p.timezone.clone().unwrap_or(b.timezone.clone()),
+        starts_at: starts_at.unwrap_or(b.starts_at),
+        ends_at: ends_at.unwrap_or(b.ends_at),
+        timezone,
         capacity: match p.capacity {
             Some(c) => c,
             None => b.capacity,
         },
-        signup_deadline: match p.signup_deadline {
-            Some(d) => d.map(ts),
+        signup_deadline: match &p.signup_deadline {
+            Some(Some(_)) => signup_deadline,
+            Some(None) => None,
             None => b.signup_deadline,
         },
-        cancel_deadline: match p.cancel_deadline {
-            Some(d) => d.map(ts),
+        cancel_deadline: match &p.cancel_deadline {
+            Some(Some(_)) => cancel_deadline,
+            Some(None) => None,
             None => b.cancel_deadline,
         },
     };
@@ -500,6 +551,9 @@ pub struct ListFilter {
     pub category: Option<String>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
+    /// Events whose site-local start date is on or after / on or before these days.
+    pub from_day: Option<chrono::NaiveDate>,
+    pub to_day: Option<chrono::NaiveDate>,
     pub free_seats: bool,
     pub text: Option<String>,
     /// Keyset: (starts_at, id) of the last item of the previous page.
@@ -555,6 +609,20 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
     }
     if let Some(to) = f.to {
         q = q.filter(events::starts_at.lt(to));
+    }
+    // A local date is at most 14 hours from UTC's: the instant bounds keep the start-time index
+    // in play, the date column decides.
+    if let Some(day) = f.from_day {
+        let earliest = day.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::days(1);
+        q = q
+            .filter(events::starts_at.ge(Timestamp::from(earliest)))
+            .filter(events::starts_on.ge(day));
+    }
+    if let Some(day) = f.to_day {
+        let latest = day.and_time(chrono::NaiveTime::MIN).and_utc() + chrono::Duration::days(2);
+        q = q
+            .filter(events::starts_at.lt(Timestamp::from(latest)))
+            .filter(events::starts_on.le(day));
     }
     if f.free_seats {
         q = q.filter(
