@@ -148,4 +148,32 @@ async fn secrets_never_reach_the_log(backend: Backend) {
     );
 }
 
-both_backends!(secrets_never_reach_the_log);
+/// A refused request (4xx) is the client's business: it logs at INFO, not WARN; a request that
+/// fails on the server's side logs at ERROR. One line each.
+async fn client_errors_log_at_info(backend: Backend) {
+    let captured = capture();
+    let app = TestApp::spawn(backend).await;
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let path = format!("/api/v1/nothing-{tag}");
+    assert_eq!(app.get_json(&path).await.0, 404);
+    let token = app.token(&app.user(Role::Employee, None));
+    let refused = format!("/api/v1/admin/outbox?tag={tag}");
+    assert_eq!(app.get_as(&token, &refused).await.0, 400);
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(&tag) && (l.contains("request refused") || l.contains("request failed"))
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per refused request: {lines:#?}");
+    for line in lines {
+        assert!(line.contains(" INFO "), "{line}");
+        assert!(
+            !line.contains(" WARN ") && !line.contains(" ERROR "),
+            "{line}"
+        );
+    }
+}
+
+both_backends!(secrets_never_reach_the_log, client_errors_log_at_info);

@@ -102,7 +102,26 @@ impl RootSpanBuilder for RedactedRootSpan {
         )
     }
 
+    /// One event per failed request, at the level it deserves: a refused request (4xx) is the
+    /// client's business and logs at INFO, so WARN and ERROR stay for what an operator must look
+    /// at; a server error (5xx) logs at ERROR.
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        let failed = match outcome {
+            Ok(response) => response
+                .response()
+                .error()
+                .map(|e| (response.status(), e.to_string())),
+            Err(e) => Some((e.as_response_error().status_code(), e.to_string())),
+        };
+        if let Some((status, message)) = failed {
+            span.in_scope(|| {
+                if status.is_server_error() {
+                    tracing::error!(status = status.as_u16(), error = %message, "request failed");
+                } else {
+                    tracing::info!(status = status.as_u16(), error = %message, "request refused");
+                }
+            });
+        }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }

@@ -16,9 +16,7 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse<BoxBody> {
-        if self.status().is_server_error() {
-            tracing::error!(code = self.code(), error = %self, "request failed");
-        }
+        // Logged once per request, at its level, by `http::log::RedactedRootSpan`.
         let mut builder = HttpResponse::build(self.status());
         builder.insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE));
         for (name, value) in self.headers() {
