@@ -396,6 +396,12 @@ fn seed_demo(settings: Settings, opts: tomoni::seed::Options) -> anyhow::Result<
         summary.attendance,
         started.elapsed().as_secs_f64()
     );
+    let accounts = tomoni::seed::demo_accounts(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Printed once to the terminal, never logged: note them now.
+    println!("\ndemo accounts (passwords shown only now):");
+    for a in accounts {
+        println!("  {:<12} {:<32} {}", a.role.as_str(), a.email, a.password);
+    }
     Ok(())
 }
 

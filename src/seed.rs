@@ -86,6 +86,61 @@ impl Ids {
     }
 }
 
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// A demo account to sign in with, and its password (never stored readably, never logged).
+pub struct DemoAccount {
+    pub role: crate::auth::Role,
+    pub email: String,
+    pub password: String,
+}
+
+/// One account per role on a seeded database (the coordinator runs the first site, everyone's
+/// home is there), with fresh random passwords for the caller to show once.
+pub fn demo_accounts(conn: &mut AnyConnection) -> AppResult<Vec<DemoAccount>> {
+    use crate::auth::Role;
+    use crate::db::schema::coordinator_sites;
+    let site: Option<Id> = sites::table
+        .select(sites::id)
+        .order(sites::id)
+        .first(conn)
+        .optional()?;
+    let mut out = Vec::new();
+    for role in [Role::Employee, Role::Coordinator, Role::Hr, Role::Admin] {
+        let email = format!("demo.{}@demo.example", role.as_str());
+        let password = crate::auth::password::generate();
+        let id = crate::people::users::create(
+            conn,
+            &crate::people::NewUser {
+                employee_number: format!("DEMO-{}", role.as_str().to_uppercase()),
+                email: email.clone(),
+                display_name: format!("Demo {role}"),
+                site_id: site,
+                role,
+                locale: "en".into(),
+                password: Some(password.clone()),
+            },
+        )?;
+        if let (Role::Coordinator, Some(site)) = (role, site) {
+            diesel::insert_into(coordinator_sites::table)
+                .values((
+                    coordinator_sites::user_id.eq(id),
+                    coordinator_sites::site_id.eq(site),
+                    coordinator_sites::created_at.eq(Timestamp::now()),
+                ))
+                .execute(conn)?;
+        }
+        out.push(DemoAccount {
+            role,
+            email,
+            password,
+        });
+    }
+    Ok(out)
+}
+
 /// Writes the dataset into an empty database (refused when it already holds sites).
 pub fn demo(
     conn: &mut AnyConnection,
@@ -336,11 +391,17 @@ pub fn demo(
             let mut written = 0usize;
             let mut batch = Vec::with_capacity(BATCH);
             for (event, starts, length) in &year_events {
+                // Distinct people: at most everyone, stepping by a stride coprime with the
+                // head count (a small demo has fewer employees than an event has seats).
                 let k = rng
                     .random_range(per_event / 2..=per_event + per_event / 2)
-                    .clamp(1, 80);
+                    .clamp(1, 80)
+                    .min(user_ids.len());
                 let offset = rng.random_range(0..user_ids.len());
-                let stride = 1 + rng.random_range(0..7usize);
+                let mut stride = 1 + rng.random_range(0..7usize);
+                while gcd(stride, user_ids.len()) != 1 {
+                    stride += 1;
+                }
                 for j in 0..k {
                     let user = user_ids[(offset + j * stride) % user_ids.len()];
                     let roll: f64 = rng.random();

@@ -348,3 +348,46 @@ async fn user_commands_create_accounts_and_set_passwords() {
     let (clean, _) = served.stop();
     assert!(clean);
 }
+
+/// `seed demo` prints one account per role with its password, once, on stdout (not in the log),
+/// and each signs in on the seeded database.
+#[actix_web::test]
+async fn the_demo_seed_prints_an_account_per_role_that_signs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tomoni(dir.path())
+        .args(["seed", "demo", "--scale", "0.001", "--years", "1"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    let accounts: Vec<(String, String, String)> = stdout
+        .lines()
+        .filter(|l| l.contains("@demo.example"))
+        .map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            (
+                parts[0].to_owned(),
+                parts[1].to_owned(),
+                parts[2].to_owned(),
+            )
+        })
+        .collect();
+    let roles: Vec<&str> = accounts.iter().map(|a| a.0.as_str()).collect();
+    assert_eq!(
+        roles,
+        ["employee", "coordinator", "hr", "admin"],
+        "{stdout}"
+    );
+    for (_, _, password) in &accounts {
+        assert!(!stderr.contains(password.as_str()), "never in the log");
+    }
+    let served = serve(dir.path());
+    for (role, email, password) in &accounts {
+        assert_eq!(login(&served.addr, email, password).await, 200, "{role}");
+    }
+    let (stopped, _) = served.stop();
+    assert!(stopped);
+}
