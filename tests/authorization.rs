@@ -187,6 +187,7 @@ fn table(cast: &Cast) -> Vec<Row> {
         row("me", "GET", "/api/v1/me".into(), None,                          [401, 200, 200, 200, 200, 200, 200]),
         row("list users", "GET", "/api/v1/users".into(), None,               [401, 200, 200, 200, 200, 200, 200]),
         row("list categories", "GET", "/api/v1/categories".into(), None,     [401, 200, 200, 200, 200, 200, 200]),
+        row("read the audit log", "GET", "/api/v1/audit".into(), None,      [401, 200, 200, 403, 403, 403, 403]),
         row("list themes", "GET", "/api/v1/themes".into(), None,             [401, 200, 200, 200, 200, 200, 200]),
         row("create user", "POST", "/api/v1/users".into(), body(new_user_body),
                                                                              [401, 201, 201, 403, 403, 403, 403]),

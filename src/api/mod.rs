@@ -4,6 +4,7 @@
 //! handlers' annotations.
 
 pub mod attendance;
+pub mod audit;
 pub mod auth;
 pub mod exports;
 pub mod extract;
@@ -31,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     stats::routes(cfg);
     mail::routes(cfg);
     exports::routes(cfg);
+    audit::routes(cfg);
     signups::routes(cfg);
     feed::routes(cfg);
 }
