@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use actix_web::web::Bytes;
-use chrono::{DateTime, FixedOffset};
-use rust_xlsxwriter::{Format, Workbook};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
 /// The two formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +43,24 @@ pub enum Cell<'a> {
     Number(f64),
     /// A number shown with exactly this many decimals (`44.0`), as a report prints it.
     Fixed(f64, usize),
-    /// A site-local time, written as RFC 3339 with the zone's offset (`2011-12-01T09:00:00+09:00`).
+    /// A site-local time: in CSV RFC 3339 with the zone's offset (`2011-12-01T09:00:00+09:00`),
+    /// in XLSX a date-time cell of the local wall time (spreadsheets have no offsets).
     Time(DateTime<FixedOffset>),
+    /// A site-local date: `2011-12-01` in CSV, a date cell in XLSX.
+    Date(NaiveDate),
+}
+
+/// The spreadsheet's serial date-time of a local wall time.
+fn excel_time(t: &DateTime<FixedOffset>) -> Result<ExcelDateTime, rust_xlsxwriter::XlsxError> {
+    excel_date(&t.date_naive())?.and_hms(t.hour() as u16, t.minute() as u8, t.second())
+}
+
+fn excel_date(d: &NaiveDate) -> Result<ExcelDateTime, rust_xlsxwriter::XlsxError> {
+    ExcelDateTime::from_ymd(
+        u16::try_from(d.year()).unwrap_or(1900),
+        d.month() as u8,
+        d.day() as u8,
+    )
 }
 
 /// A table being written to `W` (a response stream, or memory for small tables).
@@ -55,7 +71,14 @@ pub enum Sheet<W: Write> {
         out: W,
         row: u32,
         bold: Format,
+        formats: Box<Formats>,
     },
+}
+
+/// The cell formats of dates and date-times.
+pub struct Formats {
+    date: Format,
+    time: Format,
 }
 
 fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> std::io::Error {
@@ -106,6 +129,10 @@ impl<W: Write + Send> Sheet<W> {
                     out,
                     row: 0,
                     bold: Format::new().set_bold(),
+                    formats: Box::new(Formats {
+                        date: Format::new().set_num_format("yyyy-mm-dd"),
+                        time: Format::new().set_num_format("yyyy-mm-dd hh:mm"),
+                    }),
                 })
             }
         }
@@ -138,12 +165,15 @@ impl<W: Write + Send> Sheet<W> {
                         Cell::Number(n) => w.write_field(format_number(*n)),
                         Cell::Fixed(n, d) => w.write_field(format!("{n:.d$}", d = *d)),
                         Cell::Time(t) => w.write_field(format_time(*t)),
+                        Cell::Date(d) => w.write_field(d.format("%Y-%m-%d").to_string()),
                     }
                     .map_err(std::io::Error::other)?;
                 }
                 w.write_record(None::<&[u8]>).map_err(std::io::Error::other)
             }
-            Sheet::Xlsx { book, row, .. } => {
+            Sheet::Xlsx {
+                book, row, formats, ..
+            } => {
                 let ws = book.worksheet_from_index(0).map_err(xlsx_err)?;
                 for (c, cell) in cells.iter().enumerate() {
                     let c = u16::try_from(c).unwrap_or(u16::MAX);
@@ -151,7 +181,12 @@ impl<W: Write + Send> Sheet<W> {
                         Cell::Text(t) => ws.write_string(*row, c, neutralize(t)).map(drop),
                         Cell::Number(n) => ws.write_number(*row, c, *n).map(drop),
                         Cell::Fixed(n, _) => ws.write_number(*row, c, *n).map(drop),
-                        Cell::Time(t) => ws.write_string(*row, c, format_time(*t)).map(drop),
+                        Cell::Time(t) => excel_time(t)
+                            .and_then(|v| ws.write_datetime_with_format(*row, c, &v, &formats.time))
+                            .map(drop),
+                        Cell::Date(d) => excel_date(d)
+                            .and_then(|v| ws.write_datetime_with_format(*row, c, &v, &formats.date))
+                            .map(drop),
                     }
                     .map_err(xlsx_err)?;
                 }

@@ -998,19 +998,22 @@ async fn my_hours_total_approved_time_per_fiscal_year(backend: Backend) {
     // The same items as a file, the employee's one export.
     let mut res = app
         .client()
-        .get(app.url("/api/v1/me/hours?format=csv"))
+        .get(app.url("/api/v1/me/hours?format=csv&bom=true"))
         .insert_header(("Authorization", format!("Bearer {token}")))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     let csv = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    let csv = csv.strip_prefix('\u{feff}').expect("a BOM for Excel");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4, "{csv}");
-    assert!(lines[0].starts_with("event_date,fiscal_year,event_title"));
+    assert!(lines[0].starts_with("event_date,starts_at,fiscal_year,event_title"));
     assert!(
-        lines[3].starts_with("2025-03-31,2025,Beach clean-up,Site A,attended,60,1,1,approved"),
-        "{csv}"
+        lines[3].starts_with(
+            "2025-03-31,2025-03-31T22:00:00+09:00,2025,Beach clean-up,Site A,attended,60,1,1,approved"
+        ),
+        "site-local, with the offset: {csv}"
     );
     assert_problem(
         &app.get_as(&token, "/api/v1/me/hours?format=xml").await,

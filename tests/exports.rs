@@ -145,14 +145,14 @@ async fn imported_history_comes_back_out_of_the_export(backend: Backend) {
         .map(|r| {
             vec![
                 r[0].clone(),
-                r[3].clone(),
-                r[5].clone(),
+                r[4].clone(),
                 r[6].clone(),
                 r[7].clone(),
                 r[8].clone(),
                 r[9].clone(),
-                r[12].clone(),
+                r[10].clone(),
                 r[13].clone(),
+                r[15].clone(),
             ]
         })
         .collect();
@@ -312,6 +312,61 @@ async fn a_multi_day_trip_imports_as_one_event_with_person_days(backend: Backend
         tomoni::time::local(trip.1, tz).to_rfc3339(),
         "2011-12-03T17:00:00+09:00"
     );
+}
+
+/// An employee of a subsidiary at the parent's event: the export names both companies, and
+/// the person-days recorded.
+async fn the_export_names_home_and_organising_companies_and_person_days(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app);
+    let admin = common::admin_principal();
+    let conn = &mut app.conn();
+    let sub = tomoni::org::companies::create(
+        conn,
+        &admin,
+        serde_json::from_value(
+            serde_json::json!({"code": "THAI", "name": "Thai subsidiary",
+            "country": "TH"}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let site = tomoni::org::sites::create(
+        conn,
+        &admin,
+        serde_json::from_value(serde_json::json!({"code": "BKK", "name": "Bangkok",
+            "company_id": sub.id, "country": "TH", "region": "overseas",
+            "timezone": "Asia/Bangkok", "opened_on": "2000-01-01"}))
+        .unwrap(),
+    )
+    .unwrap();
+    diesel::update(users::table.filter(users::id.eq(w.people[0].id)))
+        .set(users::site_id.eq(Some(Id::from(site.id))))
+        .execute(conn)
+        .unwrap();
+    let file = format!(
+        "site_code,program_code,program_title,theme,categories,event_date,employee_number,hours,days,end_date\n\
+         A,TRIP,Relief trip,community,,2025-05-01,{},16,2,2025-05-02\n",
+        w.numbers[0]
+    );
+    let done = post_csv(&app, &w.hr, "", file.into_bytes()).await;
+    assert_eq!(done.0, 200, "{}", done.2);
+    let (status, _, csv) = get_bytes(
+        &app,
+        &w.hr,
+        "/api/v1/exports/participations?purpose=company%20check",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let rows = parse_csv(&csv);
+    let column = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let row = &rows[1];
+    assert_eq!(row[column("home_site")], "BKK");
+    assert_eq!(row[column("home_company")], "THAI");
+    assert_eq!(row[column("organising_site")], "A");
+    assert_eq!(row[column("organising_company")], "TST");
+    assert_eq!(row[column("person_days")], "2");
+    assert_eq!(row[column("event_date")], "2025-05-01");
 }
 
 async fn every_kind_of_bad_file_is_rejected_with_its_line_and_column(backend: Backend) {
@@ -478,8 +533,8 @@ async fn formulas_are_neutralised_in_csv_and_xlsx(backend: Backend) {
     assert!(csv.starts_with(b"\xEF\xBB\xBF"), "BOM for Excel");
     let rows = parse_csv(&csv[3..]);
     assert_eq!(rows[1][1], "'=HYPERLINK(\"http://x\")");
-    assert_eq!(rows[1][6], "'+cmd|' /C calc'!A0");
-    assert_eq!(rows[1][12], "2", "numbers stay numbers");
+    assert_eq!(rows[1][7], "'+cmd|' /C calc'!A0");
+    assert_eq!(rows[1][13], "2", "numbers stay numbers");
 
     let (status, ct, xlsx) = get_bytes(
         &app,
@@ -504,10 +559,15 @@ async fn formulas_are_neutralised_in_csv_and_xlsx(backend: Backend) {
         Some(&Data::String("'=HYPERLINK(\"http://x\")".into()))
     );
     assert_eq!(
-        range.get((1, 6)),
+        range.get((1, 7)),
         Some(&Data::String("'+cmd|' /C calc'!A0".into()))
     );
-    assert_eq!(range.get((1, 12)), Some(&Data::Float(2.0)));
+    assert_eq!(range.get((1, 13)), Some(&Data::Float(2.0)));
+    match range.get((1, 9)) {
+        // 45778 days after Excel's day 0 (1899-12-30) is 2025-05-01.
+        Some(Data::DateTime(d)) => assert_eq!(d.as_f64(), 45778.0, "2025-05-01"),
+        other => panic!("the event date is a date cell, got {other:?}"),
+    }
     let formulas = book.worksheet_formula("participations").unwrap();
     assert!(
         formulas.used_cells().all(|(_, _, f)| f.is_empty()),
@@ -560,7 +620,7 @@ async fn exports_need_a_purpose_and_stay_in_scope(backend: Backend) {
     assert_eq!(status, 200);
     let rows = parse_csv(&csv);
     assert_eq!(rows.len(), 4, "header and site A's three records");
-    assert!(rows[1..].iter().all(|r| r[3] == "A"));
+    assert!(rows[1..].iter().all(|r| r[4] == "A"));
     let site_b = site_id(&app, "B");
     assert_problem(
         &app.get_as(
@@ -617,6 +677,7 @@ async fn exports_need_a_purpose_and_stay_in_scope(backend: Backend) {
 
 both_backends!(
     a_multi_day_trip_imports_as_one_event_with_person_days,
+    the_export_names_home_and_organising_companies_and_person_days,
     imported_history_comes_back_out_of_the_export,
     every_kind_of_bad_file_is_rejected_with_its_line_and_column,
     an_oversized_import_is_refused,

@@ -827,7 +827,7 @@ async fn rosters_are_for_the_site_and_export_as_csv(backend: Backend) {
 
     let mut res = app
         .client()
-        .get(app.url(&format!("/api/v1/events/{ev}/roster?format=csv")))
+        .get(app.url(&format!("/api/v1/events/{ev}/roster?format=csv&bom=true")))
         .insert_header(("Authorization", format!("Bearer {}", s.coord_token)))
         .send()
         .await
@@ -842,11 +842,17 @@ async fn rosters_are_for_the_site_and_export_as_csv(backend: Backend) {
             .starts_with("text/csv")
     );
     let csv = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    let csv = csv.strip_prefix('\u{feff}').expect("a BOM for Excel");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[0].starts_with("status,waitlist_position,employee_number"));
     assert!(lines[1].starts_with("confirmed,,"), "{csv}");
     assert!(lines[2].starts_with("waitlisted,1,"), "{csv}");
+    let signed_up = lines[1].split(',').nth(5).unwrap();
+    assert!(
+        signed_up.ends_with("+09:00"),
+        "the event's zone (Tokyo), not UTC: {signed_up}"
+    );
 
     let other = app.token(&app.coordinator(&[app.site("B")]));
     assert_problem(

@@ -262,6 +262,8 @@ pub struct HoursQuery {
     /// export every employee may make).
     #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
+    /// CSV: start with a byte-order mark (Excel then reads UTF-8).
+    pub bom: Option<bool>,
 }
 
 /// The caller's volunteer history, newest first, with totals per fiscal year (approved hours
@@ -291,7 +293,7 @@ pub async fn my_hours(
                 "Content-Disposition",
                 "attachment; filename=\"my-volunteer-hours.csv\"",
             ))
-            .body(hours::csv(&result.items).map_err(AppError::internal)?));
+            .body(hours::csv(&result.items, q.bom.unwrap_or(false)).map_err(AppError::internal)?));
     }
     Ok(HttpResponse::Ok().json(result))
 }

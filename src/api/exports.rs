@@ -146,7 +146,7 @@ async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpRe
         .streaming(body))
 }
 
-/// Participation records (column set `participations/1`, see the README) as CSV or XLSX,
+/// Participation records (column set `participations/2`, see the README) as CSV or XLSX,
 /// streamed. HR and admins export everything, coordinators their own sites' events; a
 /// `purpose` is required and, with the filters and the row count, goes to the audit log.
 /// Text cells starting with `= + - @`, tab or CR are prefixed with `'`.

@@ -79,9 +79,11 @@ pub async fn cancel(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct RosterQuery {
-    /// `json` (default) or `csv`.
+    /// `json` (default) or `csv` (times in the event's zone, with the offset).
     #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
+    /// CSV: start with a byte-order mark (Excel then reads UTF-8).
+    pub bom: Option<bool>,
 }
 
 /// The roster of an event: confirmed (in sign-up order), waitlisted (in line order), cancelled,
@@ -103,7 +105,7 @@ pub async fn roster(
     if !csv {
         return Ok(HttpResponse::Ok().json(entries));
     }
-    let body = roster::csv(&entries).map_err(AppError::internal)?;
+    let body = roster::csv(&event, &entries, q.bom.unwrap_or(false)).map_err(AppError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

@@ -176,13 +176,15 @@ fn totals(
         .collect())
 }
 
-/// The items as CSV (the shared sheet writer: RFC 4180, formulas neutralised): date, fiscal
-/// year, event, site, status, minutes, hours, days, approval.
-pub fn csv(items: &[HoursItem]) -> std::io::Result<String> {
+/// The items as CSV (the shared sheet writer: RFC 4180, formulas neutralised): date and start
+/// (site-local, with the offset), fiscal year, event, site, status, minutes, hours, days,
+/// approval; `bom` for Excel.
+pub fn csv(items: &[HoursItem], bom: bool) -> std::io::Result<Vec<u8>> {
     use crate::sheet::{Cell, Sheet};
-    let mut sheet = Sheet::csv_in_memory(false);
+    let mut sheet = Sheet::csv_in_memory(bom);
     sheet.header(&[
         "event_date",
+        "starts_at",
         "fiscal_year",
         "event_title",
         "site",
@@ -198,9 +200,9 @@ pub fn csv(items: &[HoursItem]) -> std::io::Result<String> {
         } else {
             "no_show"
         };
-        let date = i.starts_at.format("%Y-%m-%d").to_string();
         sheet.row(&[
-            Cell::Text(&date),
+            Cell::Date(i.starts_at.date_naive()),
+            Cell::Time(i.starts_at),
             Cell::Number(f64::from(i.fiscal_year)),
             Cell::Text(&i.event_title),
             Cell::Text(&i.site_name),
@@ -211,6 +213,5 @@ pub fn csv(items: &[HoursItem]) -> std::io::Result<String> {
             Cell::Text(i.approval.as_str()),
         ])?;
     }
-    let bytes = sheet.finish()?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    sheet.finish()
 }

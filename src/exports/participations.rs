@@ -1,5 +1,5 @@
 //! The participation export: one row per attendance record, in the documented column set
-//! `participations/1`, read in keyset batches inside one read-only snapshot.
+//! `participations/2`, read in keyset batches inside one read-only snapshot.
 
 use std::collections::HashMap;
 
@@ -15,15 +15,18 @@ use crate::db::{AnyConnection, Id};
 use crate::sheet::{Cell, Sheet};
 use crate::time::FiscalCalendar;
 
-/// The column set; a change of columns gets a new version.
-pub const VERSION: &str = "participations/1";
+/// The column set; a change of columns gets a new version. Version 2 split `company` into the
+/// employee's home company and the organising site's company (an employee of a subsidiary who
+/// joins the parent's event is the subsidiary's), and added `person_days`.
+pub const VERSION: &str = "participations/2";
 
-pub const COLUMNS: [&str; 14] = [
+pub const COLUMNS: [&str; 16] = [
     "employee_number",
     "employee_name",
     "home_site",
+    "home_company",
     "organising_site",
-    "company",
+    "organising_company",
     "program_code",
     "program_title",
     "categories",
@@ -32,6 +35,7 @@ pub const COLUMNS: [&str; 14] = [
     "status",
     "minutes",
     "hours",
+    "person_days",
     "approval",
 ];
 
@@ -49,7 +53,7 @@ pub struct Filter {
 }
 
 /// One attendance record as read per batch; everything else comes from maps loaded once.
-type Row = (Id, Id, Option<NaiveDate>, Id, String, i32, String);
+type Row = (Id, Id, Option<NaiveDate>, Id, String, i32, i32, String);
 
 /// A programme as the export shows it.
 struct Programme {
@@ -149,6 +153,7 @@ pub fn write(
                     events::program_id,
                     attendance::status,
                     attendance::minutes,
+                    attendance::days,
                     attendance::approval,
                 ))
                 .into_boxed();
@@ -173,40 +178,40 @@ pub fn write(
             let rows: Vec<Row> = q.order(attendance::id).limit(BATCH).load(conn)?;
             let Some(last) = rows.last() else { break };
             after = Some(last.0);
-            for (_, user, on, program, status, minutes, approval) in &rows {
+            for (_, user, on, program, status, minutes, days, approval) in &rows {
                 let (number, name, home) = people
                     .get(user)
                     .map(|(n, d, h)| (n.as_str(), d.as_str(), *h))
                     .unwrap_or(("", "", None));
-                let home = home
-                    .and_then(|h| site_codes.get(&h))
-                    .map_or("", |(c, _)| c.as_str());
+                let site_and_company = |site: Option<Id>| {
+                    site.and_then(|s| site_codes.get(&s))
+                        .map_or(("", ""), |(code, company)| {
+                            (
+                                code.as_str(),
+                                company_codes.get(company).map_or("", String::as_str),
+                            )
+                        })
+                };
+                let (home_site, home_company) = site_and_company(home);
                 let p = programmes.get(program).unwrap_or(&none);
-                let (site_code, company) =
-                    site_codes.get(&p.site).map_or(("", ""), |(c, company)| {
-                        (
-                            c.as_str(),
-                            company_codes.get(company).map_or("", String::as_str),
-                        )
-                    });
-                let date_text = on
-                    .map(|d| d.format("%Y-%m-%d").to_string())
-                    .unwrap_or_default();
+                let (site_code, company) = site_and_company(Some(p.site));
                 let fy = on.map_or(0.0, |d| f64::from(fiscal.year_of(d)));
                 sheet.row(&[
                     Cell::Text(number),
                     Cell::Text(name),
-                    Cell::Text(home),
+                    Cell::Text(home_site),
+                    Cell::Text(home_company),
                     Cell::Text(site_code),
                     Cell::Text(company),
                     Cell::Text(&p.code),
                     Cell::Text(&p.title),
                     Cell::Text(&p.categories),
-                    Cell::Text(&date_text),
+                    on.map_or(Cell::Text(""), Cell::Date),
                     Cell::Number(fy),
                     Cell::Text(status),
                     Cell::Number(f64::from(*minutes)),
                     Cell::Number(f64::from(*minutes) / 60.0),
+                    Cell::Number(f64::from(*days)),
                     Cell::Text(approval),
                 ])?;
                 written += 1;

@@ -72,9 +72,12 @@ pub fn roster(
     Ok((event, entries))
 }
 
-/// The roster as CSV, through the shared sheet writer (RFC 4180, formulas neutralised).
-pub fn csv(entries: &[RosterEntry]) -> std::io::Result<Vec<u8>> {
-    let mut sheet = Sheet::csv_in_memory(false);
+/// The roster as CSV, through the shared sheet writer (RFC 4180, formulas neutralised), with
+/// times in the event's zone and its offset (what the coordinator on site reads); `bom` for
+/// Excel (Japanese names otherwise garble).
+pub fn csv(event: &Event, entries: &[RosterEntry], bom: bool) -> std::io::Result<Vec<u8>> {
+    let mut sheet = Sheet::csv_in_memory(bom);
+    let local = |t: chrono::DateTime<chrono::Utc>| crate::time::local(t, &event.timezone);
     sheet.header(&[
         "status",
         "waitlist_position",
@@ -89,16 +92,15 @@ pub fn csv(entries: &[RosterEntry]) -> std::io::Result<Vec<u8>> {
             .waitlist_position
             .map(|p| p.to_string())
             .unwrap_or_default();
-        let signed_up = e.signed_up_at.to_rfc3339();
-        let cancelled = e.cancelled_at.map(|t| t.to_rfc3339()).unwrap_or_default();
         sheet.row(&[
             Cell::Text(e.status.as_str()),
             Cell::Text(&position),
             Cell::Text(&e.employee_number),
             Cell::Text(&e.display_name),
             Cell::Text(&e.email),
-            Cell::Text(&signed_up),
-            Cell::Text(&cancelled),
+            Cell::Time(local(e.signed_up_at)),
+            e.cancelled_at
+                .map_or(Cell::Text(""), |t| Cell::Time(local(t))),
         ])?;
     }
     sheet.finish()
