@@ -20,12 +20,17 @@ async fn openapi_document_is_served_and_matches_the_snapshot() {
     for path in ["/healthz", "/readyz", "/metrics"] {
         assert!(paths.contains_key(path), "{path} documented");
     }
+    let mut operation_ids = std::collections::HashMap::new();
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
             assert!(
                 op["responses"].as_object().is_some_and(|r| !r.is_empty()),
                 "{method} {path} has responses"
             );
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            if let Some(other) = operation_ids.insert(id.clone(), format!("{method} {path}")) {
+                panic!("operationId {id:?} of {method} {path} is also {other}'s");
+            }
         }
     }
     // Left for `.ci/run`, which validates it against the OpenAPI schema.

@@ -48,7 +48,7 @@ fn instant(b: Bound, end: bool) -> Timestamp {
     responses((status = 200, description = "A page of entries, newest first", body = Page<Logged>),
               (status = 400, description = "A bad filter or cursor", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Not an admin or HR", body = Problem, content_type = "application/problem+json")))]
-pub async fn list(
+pub async fn list_audit(
     state: web::Data<AppState>,
     caller: Caller,
     q: web::Query<AuditQuery>,
@@ -81,10 +81,10 @@ pub async fn list(
 
 /// This module's routes (mounted by `server::routes`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/v1/audit", "GET").route(web::get().to(list)));
+    cfg.service(resource("/api/v1/audit", "GET").route(web::get().to(list_audit)));
 }
 
 /// This module's part of the OpenAPI document (merged by `api::openapi::document`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list))]
+#[openapi(paths(list_audit))]
 pub struct Doc;
