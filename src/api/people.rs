@@ -98,13 +98,19 @@ pub async fn create(
     people::require_manager(&caller)?;
     let body = body.into_inner();
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
+    // Hashed on the blocking pool before the key's transaction and any pooled connection.
+    let (body, hash) = web::block(move || {
+        let hash = changes::hash_password(&body)?;
+        Ok::<_, AppError>((body, hash))
+    })
+    .await??;
     idempotency::create(
         state.idempotency(),
         &req,
         caller.id,
         &fingerprint,
         StatusCode::CREATED,
-        move |c| changes::create(c, &caller, body, Some(request_id.to_string())),
+        move |c| changes::create_hashed(c, &caller, body, hash, Some(request_id.to_string())),
     )
     .await
 }
