@@ -40,6 +40,22 @@ async fn request_id_header(
     Ok(res)
 }
 
+/// A query string with an encoded control character (`?q=%00`) is refused before any handler
+/// sees it: no filter of tomoni means one, and PostgreSQL answers NUL in text with an error.
+async fn refuse_control_characters(
+    req: actix_web::dev::ServiceRequest,
+    next: Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if crate::input::query_has_control_character(req.query_string()) {
+        return Err(crate::error::AppError::bad_request(
+            "invalid_query",
+            "the query string may not contain NUL or other control characters",
+        )
+        .into());
+    }
+    next.call(req).await
+}
+
 /// Builds the server on an already-bound listener (production binds the configured address,
 /// tests bind port 0). SIGTERM/SIGINT stop it gracefully within `server.shutdown_timeout_secs`.
 pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
@@ -78,6 +94,7 @@ pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<S
             .configure(routes)
             .default_service(web::to(problem::route_not_found))
             .wrap(ErrorHandlers::new().default_handler(problem::problem_fallback))
+            .wrap(from_fn(refuse_control_characters))
             .wrap(from_fn(metrics::track))
             .wrap(from_fn(request_id_header))
             // No browser may guess a type other than the one we declare (CSV, SVG, JSON).

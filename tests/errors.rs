@@ -104,7 +104,59 @@ async fn times_outside_the_accepted_years_are_refused(backend: Backend) {
     assert_problem(&got, 400, "invalid_query");
 }
 
+/// NUL and other control characters are refused where they come in, with the field named:
+/// PostgreSQL answered a NUL in a sign-in email with a 500, SQLite stored it and wrote it into
+/// calendars. Line breaks and tabs stay allowed in text.
+async fn control_characters_are_refused_with_the_field_named(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let site = app.site("A");
+    let admin = app.token(&app.user(tomoni::auth::Role::Admin, None));
+    let login = app
+        .post_json(
+            "/api/v1/auth/login",
+            serde_json::json!({"email": "a\u{0}@b.c", "password": "whatever-long"}),
+        )
+        .await;
+    let problem = assert_problem(&login, 422, "invalid_body");
+    assert_eq!(problem["errors"][0]["field"], "email");
+    assert_eq!(problem["errors"][0]["code"], "control_character");
+    for path in [
+        "/api/v1/users?q=%00",
+        "/api/v1/events?q=a%1bb",
+        "/api/v1/sites?code=%7F",
+    ] {
+        assert_problem(&app.get_as(&admin, path).await, 400, "invalid_query");
+    }
+    let program = app
+        .call(
+            "POST",
+            "/api/v1/programs",
+            Some(&admin),
+            Some(
+                serde_json::json!({"site_id": site.to_string(), "code": "P", "theme": "nature",
+                "title": "Beach\u{7} clean-up"}),
+            ),
+        )
+        .await;
+    let problem = assert_problem(&program, 422, "invalid_body");
+    assert_eq!(problem["errors"][0]["field"], "title");
+    let fine = app
+        .call(
+            "POST",
+            "/api/v1/programs",
+            Some(&admin),
+            Some(
+                serde_json::json!({"site_id": site.to_string(), "code": "P", "theme": "nature",
+                "title": "Beach clean-up", "description": "Bring gloves.\n\tAnd water."}),
+            ),
+        )
+        .await;
+    assert_eq!(fine.0, 201, "line breaks and tabs are fine: {}", fine.2);
+    assert_eq!(app.get_as(&admin, "/api/v1/users?q=%E6%97%A5").await.0, 200);
+}
+
 both_backends!(
+    control_characters_are_refused_with_the_field_named,
     bad_query_parameters_are_refused,
     unknown_route_is_a_problem,
     wrong_method_is_a_problem_with_allow,

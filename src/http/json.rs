@@ -33,6 +33,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let value = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
             let value = value.await?.into_inner();
+            if let Some(field) = crate::input::control_character_path(&value) {
+                let message = "text may not contain NUL or other control characters \
+                               (line breaks and tabs are fine)";
+                return Err(AppError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    format!("{field}: {message}"),
+                )
+                .with_field(FieldError::new(field, "control_character", message))
+                .into());
+            }
             serde_path_to_error::deserialize::<_, T>(value)
                 .map(Json)
                 .map_err(|e| {
