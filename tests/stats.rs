@@ -681,6 +681,17 @@ async fn bad_report_requests_get_clear_errors(backend: Backend) {
     ] {
         assert_problem(&app.get_as(&token, path).await, 400, "invalid_query");
     }
+    let refused = app
+        .get_as(&token, "/api/v1/stats/mdd?format=svg&lang=fr")
+        .await;
+    let problem = assert_problem(&refused, 400, "invalid_query");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown lang \"fr\": use en, ja"),
+        "{problem}"
+    );
     let both = format!("/api/v1/stats/mdd?site_id={site}&region=domestic");
     assert_problem(&app.get_as(&token, &both).await, 400, "invalid_query");
     let (status, ct, svg) = get_text(&app, &token, "/api/v1/stats/mdd?format=svg").await;

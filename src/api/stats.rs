@@ -64,7 +64,7 @@ pub async fn mdd_report(
         region: q.region.map(|r| r.as_str().to_owned()),
     };
     let (to, from) = (q.to, q.from);
-    let lang = format_param(q.lang.as_deref(), &["en", "ja"])?;
+    let lang = crate::http::choice_param("lang", q.lang.as_deref(), &["en", "ja"])?;
     let selected = with_conn(&state.pool, move |c| report::select(c, &scope, from, to)).await?;
     let (fiscal, from, to) = (selected.fiscal, selected.from, selected.to);
     let years = report::build(

@@ -34,12 +34,22 @@ pub fn format_param<'a>(
     given: Option<&str>,
     allowed: &[&'a str],
 ) -> crate::error::AppResult<&'a str> {
+    choice_param("format", given, allowed)
+}
+
+/// A query parameter `name` that takes one of `allowed` (the first is the default); a 400
+/// naming the parameter and the allowed values otherwise.
+pub fn choice_param<'a>(
+    name: &str,
+    given: Option<&str>,
+    allowed: &[&'a str],
+) -> crate::error::AppResult<&'a str> {
     match given {
         None => Ok(allowed[0]),
         Some(f) => allowed.iter().copied().find(|a| *a == f).ok_or_else(|| {
             AppError::bad_request(
                 "invalid_query",
-                format!("unknown format {f:?}: use {}", allowed.join(", ")),
+                format!("unknown {name} {f:?}: use {}", allowed.join(", ")),
             )
         }),
     }
