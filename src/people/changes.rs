@@ -255,16 +255,7 @@ pub fn create(
 /// Every field is checked first (without the database), so a request with a bad email and a
 /// short password hears about both, and a bad request costs no hashing.
 pub fn hash_password(req: &CreateUser) -> AppResult<Option<String>> {
-    let errors = users::validate(&new_user(req, req.password.clone()));
-    if !errors.is_empty() {
-        return Err(AppError::validation(errors));
-    }
-    match &req.password {
-        Some(p) => Ok(Some(
-            crate::auth::password::hash(p).map_err(AppError::internal)?,
-        )),
-        None => Ok(None),
-    }
+    users::prepare(&new_user(req, req.password.clone()))
 }
 
 /// The user a creation request describes.
