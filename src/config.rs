@@ -107,6 +107,8 @@ pub struct AuthSettings {
     pub trust_forwarded_for: bool,
     pub invitation_ttl_hours: u32,
     pub reset_ttl_minutes: u32,
+    /// A web session (signed-in browser) ends this many hours after sign-in.
+    pub session_ttl_hours: u32,
     pub idp: IdpSettings,
 }
 
@@ -370,9 +372,14 @@ impl Settings {
                 "server.public_url must start with https:// or http://".into(),
             ));
         }
-        if self.auth.invitation_ttl_hours == 0 || self.auth.reset_ttl_minutes == 0 {
+        if self.auth.invitation_ttl_hours == 0
+            || self.auth.reset_ttl_minutes == 0
+            || self.auth.session_ttl_hours == 0
+        {
             return Err(SettingsError::Invalid(
-                "auth.invitation_ttl_hours and auth.reset_ttl_minutes must be positive".into(),
+                "auth.invitation_ttl_hours, auth.reset_ttl_minutes and auth.session_ttl_hours \
+                 must be positive"
+                    .into(),
             ));
         }
         if !self.is_production() {

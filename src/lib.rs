@@ -30,6 +30,7 @@ pub mod state;
 pub mod stats;
 pub mod telemetry;
 pub mod time;
+pub mod web;
 
 pub use config::Settings;
 pub use state::{AppState, StartError};

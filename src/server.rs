@@ -18,9 +18,10 @@ use crate::api;
 use crate::http::{log, metrics, problem};
 
 /// Every route of the service: the JSON API (with its documentation and the operational
-/// endpoints).
+/// endpoints), then the web pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     api::routes(cfg);
+    crate::web::routes(cfg);
 }
 
 /// Copies the request id (also in every log line of the request) into the `x-request-id`
@@ -54,6 +55,15 @@ async fn refuse_control_characters(
         .into());
     }
     next.call(req).await
+}
+
+/// No route matched: a page in the reader's language for a page address, problem+json under
+/// `/api/` and the operational endpoints.
+async fn not_found(req: actix_web::HttpRequest) -> actix_web::Result<actix_web::HttpResponse> {
+    if crate::web::guard::is_page(req.path()) {
+        return Err(crate::web::page::not_found(&req).into());
+    }
+    problem::route_not_found(req).await
 }
 
 /// Builds the server on an already-bound listener (production binds the configured address,
@@ -92,8 +102,9 @@ pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<S
             .app_data(web::QueryConfig::default().error_handler(problem::query_error))
             .app_data(web::PathConfig::default().error_handler(problem::path_error))
             .configure(routes)
-            .default_service(web::to(problem::route_not_found))
+            .default_service(web::to(not_found))
             .wrap(ErrorHandlers::new().default_handler(problem::problem_fallback))
+            .wrap(from_fn(crate::web::guard::protect))
             .wrap(from_fn(refuse_control_characters))
             .wrap(from_fn(metrics::track))
             .wrap(from_fn(request_id_header))

@@ -88,6 +88,7 @@ async fn schema_matches_migrations(backend: Backend) {
         idempotency_keys,
         refresh_tokens,
         password_links,
+        web_sessions,
         stats_year,
         stats_program_month,
         stats_members,

@@ -1,8 +1,6 @@
 //! Sign-in endpoints: login, refresh, logout, and setting a password through an emailed link.
 
 use crate::http::resource;
-use std::net::IpAddr;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -79,7 +77,7 @@ pub async fn login(
         email,
         password: given,
     } = body.into_inner();
-    let address = client_address(&req, state.settings.auth.trust_forwarded_for);
+    let address = crate::http::client_address(&req, state.settings.auth.trust_forwarded_for);
     signin::check_limit(&state.login_limiter, &email, address)?;
     let st = state.clone();
     let response = web::block(move || -> AppResult<TokenResponse> {
@@ -95,26 +93,6 @@ pub async fn login(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(response))
-}
-
-/// The address the limit is counted against: the TCP peer, or the proxy-reported client when
-/// the proxy is trusted.
-fn client_address(req: &HttpRequest, trust_forwarded: bool) -> Option<IpAddr> {
-    if trust_forwarded
-        && let Some(ip) = req
-            .connection_info()
-            .realip_remote_addr()
-            .and_then(parse_ip)
-    {
-        return Some(ip);
-    }
-    req.peer_addr().map(|a| a.ip())
-}
-
-fn parse_ip(text: &str) -> Option<IpAddr> {
-    text.parse::<IpAddr>()
-        .ok()
-        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// Exchanges a refresh token for a new token pair.
@@ -207,7 +185,7 @@ pub async fn password_reset(
     body: Json<ResetRequest>,
 ) -> AppResult<HttpResponse> {
     let email = body.into_inner().email;
-    let address = client_address(&req, state.settings.auth.trust_forwarded_for);
+    let address = crate::http::client_address(&req, state.settings.auth.trust_forwarded_for);
     state
         .reset_limiter
         .check(&crate::input::normalize_email(&email), address)

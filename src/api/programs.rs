@@ -3,19 +3,18 @@
 use crate::http::resource;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::db::{Id, Timestamp};
+use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::idempotency;
 use crate::http::json::Json;
 use crate::http::pagination::{self, Page};
 use crate::http::with_conn;
-use crate::programs::events::{self, CreateEvent, Event, EventPatch, EventStatus};
+use crate::programs::events::{self, CreateEvent, Event, EventPatch, EventQuery};
 use crate::programs::program::{
     self as programs, CreateProgram, Program, ProgramPatch, ProgramStatus, Theme,
 };
@@ -117,47 +116,6 @@ pub async fn patch_program(
     Ok(HttpResponse::Ok().json(program))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct EventQuery {
-    /// Default `published`; `draft`/`cancelled`/`completed` for those who run the site.
-    pub status: Option<EventStatus>,
-    pub site_id: Option<uuid::Uuid>,
-    pub company_id: Option<uuid::Uuid>,
-    /// `domestic` or `overseas`.
-    pub region: Option<String>,
-    pub theme: Option<Theme>,
-    pub category: Option<String>,
-    /// An instant (RFC 3339): events still running at or after it; or a day (`YYYY-MM-DD`):
-    /// events starting on or after it, site-local. Default: now.
-    pub from: Option<String>,
-    /// An instant: events starting before it; or a day: events starting on or before it,
-    /// site-local.
-    pub to: Option<String>,
-    /// Only events with a free seat.
-    pub free_seats: Option<bool>,
-    /// Text in the title.
-    pub q: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
-fn event_cursor(e: &Event) -> String {
-    format!(
-        "{}_{}",
-        e.starts_at.with_timezone(&Utc).timestamp_micros(),
-        e.id
-    )
-}
-
-fn parse_event_cursor(c: &str) -> AppResult<(Timestamp, Id)> {
-    let bad = || AppError::bad_request("invalid_query", "unknown cursor");
-    let (micros, id) = c.split_once('_').ok_or_else(bad)?;
-    let micros: i64 = micros.parse().map_err(|_| bad())?;
-    let at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(bad)?;
-    Ok((Timestamp::from(at), id.parse().map_err(|_| bad())?))
-}
-
 /// Events by start time. Employees see published events, upcoming by default; coordinators also
 /// drafts of their sites (`status=draft`), admins and HR all.
 #[utoipa::path(get, path = "/api/v1/events", tag = "programmes", security(("bearer" = [])), params(EventQuery),
@@ -170,45 +128,9 @@ pub async fn list_events(
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     let limit = pagination::limit(q.limit)?;
-    let status = q.status.unwrap_or(EventStatus::Published);
-    let draft_sites = events::draft_scope(&caller, status)?;
-    use crate::time::Bound;
-    let from = q
-        .from
-        .as_deref()
-        .map(|t| Bound::parse("from", t))
-        .transpose()?;
-    let to = q.to.as_deref().map(|t| Bound::parse("to", t)).transpose()?;
-    let at = |b: Option<Bound>| match b {
-        Some(Bound::At(t)) => Some(Timestamp::from(t)),
-        _ => None,
-    };
-    let day = |b: Option<Bound>| match b {
-        Some(Bound::Day(d)) => Some(d),
-        _ => None,
-    };
-    let filter = events::ListFilter {
-        statuses: vec![status],
-        draft_sites,
-        site_id: q.site_id.map(Id::from),
-        company_id: q.company_id.map(Id::from),
-        region: q.region,
-        theme: q.theme.map(|t| t.as_str().to_owned()),
-        category: q.category,
-        from: match from {
-            None => Some(Timestamp::now()),
-            b => at(b),
-        },
-        to: at(to),
-        from_day: day(from),
-        to_day: day(to),
-        free_seats: q.free_seats.unwrap_or(false),
-        text: q.q,
-        after: q.cursor.as_deref().map(parse_event_cursor).transpose()?,
-        limit,
-    };
+    let filter = events::ListFilter::for_caller(&caller, q, limit)?;
     let rows = with_conn(&state.pool, move |c| events::list(c, &filter)).await?;
-    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, event_cursor)))
+    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, events::cursor)))
 }
 
 #[utoipa::path(post, path = "/api/v1/events", tag = "programmes", security(("bearer" = [])), request_body = CreateEvent,

@@ -159,7 +159,7 @@ pub fn redeem(pool: &Pool, secret: &str, new_password: &str) -> AppResult<Id> {
                 users::updated_at.eq(now),
             ))
             .execute(conn)?;
-        crate::auth::refresh::revoke_all_for_user(conn, user)?;
+        crate::auth::end_all_sign_ins(conn, user)?;
         crate::audit::record(
             conn,
             crate::audit::Entry {

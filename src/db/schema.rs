@@ -294,6 +294,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    web_sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        secret_hash -> Text,
+        csrf_token -> Text,
+        created_at -> UtcTime,
+        expires_at -> UtcTime,
+        ended_at -> Nullable<UtcTime>,
+    }
+}
+
 diesel::joinable!(sites -> companies (company_id));
 diesel::joinable!(users -> sites (site_id));
 diesel::joinable!(coordinator_sites -> sites (site_id));
@@ -310,6 +325,7 @@ diesel::joinable!(attendance -> events (event_id));
 diesel::joinable!(attendance -> signups (signup_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(password_links -> users (user_id));
+diesel::joinable!(web_sessions -> users (user_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -330,6 +346,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     refresh_tokens,
     password_links,
+    web_sessions,
     stats_year,
     stats_program_month,
     stats_members,

@@ -10,7 +10,9 @@ pub mod pagination;
 pub mod problem;
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, Resource, web};
+use std::net::IpAddr;
+
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
 
 use crate::error::AppError;
 
@@ -63,4 +65,24 @@ pub fn resource(path: &str, allow: &'static str) -> Resource {
                 .with_header(header::ALLOW, HeaderValue::from_static(allow)),
         )
     }))
+}
+
+/// The address the limit is counted against: the TCP peer, or the proxy-reported client when
+/// the proxy is trusted.
+pub fn client_address(req: &HttpRequest, trust_forwarded: bool) -> Option<IpAddr> {
+    if trust_forwarded
+        && let Some(ip) = req
+            .connection_info()
+            .realip_remote_addr()
+            .and_then(parse_ip)
+    {
+        return Some(ip);
+    }
+    req.peer_addr().map(|a| a.ip())
+}
+
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }

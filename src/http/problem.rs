@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError};
 
-use crate::error::{AppError, AppResult, PROBLEM_CONTENT_TYPE};
+use crate::error::{AppError, PROBLEM_CONTENT_TYPE};
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
@@ -90,11 +90,12 @@ pub fn payload_error(err: actix_web::error::PayloadError) -> AppError {
 pub fn problem_fallback<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
-    if is_problem || res.status().as_u16() < 400 {
+    // A page's error is already an HTML page in the reader's language.
+    let answered = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes())
+            || v.as_bytes().starts_with(b"text/html")
+    });
+    if answered || res.status().as_u16() < 400 {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
@@ -116,11 +117,12 @@ pub fn problem_fallback<B: MessageBody + 'static>(
     ))
 }
 
-/// Handler for requests no route matched.
-pub async fn route_not_found(req: HttpRequest) -> AppResult<HttpResponse> {
+/// The problem for a request no route matched.
+pub async fn route_not_found(req: HttpRequest) -> actix_web::Result<HttpResponse> {
     Err(AppError::new(
         StatusCode::NOT_FOUND,
         "route_not_found",
         format!("no route for {} {}", req.method(), req.path()),
-    ))
+    )
+    .into())
 }

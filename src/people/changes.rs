@@ -455,7 +455,7 @@ pub fn update(
             replace_coordinated_sites(conn, target, &new_sites)?;
         }
         if !new_active && before.active {
-            crate::auth::refresh::revoke_all_for_user(conn, target)?;
+            crate::auth::end_all_sign_ins(conn, target)?;
         }
         let access_changed = new_role != before.role
             || new_site != before.site_id.map(Id::from)

@@ -221,7 +221,7 @@ pub fn set_password(conn: &mut AnyConnection, id: Id, new_password: &str) -> App
         if n == 0 {
             return Err(AppError::not_found("no such user"));
         }
-        crate::auth::refresh::revoke_all_for_user(conn, id)?;
+        crate::auth::end_all_sign_ins(conn, id)?;
         Ok(())
     })
 }

@@ -12,6 +12,7 @@ use crate::auth::{Caller, Role};
 use crate::db::schema::{events, program_categories, programs, sites};
 use crate::db::{AnyConnection, Id, Timestamp};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::programs::program::Theme;
 use crate::time::{When, local};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -559,6 +560,94 @@ pub struct ListFilter {
     /// Keyset: (starts_at, id) of the last item of the previous page.
     pub after: Option<(Timestamp, Id)>,
     pub limit: i64,
+}
+
+/// The event list's query as both front doors take it (the API's parameters, the page's
+/// filters).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// Default `published`; `draft`/`cancelled`/`completed` for those who run the site.
+    pub status: Option<EventStatus>,
+    pub site_id: Option<uuid::Uuid>,
+    pub company_id: Option<uuid::Uuid>,
+    /// `domestic` or `overseas`.
+    pub region: Option<String>,
+    pub theme: Option<Theme>,
+    pub category: Option<String>,
+    /// An instant (RFC 3339): events still running at or after it; or a day (`YYYY-MM-DD`):
+    /// events starting on or after it, site-local. Default: now.
+    pub from: Option<String>,
+    /// An instant: events starting before it; or a day: events starting on or before it,
+    /// site-local.
+    pub to: Option<String>,
+    /// Only events with a free seat.
+    pub free_seats: Option<bool>,
+    /// Text in the title.
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl ListFilter {
+    /// The filter of `q` as `caller` may use it (drafts only of the sites they run), `limit`
+    /// events a page. The web page's filters arrive as the same query, so both doors list alike.
+    pub fn for_caller(caller: &Caller, q: EventQuery, limit: i64) -> AppResult<ListFilter> {
+        let status = q.status.unwrap_or(EventStatus::Published);
+        let draft_sites = draft_scope(caller, status)?;
+        use crate::time::Bound;
+        let from = q
+            .from
+            .as_deref()
+            .map(|t| Bound::parse("from", t))
+            .transpose()?;
+        let to = q.to.as_deref().map(|t| Bound::parse("to", t)).transpose()?;
+        let at = |b: Option<Bound>| match b {
+            Some(Bound::At(t)) => Some(Timestamp::from(t)),
+            _ => None,
+        };
+        let day = |b: Option<Bound>| match b {
+            Some(Bound::Day(d)) => Some(d),
+            _ => None,
+        };
+        Ok(ListFilter {
+            statuses: vec![status],
+            draft_sites,
+            site_id: q.site_id.map(Id::from),
+            company_id: q.company_id.map(Id::from),
+            region: q.region,
+            theme: q.theme.map(|t| t.as_str().to_owned()),
+            category: q.category,
+            from: match from {
+                None => Some(Timestamp::now()),
+                b => at(b),
+            },
+            to: at(to),
+            from_day: day(from),
+            to_day: day(to),
+            free_seats: q.free_seats.unwrap_or(false),
+            text: q.q,
+            after: q.cursor.as_deref().map(parse_cursor).transpose()?,
+            limit,
+        })
+    }
+}
+
+/// The cursor that continues the event list after `e`.
+pub fn cursor(e: &Event) -> String {
+    format!(
+        "{}_{}",
+        e.starts_at.with_timezone(&Utc).timestamp_micros(),
+        e.id
+    )
+}
+
+fn parse_cursor(c: &str) -> AppResult<(Timestamp, Id)> {
+    let bad = || AppError::bad_request("invalid_query", "unknown cursor");
+    let (micros, id) = c.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = micros.parse().map_err(|_| bad())?;
+    let at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(bad)?;
+    Ok((Timestamp::from(at), id.parse().map_err(|_| bad())?))
 }
 
 /// Events by start time, then id.

@@ -582,6 +582,23 @@ pub fn mine(
         .collect()
 }
 
+/// The caller's latest sign-up for `event` (any status), for the event page's "your status".
+pub fn own_for_event(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    event: Id,
+) -> AppResult<Option<Signup>> {
+    signups::table
+        .filter(signups::user_id.eq(caller.id))
+        .filter(signups::event_id.eq(event))
+        .select(SignupRow::as_select())
+        .order(signups::id.desc())
+        .first(conn)
+        .optional()?
+        .map(Signup::try_from)
+        .transpose()
+}
+
 fn own_signups(
     conn: &mut AnyConnection,
     caller: &Caller,

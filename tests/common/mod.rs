@@ -7,8 +7,10 @@
 //! the test ends.
 #![allow(dead_code)]
 
+pub mod chrome;
 pub mod proxy;
 pub mod smtp;
+pub mod web;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -505,6 +507,19 @@ impl TestApp {
             .await;
         assert_eq!(status, 201, "sign up: {body}");
         body
+    }
+
+    /// Cancels `user`'s sign-up `signup` through the API; asserts 200.
+    pub async fn cancel(&self, user: &TestUser, signup: &str) {
+        let (status, _, body) = self
+            .call(
+                "DELETE",
+                &format!("/api/v1/signups/{signup}"),
+                Some(&self.token(user)),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "cancel: {body}");
     }
 
     /// An access token for `user`, minted with the app's own key (skips the password check).

@@ -1,0 +1,104 @@
+//! The second front door: server-rendered pages for people, at `/`. Handlers here parse forms,
+//! call the same services as the JSON API (`crate::signups`, `crate::programs`, ...) with the
+//! same `Caller`, and render templates; no rule or authorization check lives here. The session
+//! (a row, named by a cookie) is `auth::session`; the cookie never authenticates `/api/`.
+
+pub mod assets;
+pub mod events;
+pub mod guard;
+pub mod i18n;
+pub mod mine;
+pub mod page;
+pub mod signin;
+pub mod visitor;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::web::i18n::Lang;
+
+/// The pages' routes (mounted by `server::routes` after the API's).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    assets::routes(cfg);
+    cfg.route("/", web::get().to(home))
+        .route("/lang/{lang}", web::get().to(switch_lang));
+    signin::routes(cfg);
+    events::routes(cfg);
+    mine::routes(cfg);
+}
+
+async fn home() -> HttpResponse {
+    see_other("/events")
+}
+
+/// 303 to `to` (after a form post, the browser then GETs the page: a reload does not re-send).
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_owned()))
+        .finish()
+}
+
+/// A `next` target that stays on this site: a path, never `//host` or a scheme.
+pub fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.starts_with("/\\")
+                && !p.chars().any(char::is_control) =>
+        {
+            p.to_owned()
+        }
+        _ => "/events".to_owned(),
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[derive(serde::Deserialize)]
+struct SwitchQuery {
+    next: Option<String>,
+}
+
+/// The language switch: remembers the choice in a cookie for a year and goes back.
+async fn switch_lang(
+    req: HttpRequest,
+    lang: web::Path<String>,
+    q: web::Query<SwitchQuery>,
+) -> HttpResponse {
+    let Some(lang) = Lang::parse(&lang) else {
+        return see_other("/events");
+    };
+    let cookie = actix_web::cookie::Cookie::build(visitor::LANG_COOKIE, lang.code())
+        .path("/")
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .secure(req.connection_info().scheme() == "https")
+        .max_age(actix_web::cookie::time::Duration::days(365))
+        .finish();
+    let mut res = see_other(&local_path(q.next.as_deref()));
+    let _ = res.add_cookie(&cookie);
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn next_never_leaves_the_site() {
+        assert_eq!(local_path(Some("/events/1?x=2")), "/events/1?x=2");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "evil",
+            "",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/events", "{bad}");
+        }
+        assert_eq!(local_path(None), "/events");
+    }
+}

@@ -1,0 +1,178 @@
+//! Signing in and out on the pages: the same password check and limits as the API's login
+//! (`auth::signin`), then a session row and its cookie instead of tokens.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::{session, signin};
+use crate::error::AppError;
+use crate::web::page::{self, PageError};
+use crate::web::visitor::{self, SignedIn, Visitor};
+use crate::web::{local_path, see_other};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/sign-in")
+            .route(web::get().to(form))
+            .route(web::post().to(sign_in)),
+    )
+    .route("/sign-out", web::post().to(sign_out));
+}
+
+#[derive(Deserialize)]
+struct FormQuery {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+async fn form(visitor: Visitor, q: web::Query<FormQuery>) -> Result<HttpResponse, PageError> {
+    let next = local_path(q.next.as_deref());
+    if visitor.session.is_some() {
+        return Ok(see_other(&next));
+    }
+    render(
+        &visitor,
+        StatusCode::OK,
+        &next,
+        "",
+        None,
+        q.signed_out.is_some(),
+    )
+}
+
+fn render(
+    visitor: &Visitor,
+    status: StatusCode,
+    next: &str,
+    email: &str,
+    problem: Option<String>,
+    signed_out: bool,
+) -> Result<HttpResponse, PageError> {
+    let ctx = minijinja::context! {
+        next => next,
+        email => email,
+        problem => problem,
+        signed_out => signed_out,
+        ..visitor.context()
+    };
+    page::html(status, "sign_in.html", ctx)
+}
+
+/// The sign-in form. Deliberately no `Debug`: the password must not reach a log line.
+#[derive(Deserialize)]
+struct Credentials {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+async fn sign_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    visitor: Visitor,
+    form: web::Form<Credentials>,
+) -> Result<HttpResponse, PageError> {
+    let Credentials {
+        email,
+        password,
+        next,
+    } = form.into_inner();
+    let next = local_path(next.as_deref());
+    let lang = visitor.lang;
+    if email.trim().is_empty() || password.is_empty() {
+        let problem = lang.text("signin.required");
+        return render(
+            &visitor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &next,
+            &email,
+            Some(problem),
+            false,
+        );
+    }
+    let address = crate::http::client_address(&req, state.settings.auth.trust_forwarded_for);
+    if let Err(e) = signin::check_limit(&state.login_limiter, &email, address) {
+        let minutes = retry_minutes(&e).to_string();
+        let problem = page::fill(lang, "signin.too_many", &[("minutes", &minutes)]);
+        let mut res = render(&visitor, e.status(), &next, &email, Some(problem), false)?;
+        for (name, value) in e.headers() {
+            res.headers_mut().insert(name.clone(), value.clone());
+        }
+        return Ok(res);
+    }
+    let st = state.clone();
+    let given_email = email.clone();
+    let ttl_hours = state.settings.auth.session_ttl_hours;
+    let started = web::block(move || -> Result<String, AppError> {
+        let caller = signin::verify_password(&st.pool, &given_email, &password)?;
+        let mut conn = st.pool.get()?;
+        let secret = session::start(
+            &mut conn,
+            caller.id,
+            chrono::Duration::hours(i64::from(ttl_hours)),
+        )?;
+        tracing::info!(user = %caller.id, "signed in on the web");
+        Ok(secret)
+    })
+    .await
+    .map_err(|e| visitor.error(e.into()))?;
+    match started {
+        Ok(secret) => {
+            let secure = visitor::secure(&req, &state);
+            let cookie = visitor::session_cookie(secret, secure, i64::from(ttl_hours) * 3600);
+            let mut res = see_other(&next);
+            res.add_cookie(&cookie)
+                .map_err(|e| visitor.error(AppError::internal(e)))?;
+            Ok(res)
+        }
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
+            let problem = lang.text("signin.invalid");
+            render(
+                &visitor,
+                StatusCode::UNAUTHORIZED,
+                &next,
+                &email,
+                Some(problem),
+                false,
+            )
+        }
+        Err(e) => Err(visitor.error(e)),
+    }
+}
+
+fn retry_minutes(e: &AppError) -> u64 {
+    let secs = e
+        .headers()
+        .iter()
+        .find(|(name, _)| name == actix_web::http::header::RETRY_AFTER)
+        .and_then(|(_, v)| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(60);
+    secs.div_ceil(60).max(1)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+async fn sign_out(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: SignedIn,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    who.check_csrf(&form.csrf)?;
+    let id = who.session.id;
+    crate::http::with_conn(&state.pool, move |c| session::end(c, id))
+        .await
+        .map_err(|e| who.visitor.error(e))?;
+    let mut res = see_other("/sign-in?signed_out=1");
+    res.add_cookie(&visitor::removal_cookie(visitor::secure(&req, &state)))
+        .map_err(|e| who.visitor.error(AppError::internal(e)))?;
+    Ok(res)
+}

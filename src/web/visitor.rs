@@ -1,0 +1,204 @@
+//! Who is looking at a page: the session behind the cookie (if any) and the language to speak.
+//! The session is checked against the database on every request (see `auth::session`).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::auth::session::{self, Session};
+use crate::error::AppError;
+use crate::web::i18n::Lang;
+use crate::web::page::PageError;
+
+/// The session cookie over https: `__Host-` binds it to this host and path `/`, Secure.
+pub const SECURE_COOKIE: &str = "__Host-tomoni_session";
+/// Over plain http (a laptop, the tests) a `__Host-` cookie is refused by browsers, since it
+/// must be Secure; the same cookie without the prefix.
+pub const PLAIN_COOKIE: &str = "tomoni_session";
+/// The language the reader chose with the switch (not a secret).
+pub const LANG_COOKIE: &str = "tomoni_lang";
+
+/// Whether pages are served over https: the configured public address says so, or the request
+/// came in over TLS (as reported by a trusted proxy).
+pub fn secure(req: &HttpRequest, state: &AppState) -> bool {
+    state.settings.server.public_url.starts_with("https://")
+        || (state.settings.auth.trust_forwarded_for && req.connection_info().scheme() == "https")
+}
+
+fn cookie_name(secure: bool) -> &'static str {
+    if secure { SECURE_COOKIE } else { PLAIN_COOKIE }
+}
+
+/// The cookie that carries a new session's secret.
+pub fn session_cookie(secret: String, secure: bool, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build(cookie_name(secure), secret)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age_secs))
+        .finish()
+}
+
+/// A cookie that removes the session cookie from the browser.
+pub fn removal_cookie(secure: bool) -> Cookie<'static> {
+    let mut c = Cookie::build(cookie_name(secure), "")
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish();
+    c.make_removal();
+    c
+}
+
+/// Whoever is looking: a session or nobody, and the language of the page.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    pub session: Option<Session>,
+    pub lang: Lang,
+    /// The path and query asked for (where sign-in and the language switch come back to).
+    pub here: String,
+}
+
+impl Visitor {
+    /// The base of every page's template context.
+    pub fn context(&self) -> minijinja::Value {
+        let other = crate::web::page::other(self.lang);
+        minijinja::context! {
+            lang => self.lang.code(),
+            other_lang => other.code(),
+            here => &self.here,
+            lang_switch => format!("/lang/{}?next={}", other.code(), crate::web::encode(&self.here)),
+            csrf => self.session.as_ref().map(|s| s.csrf_token.clone()),
+            user_name => self.session.as_ref().map(|s| s.display_name.clone()),
+        }
+    }
+
+    /// An error page in this visitor's language.
+    pub fn error(&self, error: AppError) -> PageError {
+        PageError::in_lang(error, self.lang)
+    }
+}
+
+/// Cookie choice first (the switch), then the account's language, then the browser's.
+fn choose_lang(req: &HttpRequest, session: Option<&Session>) -> Lang {
+    let chosen = req.cookie(LANG_COOKIE).and_then(|c| Lang::parse(c.value()));
+    chosen
+        .or_else(|| session.and_then(|s| Lang::parse(&s.locale)))
+        .or_else(|| browser_lang(req.headers()))
+        .unwrap_or(Lang::En)
+}
+
+fn browser_lang(headers: &header::HeaderMap) -> Option<Lang> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept_language)
+}
+
+/// The language for a request without a session: the switch's cookie, else the browser's.
+pub fn request_lang(req: &HttpRequest) -> Lang {
+    choose_lang(req, None)
+}
+
+fn here(req: &HttpRequest) -> String {
+    match req.query_string() {
+        "" => req.path().to_owned(),
+        q => format!("{}?{q}", req.path()),
+    }
+}
+
+impl FromRequest for Visitor {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Visitor, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| AppError::internal("application state missing"))?;
+            let secret = req
+                .cookie(cookie_name(secure(&req, &state)))
+                .map(|c| c.value().to_owned())
+                .filter(|v| !v.is_empty());
+            let session = match secret {
+                Some(secret) => {
+                    let pool = state.pool.clone();
+                    crate::http::with_conn(&pool, move |c| session::resolve(c, &secret))
+                        .await
+                        .map_err(|e| PageError::in_lang(e, choose_lang(&req, None)))?
+                }
+                None => None,
+            };
+            Ok(Visitor {
+                lang: choose_lang(&req, session.as_ref()),
+                here: here(&req),
+                session,
+            })
+        })
+    }
+}
+
+/// A visitor who is signed in; anyone else is sent to the sign-in page and back.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub visitor: Visitor,
+    pub session: Session,
+}
+
+impl SignedIn {
+    pub fn caller(&self) -> Caller {
+        self.session.caller.clone()
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.visitor.lang
+    }
+
+    /// 403 unless `given` is this session's CSRF token (compared in constant time).
+    pub fn check_csrf(&self, given: &str) -> Result<(), PageError> {
+        use subtle::ConstantTimeEq;
+        if bool::from(given.as_bytes().ct_eq(self.session.csrf_token.as_bytes())) {
+            Ok(())
+        } else {
+            Err(self.visitor.error(AppError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "expired_form",
+                "the form's token does not match this session",
+            )))
+        }
+    }
+}
+
+impl FromRequest for SignedIn {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<SignedIn, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let visitor = Visitor::from_request(req, payload);
+        let method = req.method().clone();
+        Box::pin(async move {
+            let visitor = visitor.await?;
+            match visitor.session.clone() {
+                Some(session) => Ok(SignedIn { visitor, session }),
+                // A form sent after the session ended cannot be replayed after sign-in: back to
+                // the page it came from is the best guess, and the events are the next best.
+                None => Err(PageError::SignIn {
+                    next: if method == actix_web::http::Method::GET {
+                        visitor.here.clone()
+                    } else {
+                        "/events".to_owned()
+                    },
+                }),
+            }
+        })
+    }
+}

@@ -1,0 +1,256 @@
+//! The employee's path in a real headless Chromium, on both databases, in English at desktop
+//! width and in Japanese at phone width (and the other two combinations, for the screenshots):
+//! sign in, filter, join the waitlist of a full event, see the seat arrive when someone
+//! cancels, cancel, download the calendar file, sign out. axe-core checks every page.
+//!
+//! With `TOMONI_SCREENSHOTS=<folder>` the list and the event page are saved there (that is how
+//! `docs/screenshots/` is made: `TOMONI_SCREENSHOTS=docs/screenshots cargo test --test browser`).
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::chrome::Chrome;
+use common::{Backend, TestApp};
+use serde_json::json;
+use tomoni::auth::Role;
+
+#[derive(Clone, Copy)]
+enum Lang {
+    En,
+    Ja,
+}
+
+/// What the page says, per language.
+fn says(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Ja => ja,
+    }
+}
+
+async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, label: &str) {
+    let db_name = backend.name();
+    let app = TestApp::spawn(backend).await;
+    let test = format!("employee_path-{label}-{db_name}");
+    let Some(chrome) = Chrome::start(&test, &app.url(""), width, height).await else {
+        return;
+    };
+    let site = app.site("TKY");
+    let coordinator = app.coordinator(&[site]);
+    let token = app.token(&coordinator);
+    let program = app
+        .program(&token, site, json!({"title": "Tama river programme"}))
+        .await;
+    let start = Utc::now() + Duration::days(2);
+    let full = app
+        .published_event(
+            &token,
+            &program,
+            start,
+            3,
+            json!({"title": "River clean-up", "capacity": 1, "waitlist_enabled": true,
+                   "timezone": "Asia/Tokyo", "location": "Tama river, Futako-tamagawa",
+                   "description": "Gloves and bags are provided.\n\nMeet at the station."}),
+        )
+        .await;
+    app.published_event(
+        &token,
+        &program,
+        start + Duration::days(1),
+        2,
+        json!({"title": "Beach clean-up", "capacity": 20, "timezone": "Asia/Tokyo"}),
+    )
+    .await;
+    let first = app.user(Role::Employee, Some(site));
+    let seat = app.sign_up(&first, &full).await;
+    let employee = app.user(Role::Employee, Some(site));
+
+    // Signed out, the list sends to sign-in.
+    chrome.goto("/events").await;
+    if !chrome.path().await.starts_with("/sign-in") {
+        chrome
+            .fail(
+                "sign-in redirect",
+                "the event list did not ask to sign in".into(),
+            )
+            .await;
+    }
+    if let Lang::Ja = lang {
+        chrome.click("language switch", "a[hreflang=ja]").await;
+    }
+    chrome
+        .expect_text("sign-in page", "h1", says(lang, "Sign in", "ログイン"))
+        .await;
+    chrome.axe("sign-in page").await;
+    chrome.fill("email", "#email", &employee.email).await;
+    chrome
+        .fill("password", "#password", &employee.password)
+        .await;
+    chrome
+        .click("sign in", "form.narrow button[type=submit]")
+        .await;
+    chrome
+        .expect_text(
+            "event list",
+            "h1",
+            says(lang, "Upcoming events", "これからのイベント"),
+        )
+        .await;
+    chrome
+        .expect_text("both events listed", "#event-list", "Beach clean-up")
+        .await;
+    chrome.axe("event list").await;
+    shot(&chrome, "events", label).await;
+
+    // Filter by text: only the river.
+    chrome
+        .click("open filters", "details.filters summary")
+        .await;
+    chrome.fill("text filter", "#f-q", "river").await;
+    chrome
+        .click("apply filters", "form.filters button[type=submit]")
+        .await;
+    let listed = chrome
+        .expect_text("filtered list", "#event-list", "River clean-up")
+        .await;
+    if listed.contains("Beach clean-up") {
+        chrome
+            .fail("filtered list", format!("the filter let through: {listed}"))
+            .await;
+    }
+    // Free places only: the full river event goes.
+    chrome.click("free only", "#f-free").await;
+    chrome
+        .click("apply filters again", "form.filters button[type=submit]")
+        .await;
+    chrome
+        .expect_text(
+            "nothing free",
+            "main",
+            says(lang, "No events match", "条件に合うイベントはありません"),
+        )
+        .await;
+    chrome.axe("event list with filters").await;
+
+    // The full event: join its waitlist.
+    chrome.goto(&format!("/events/{full}")).await;
+    chrome
+        .expect_text("event page", "h1", "River clean-up")
+        .await;
+    chrome
+        .expect_text("event time in its zone", "dl", "JST")
+        .await;
+    chrome
+        .expect_text(
+            "waitlist button",
+            "#sign-up",
+            says(lang, "Join the waitlist", "キャンセル待ちに登録"),
+        )
+        .await;
+    chrome.axe("event page").await;
+    shot(&chrome, "event", label).await;
+    chrome.click("join the waitlist", "#sign-up").await;
+    chrome
+        .expect_text(
+            "waitlisted",
+            "#my-status",
+            says(
+                lang,
+                "You are number 1 on the waitlist.",
+                "キャンセル待ち 1 番目です。",
+            ),
+        )
+        .await;
+    chrome.axe("event page, waitlisted").await;
+
+    // The seat holder cancels through the API; the page shows the seat as ours.
+    app.cancel(&first, seat["id"].as_str().expect("sign-up id"))
+        .await;
+    chrome.client.refresh().await.expect("reload");
+    chrome
+        .expect_text(
+            "promoted",
+            "#my-status",
+            says(lang, "You are signed up.", "参加が確定しています。"),
+        )
+        .await;
+
+    // The calendar file, as the link downloads it.
+    let ics = chrome
+        .fetch_text(&format!("/events/{full}/calendar.ics"))
+        .await;
+    if !(ics.starts_with("BEGIN:VCALENDAR") && ics.contains("SUMMARY:River clean-up")) {
+        chrome.fail("calendar file", format!("got {ics:?}")).await;
+    }
+
+    // My sign-ups lists it as confirmed.
+    chrome.goto("/my/signups").await;
+    chrome
+        .expect_text("my sign-ups", "#upcoming", says(lang, "Confirmed", "確定"))
+        .await;
+    chrome.axe("my sign-ups").await;
+
+    // Cancel before the deadline.
+    chrome.goto(&format!("/events/{full}")).await;
+    chrome.click("cancel", "#cancel").await;
+    chrome
+        .expect_text(
+            "cancelled",
+            "#my-status",
+            says(
+                lang,
+                "You cancelled your sign-up.",
+                "参加を取り消しました。",
+            ),
+        )
+        .await;
+
+    // Sign out: the list asks for sign-in again.
+    chrome.click("sign out", ".sign-out button").await;
+    chrome
+        .expect_text(
+            "signed out",
+            "main",
+            says(lang, "You are signed out.", "ログアウトしました。"),
+        )
+        .await;
+    chrome.goto("/events").await;
+    if !chrome.path().await.starts_with("/sign-in") {
+        chrome
+            .fail("after sign-out", "the list opened without a session".into())
+            .await;
+    }
+    chrome.axe("error-free sign-in page after sign-out").await;
+    chrome.close().await;
+}
+
+/// Saves a screenshot for the docs when `TOMONI_SCREENSHOTS` names a folder.
+async fn shot(chrome: &Chrome, page: &str, label: &str) {
+    if let Some(dir) = std::env::var_os("TOMONI_SCREENSHOTS") {
+        let path = std::path::PathBuf::from(dir).join(format!("{page}-{label}.png"));
+        chrome.screenshot(&path).await;
+    }
+}
+
+async fn in_english_at_desktop_width(backend: Backend) {
+    employee_path(backend, Lang::En, 1280, 900, "en-desktop").await;
+}
+
+async fn in_japanese_at_phone_width(backend: Backend) {
+    employee_path(backend, Lang::Ja, 390, 844, "ja-phone").await;
+}
+
+async fn in_english_at_phone_width(backend: Backend) {
+    employee_path(backend, Lang::En, 390, 844, "en-phone").await;
+}
+
+async fn in_japanese_at_desktop_width(backend: Backend) {
+    employee_path(backend, Lang::Ja, 1280, 900, "ja-desktop").await;
+}
+
+both_backends!(
+    in_english_at_desktop_width,
+    in_japanese_at_phone_width,
+    in_english_at_phone_width,
+    in_japanese_at_desktop_width,
+);
