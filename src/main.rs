@@ -199,7 +199,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", addr.0, addr.1))?;
     let local = listener.local_addr()?;
     tracing::info!(
-        "listening: open http://{local}/ in a browser (API docs at http://{local}/docs/, backend {})",
+        "listening on http://{local} (open it in a browser; API docs at http://{local}/docs/, backend {})",
         state.backend.name()
     );
     actix_web::rt::System::new()

@@ -61,9 +61,25 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
         json!({"title": "Beach clean-up", "capacity": 20, "timezone": "Asia/Tokyo"}),
     )
     .await;
+    // Starting soon: check-in (open from an hour before) works now.
+    let soon = app
+        .published_event(
+            &token,
+            &program,
+            Utc::now() + Duration::minutes(30),
+            2,
+            json!({"title": "Park clean-up", "capacity": 10, "timezone": "Asia/Tokyo"}),
+        )
+        .await;
     let first = app.user(Role::Employee, Some(site));
     let seat = app.sign_up(&first, &full).await;
     let employee = app.user(Role::Employee, Some(site));
+    app.sign_up(&employee, &soon).await;
+    let (status, _, code) = app
+        .get_as(&token, &format!("/api/v1/events/{soon}/check-in-code"))
+        .await;
+    assert_eq!(status, 200, "{code}");
+    let qr_link = code["qr_payload"].as_str().expect("QR payload").to_owned();
 
     // Signed out, the list sends to sign-in.
     chrome.goto("/events").await;
@@ -189,6 +205,28 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
         .expect_text("my sign-ups", "#upcoming", says(lang, "Confirmed", "確定"))
         .await;
     chrome.axe("my sign-ups").await;
+    chrome.goto("/my/hours").await;
+    chrome
+        .expect_text(
+            "my hours",
+            "main",
+            says(
+                lang,
+                "No volunteer hours recorded yet.",
+                "活動の記録はまだありません。",
+            ),
+        )
+        .await;
+    chrome.axe("my hours").await;
+    chrome.goto("/my/calendar").await;
+    chrome.click("new feed address", "#feed-new").await;
+    let feed = chrome.find("feed address", "#feed-url").await;
+    let url = feed.prop("value").await.ok().flatten().unwrap_or_default();
+    if !url.contains("/api/v1/me/calendar.ics?token=") {
+        chrome.fail("feed address", format!("got {url:?}")).await;
+    }
+    chrome.axe("my calendar").await;
+    shot(&chrome, "calendar", label).await;
 
     // Cancel before the deadline.
     chrome.goto(&format!("/events/{full}")).await;
@@ -204,6 +242,30 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
             ),
         )
         .await;
+
+    // Check in from the QR code's link, as a phone's camera opens it.
+    chrome
+        .client
+        .goto(&qr_link)
+        .await
+        .expect("open the QR link");
+    chrome
+        .expect_text(
+            "check-in page",
+            "h1",
+            says(lang, "Check in", "チェックイン"),
+        )
+        .await;
+    chrome.axe("check-in page").await;
+    chrome.click("check in", "#check-in").await;
+    chrome
+        .expect_text(
+            "checked in",
+            "#check-in-result",
+            says(lang, "You are checked in.", "チェックインしました。"),
+        )
+        .await;
+    chrome.axe("check-in page, done").await;
 
     // Sign out: the list asks for sign-in again.
     chrome.click("sign out", ".sign-out button").await;
@@ -221,6 +283,38 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
             .await;
     }
     chrome.axe("error-free sign-in page after sign-out").await;
+    chrome.close().await;
+}
+
+/// The pages a signed-out person sees, in both languages at phone width: accessible too.
+async fn signed_out_pages_pass_axe_in_both_languages(backend: Backend) {
+    let db_name = backend.name();
+    let app = TestApp::spawn(backend).await;
+    let test = format!("signed_out_pages-{db_name}");
+    let Some(chrome) = Chrome::start(&test, &app.url(""), 390, 844).await else {
+        return;
+    };
+    for lang in ["en", "ja"] {
+        chrome.goto(&format!("/lang/{lang}?next=/sign-in")).await;
+        for (page, heading) in [
+            ("/sign-in", "h1"),
+            ("/forgot-password", "h1"),
+            ("/set-password?token=unknown", "h1"),
+            ("/set-password", "h1"),
+            ("/no/such/page", "h1"),
+        ] {
+            chrome.goto(page).await;
+            chrome.find(&format!("{page} ({lang})"), heading).await;
+            chrome.axe(&format!("{page} ({lang})")).await;
+        }
+        chrome.goto("/forgot-password").await;
+        chrome
+            .fill("reset email", "#email", "someone@example.com")
+            .await;
+        chrome.click("ask for a link", "form.narrow button").await;
+        chrome.find("link on its way", "#reset-sent").await;
+        chrome.axe(&format!("reset asked ({lang})")).await;
+    }
     chrome.close().await;
 }
 
@@ -249,6 +343,7 @@ async fn in_japanese_at_desktop_width(backend: Backend) {
 }
 
 both_backends!(
+    signed_out_pages_pass_axe_in_both_languages,
     in_english_at_desktop_width,
     in_japanese_at_phone_width,
     in_english_at_phone_width,

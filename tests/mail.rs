@@ -95,6 +95,12 @@ async fn each_kind_of_sign_up_message_arrives_with_its_calendar_entry(backend: B
         confirmed.data
     );
     assert!(confirmed.data.contains("Shonan beach"));
+    let page = app.url(&format!("/events/{ev}"));
+    assert!(
+        confirmed.data.replace("=\r\n", "").contains(&page),
+        "the mail links to the event page {page}: {}",
+        confirmed.data
+    );
     assert!(
         confirmed.data.contains("text/calendar"),
         "{}",

@@ -484,7 +484,367 @@ async fn the_list_filters_and_pages_through_the_api_rules(backend: Backend) {
     assert_eq!(bad_site.status, 400);
 }
 
+async fn the_qr_link_opens_the_check_in_page_and_checks_in_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let site = app.site("QR");
+    let coordinator = app.coordinator(&[site]);
+    let token = app.token(&coordinator);
+    let program = app.program(&token, site, json!({})).await;
+    // Check-in opens an hour before the start.
+    let event = app
+        .published_event(
+            &token,
+            &program,
+            Utc::now() + Duration::minutes(20),
+            2,
+            json!({"title": "Park clean-up", "capacity": 10}),
+        )
+        .await;
+    let employee = app.user(Role::Employee, Some(site));
+    app.sign_up(&employee, &event).await;
+    let (status, _, code) = app
+        .get_as(&token, &format!("/api/v1/events/{event}/check-in-code"))
+        .await;
+    assert_eq!(status, 200, "{code}");
+    let link = code["qr_payload"].as_str().expect("QR payload").to_owned();
+    let prefix = app.url(&format!("/events/{event}/check-in?code="));
+    assert!(
+        link.starts_with(&prefix),
+        "the QR code is the page's address: {link}"
+    );
+    let path = link.trim_start_matches(&app.url(""));
+
+    // Signed out, the link goes through sign-in and comes back with the code.
+    let mut browser = Browser::default();
+    let page = browser.get(&app, path).await;
+    assert_eq!(page.status, 303, "{path}: {}", page.body);
+    let to = page.location().unwrap_or_default();
+    assert!(to.starts_with("/sign-in?next="), "{to}");
+    let next = url::form_urlencoded::parse(to.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    assert_eq!(next, path);
+    let signed = browser
+        .post(
+            &app,
+            "/sign-in",
+            &[
+                ("email", &employee.email),
+                ("password", &employee.password),
+                ("next", &next),
+            ],
+        )
+        .await;
+    assert_eq!(signed.location().as_deref(), Some(path));
+    let form = browser.get(&app, path).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let shown = code["code"].as_str().unwrap();
+    assert!(
+        form.body.contains(&format!("value=\"{shown}\"")),
+        "{}",
+        form.body
+    );
+    assert!(form.body.contains("Park clean-up"));
+    let csrf = form.csrf();
+    let action = format!("/events/{event}/check-in");
+
+    let wrong = browser
+        .post(&app, &action, &[("csrf", &csrf), ("code", "WRONGCOD")])
+        .await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert!(wrong.body.contains("not this event"), "{}", wrong.body);
+    let done = browser
+        .post(&app, &action, &[("csrf", &csrf), ("code", shown)])
+        .await;
+    assert_eq!(done.status, 201, "{}", done.body);
+    assert!(done.body.contains("You are checked in."), "{}", done.body);
+    let again = browser
+        .post(&app, &action, &[("csrf", &csrf), ("code", shown)])
+        .await;
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains("already checked in"), "{}", again.body);
+    let pending: i64 = tomoni::db::schema::attendance::table
+        .filter(tomoni::db::schema::attendance::user_id.eq(employee.id))
+        .filter(tomoni::db::schema::attendance::approval.eq("pending"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(pending, 1, "one pending attendance, whatever the retries");
+    // Without the form's token nothing happens.
+    let forged = browser.post(&app, &action, &[("code", shown)]).await;
+    assert_eq!(forged.status, 403);
+}
+
+async fn a_mailed_link_sets_the_password_and_signs_in_once(backend: Backend) {
+    use tomoni::auth::links::{self, Purpose};
+    let app = TestApp::spawn(backend).await;
+    let employee = app.user(Role::Employee, None);
+    let (link, _) = links::issue(
+        &mut app.conn(),
+        employee.id,
+        Purpose::Reset,
+        chrono::Duration::minutes(30),
+        None,
+    )
+    .unwrap();
+    // The secret exists only in the mail, minted when it is composed.
+    let (secret, _) = links::mint(&mut app.conn(), link).unwrap().expect("minted");
+    let path = format!("/set-password?token={secret}");
+    let mut browser = Browser::default();
+    let page = browser.get(&app, &path).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&format!("value=\"{secret}\"")),
+        "{}",
+        page.body
+    );
+    let mismatch = browser
+        .post(
+            &app,
+            "/set-password",
+            &[
+                ("token", &secret),
+                ("password", "a-long-new-password"),
+                ("repeat", "another-one-entirely"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status, 422);
+    assert!(mismatch.body.contains("differ"), "{}", mismatch.body);
+    let short = browser
+        .post(
+            &app,
+            "/set-password",
+            &[
+                ("token", &secret),
+                ("password", "short"),
+                ("repeat", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, 422);
+    assert!(short.body.contains("at least 12"), "{}", short.body);
+    let set = browser
+        .post(
+            &app,
+            "/set-password",
+            &[
+                ("token", &secret),
+                ("password", "a-long-new-password"),
+                ("repeat", "a-long-new-password"),
+            ],
+        )
+        .await;
+    assert_eq!(set.status, 303, "{}", set.body);
+    assert_eq!(set.location().as_deref(), Some("/events"));
+    assert!(
+        browser.session().is_some(),
+        "signed in after choosing the password"
+    );
+    assert_eq!(browser.get(&app, "/events").await.status, 200);
+    let old = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({"email": employee.email, "password": employee.password}),
+        )
+        .await;
+    assert_eq!(old.0, 401, "the old password is gone");
+    let new = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({"email": employee.email, "password": "a-long-new-password"}),
+        )
+        .await;
+    assert_eq!(new.0, 200);
+    let reused = Browser::default()
+        .post(
+            &app,
+            "/set-password",
+            &[
+                ("token", &secret),
+                ("password", "yet-another-password"),
+                ("repeat", "yet-another-password"),
+            ],
+        )
+        .await;
+    assert_eq!(reused.status, 400);
+    assert!(
+        reused.body.contains("already used or expired"),
+        "{}",
+        reused.body
+    );
+    let bare = Browser::default().get(&app, "/set-password").await;
+    assert!(bare.body.contains("already used or expired"));
+}
+
+async fn forgot_password_answers_the_same_for_every_address(backend: Backend) {
+    use tomoni::db::schema::password_links;
+    let app = TestApp::spawn(backend).await;
+    let employee = app.user(Role::Employee, None);
+    let mut browser = Browser::default();
+    let form = browser.get(&app, "/forgot-password").await;
+    assert_eq!(form.status, 200);
+    let known = browser
+        .post(&app, "/forgot-password", &[("email", &employee.email)])
+        .await;
+    let unknown = browser
+        .post(&app, "/forgot-password", &[("email", "nobody@example.com")])
+        .await;
+    assert_eq!((known.status, unknown.status), (200, 200));
+    let sent = |p: &common::web::Page| p.body.contains("If the address belongs to an account");
+    assert!(sent(&known) && sent(&unknown), "{}", known.body);
+    let links: i64 = password_links::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(links, 1, "a link only for the real account");
+    let empty = browser
+        .post(&app, "/forgot-password", &[("email", "")])
+        .await;
+    assert_eq!(empty.status, 422);
+}
+
+async fn my_hours_show_the_record_and_download_as_csv(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let site = app.site("HRS");
+    let coordinator = app.coordinator(&[site]);
+    let token = app.token(&coordinator);
+    let program = app.program(&token, site, json!({})).await;
+    // A past activity, recorded: attendance goes straight on it.
+    let start = Utc::now() - Duration::days(10);
+    let rfc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let (status, _, event) = app
+        .call(
+            "POST",
+            "/api/v1/events",
+            Some(&token),
+            Some(json!({"program_id": program, "title": "Seedling nursery",
+                "starts_at": rfc(start), "ends_at": rfc(start + Duration::hours(3))})),
+        )
+        .await;
+    assert_eq!(status, 201, "{event}");
+    let event = event["id"].as_str().unwrap().to_owned();
+    let employee = app.user(Role::Employee, Some(site));
+    let (status, _, marked) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/events/{event}/attendance"),
+            Some(&token),
+            Some(json!({"entries": [{"user_id": employee.id.to_string(), "status": "attended"}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{marked}");
+    let ids: Vec<String> = marked["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    let admin = app.user(Role::Admin, None);
+    let (status, _, approved) = app
+        .call(
+            "POST",
+            "/api/v1/attendance/approve",
+            Some(&app.token(&admin)),
+            Some(json!({ "ids": ids })),
+        )
+        .await;
+    assert_eq!(status, 200, "{approved}");
+
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &employee).await;
+    let page = browser.get(&app, "/my/hours").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Seedling nursery"), "{}", page.body);
+    assert!(
+        page.body.contains("3.00") && page.body.contains("Approved"),
+        "{}",
+        page.body
+    );
+    let csv = browser.get(&app, "/my/hours.csv").await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
+    assert!(csv.body.starts_with('\u{feff}'), "a BOM for Excel");
+    assert!(csv.body.contains("Seedling nursery"));
+    let bad = browser.get(&app, "/my/hours?fiscal_year=soon").await;
+    assert_eq!(bad.status, 400);
+    // Someone else sees only their own (empty) record.
+    let mut other = Browser::default();
+    other.sign_in(&app, &app.user(Role::Employee, None)).await;
+    let theirs = other.get(&app, "/my/hours").await;
+    assert!(!theirs.body.contains("Seedling nursery"));
+    assert!(theirs.body.contains("No volunteer hours recorded yet."));
+}
+
+async fn the_calendar_feed_address_is_made_replaced_and_turned_off(backend: Backend) {
+    let (app, event, employee) = with_event(backend, 10).await;
+    app.sign_up(&employee, &event).await;
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &employee).await;
+    let page = browser.get(&app, "/my/calendar").await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let feed_url = |p: &common::web::Page| {
+        let marker = "id=\"feed-url\" readonly value=\"";
+        let start = p.body.find(marker).expect("the feed address") + marker.len();
+        p.body[start..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&")
+    };
+    let made = browser
+        .post(&app, "/my/calendar", &[("csrf", &csrf), ("action", "new")])
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let first = feed_url(&made);
+    assert!(
+        first.starts_with(&app.url("/api/v1/me/calendar.ics?token=")),
+        "{first}"
+    );
+    let path = |u: &str| u.trim_start_matches(&app.url("")).to_owned();
+    let feed = Browser::default().get(&app, &path(&first)).await;
+    assert_eq!(feed.status, 200);
+    assert!(
+        feed.body.contains("SUMMARY:River clean-up"),
+        "{}",
+        feed.body
+    );
+    let replaced = browser
+        .post(&app, "/my/calendar", &[("csrf", &csrf), ("action", "new")])
+        .await;
+    let second = feed_url(&replaced);
+    assert_ne!(first, second);
+    assert_eq!(
+        Browser::default().get(&app, &path(&first)).await.status,
+        404
+    );
+    assert_eq!(
+        Browser::default().get(&app, &path(&second)).await.status,
+        200
+    );
+    let off = browser
+        .post(&app, "/my/calendar", &[("csrf", &csrf), ("action", "off")])
+        .await;
+    assert!(off.body.contains("The feed is off"), "{}", off.body);
+    assert_eq!(
+        Browser::default().get(&app, &path(&second)).await.status,
+        404
+    );
+}
+
 both_backends!(
+    my_hours_show_the_record_and_download_as_csv,
+    the_calendar_feed_address_is_made_replaced_and_turned_off,
+    a_mailed_link_sets_the_password_and_signs_in_once,
+    forgot_password_answers_the_same_for_every_address,
+    the_qr_link_opens_the_check_in_page_and_checks_in_once,
     signing_in_starts_a_session_row_and_signing_out_ends_it,
     wrong_password_and_too_many_attempts_answer_on_the_form,
     a_full_event_puts_the_form_on_the_waitlist_and_a_cancellation_promotes,

@@ -98,8 +98,9 @@ pub async fn check_in_code(
     let svg = format_param(q.format.as_deref(), &["json", "svg"])? == "svg";
     let event = Id::from(id.into_inner());
     let settings = state.settings.attendance.clone();
+    let base = state.settings.server.public_base();
     let code = with_conn(&state.pool, move |c| {
-        checkin::code(c, &caller, event, false, &settings)
+        checkin::code(c, &caller, event, false, &settings, &base)
     })
     .await?;
     code_response(code, svg)
@@ -119,8 +120,9 @@ pub async fn rotate_check_in_code(
 ) -> AppResult<HttpResponse> {
     let event = Id::from(id.into_inner());
     let settings = state.settings.attendance.clone();
+    let base = state.settings.server.public_base();
     let code = with_conn(&state.pool, move |c| {
-        checkin::code(c, &caller, event, true, &settings)
+        checkin::code(c, &caller, event, true, &settings, &base)
     })
     .await?;
     code_response(code, false)

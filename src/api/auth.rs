@@ -186,10 +186,7 @@ pub async fn password_reset(
 ) -> AppResult<HttpResponse> {
     let email = body.into_inner().email;
     let address = crate::http::client_address(&req, state.settings.auth.trust_forwarded_for);
-    state
-        .reset_limiter
-        .check(&crate::input::normalize_email(&email), address)
-        .map_err(|wait| crate::auth::ratelimit::too_many_attempts("password reset", wait))?;
+    signin::check_reset_limit(&state.reset_limiter, &email, address)?;
     let ttl = chrono::Duration::minutes(i64::from(state.settings.auth.reset_ttl_minutes));
     crate::http::with_conn(&state.pool, move |c| {
         crate::auth::links::request_reset(c, &email, ttl)

@@ -51,10 +51,7 @@ pub struct CalendarToken {
 pub async fn rotate_token(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
     let token = with_conn(&state.pool, move |c| feed::rotate_token(c, &caller)).await?;
     Ok(HttpResponse::Created().json(CalendarToken {
-        url: format!(
-            "{}/api/v1/me/calendar.ics?token={token}",
-            state.settings.server.public_base()
-        ),
+        url: feed::url(&state.settings.server.public_base(), &token),
         token,
     }))
 }

@@ -49,8 +49,10 @@ pub struct CheckInCode {
     pub opens_at: DateTime<FixedOffset>,
     /// Check-in closes when the event ends.
     pub closes_at: DateTime<FixedOffset>,
-    /// What the QR code encodes: `urn:tomoni:check-in:{event_id}:{code}`; an app that scans it
-    /// posts the code to `POST /api/v1/events/{event_id}/check-in`.
+    /// What the QR code encodes: the check-in page's address with the code,
+    /// `{server.public_url}/events/{event_id}/check-in?code={code}`. A phone's camera opens it in
+    /// the browser; an app may read the code from it and post it to
+    /// `POST /api/v1/events/{event_id}/check-in`.
     pub qr_payload: String,
 }
 
@@ -65,28 +67,40 @@ impl CheckInCode {
     }
 }
 
-fn describe(event: &EventRow, code: String, settings: &AttendanceSettings) -> CheckInCode {
+/// When check-in opens for `event`.
+fn opens_at(event: &EventRow, settings: &AttendanceSettings) -> DateTime<FixedOffset> {
     let opens = Timestamp::from(
         event.starts_at.get()
             - Duration::minutes(i64::from(settings.check_in_opens_minutes_before)),
     );
+    local(opens, &event.timezone)
+}
+
+fn describe(
+    event: &EventRow,
+    code: String,
+    settings: &AttendanceSettings,
+    base: &str,
+) -> CheckInCode {
     CheckInCode {
         event_id: event.id.into(),
-        qr_payload: format!("urn:tomoni:check-in:{}:{code}", event.id),
+        qr_payload: format!("{base}/events/{}/check-in?code={code}", event.id),
         code,
-        opens_at: local(opens, &event.timezone),
+        opens_at: opens_at(event, settings),
         closes_at: local(event.ends_at, &event.timezone),
     }
 }
 
 /// The event's code, created on first use; `rotate` replaces it (a code that leaked).
-/// For those who run the event's site.
+/// For those who run the event's site. `base` is the service's public address, which the QR
+/// code's link starts with.
 pub fn code(
     conn: &mut AnyConnection,
     caller: &crate::auth::Caller,
     event_id: Id,
     rotate: bool,
     settings: &AttendanceSettings,
+    base: &str,
 ) -> AppResult<CheckInCode> {
     write_transaction(conn, |conn| {
         let (event, site) = find_row(conn, event_id)?;
@@ -120,7 +134,7 @@ pub fn code(
                 code
             }
         };
-        Ok(describe(&event, code, settings))
+        Ok(describe(&event, code, settings, base))
     })
 }
 
@@ -162,11 +176,11 @@ pub fn check_in(
                 ));
             }
         }
-        let info = describe(&event, String::new(), settings);
-        if now.get() < info.opens_at {
+        let opens = opens_at(&event, settings);
+        if now.get() < opens {
             return Err(AppError::conflict(
                 "check_in_not_open",
-                format!("check-in opens at {}", info.opens_at.to_rfc3339()),
+                format!("check-in opens at {}", opens.to_rfc3339()),
             ));
         }
         if now >= event.ends_at {

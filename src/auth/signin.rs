@@ -20,6 +20,18 @@ pub fn check_limit(limiter: &LoginLimiter, email: &str, address: Option<IpAddr>)
         .map_err(|wait| too_many_attempts("sign-in", wait))
 }
 
+/// 429 with `Retry-After` when "forgot password" was asked too often for this address or client
+/// (the sign-in budgets, counted apart from sign-ins).
+pub fn check_reset_limit(
+    limiter: &LoginLimiter,
+    email: &str,
+    address: Option<IpAddr>,
+) -> AppResult<()> {
+    limiter
+        .check(&normalize_email(email), address)
+        .map_err(|wait| too_many_attempts("password reset", wait))
+}
+
 /// The caller behind an email and password. Wrong email, wrong password and a deactivated
 /// account answer the same 401 in the same time. Blocking: the hash is checked without holding
 /// a pooled connection (it takes tens of milliseconds), so run it on the blocking pool.

@@ -215,7 +215,22 @@ impl Templates {
                 .map_err(AppError::internal)
         };
         let subject = get("subject")?;
-        let text = get("body")?;
+        let mut text = get("body")?;
+        // Every mail about an event ends with the address of its page.
+        let link = ctx
+            .get_attr("event")
+            .and_then(|e| e.get_attr("link"))
+            .ok()
+            .filter(|l| !l.is_undefined() && !l.is_none())
+            .map(|l| l.to_string());
+        if let Some(link) = link {
+            let label = if locale == "ja" {
+                "イベントページ"
+            } else {
+                "Event page"
+            };
+            text = format!("{text}\n\n{label}: {link}");
+        }
         let paragraphs: Vec<Vec<String>> = text
             .split("\n\n")
             .map(|p| p.lines().map(str::to_owned).collect())
@@ -261,6 +276,26 @@ mod tests {
             event => context! { title => "Beach & bay clean-up", when => "2026-12-01 09:00-12:00 (Asia/Tokyo, +09:00)", location => "Shonan" },
             position => 3, hours => "2.5", reason => "not on the roster", by_coordinator => true,
             before => context! { when => "2026-11-30 09:00-12:00 (Asia/Tokyo, +09:00)", location => "Zushi" },
+        }
+    }
+
+    #[test]
+    fn event_mails_end_with_the_event_page() {
+        let t = Templates::new();
+        let ctx = context! {
+            name => "Aiko",
+            event => context! { title => "Beach", when => "x", location => "y",
+                link => "https://volunteer.example.com/events/1" },
+        };
+        for (locale, label) in [("en", "Event page"), ("ja", "イベントページ")] {
+            let r = t.render("signup_confirmed", locale, ctx.clone()).unwrap();
+            assert!(
+                r.text
+                    .ends_with(&format!("{label}: https://volunteer.example.com/events/1")),
+                "{}",
+                r.text
+            );
+            assert!(r.html.contains("volunteer.example.com"), "{}", r.html);
         }
     }
 

@@ -217,7 +217,12 @@ pub fn compose(
     let name = display_name(conn, row.user_id)?;
     let ctx = context! {
         name,
-        event => context! { title => &event.title, when => crate::time::describe_span(event.starts_at, event.ends_at, &event.timezone), location => &event.location },
+        event => context! {
+            title => &event.title,
+            when => crate::time::describe_span(event.starts_at, event.ends_at, &event.timezone),
+            location => &event.location,
+            link => format!("{public_base}/events/{}", event.id),
+        },
         position => payload["position"].as_i64(),
         by_coordinator => payload["by_coordinator"].as_bool().unwrap_or(false),
         reason => payload["reason"].as_str().unwrap_or(""),

@@ -20,6 +20,11 @@ pub fn event_ics(conn: &mut AnyConnection, caller: &Caller, id: Id) -> AppResult
     Ok(calendar(&row.title, &[ics_event(&row)]))
 }
 
+/// The feed's address for a secret: what a calendar app subscribes to.
+pub fn url(public_base: &str, token: &str) -> String {
+    format!("{public_base}/api/v1/me/calendar.ics?token={token}")
+}
+
 /// Creates (or replaces) the caller's feed secret and returns it; the previous one stops working.
 pub fn rotate_token(conn: &mut AnyConnection, caller: &Caller) -> AppResult<String> {
     let token = new_refresh_secret();

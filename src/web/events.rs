@@ -407,6 +407,7 @@ fn render_event(
         closed_text => closed_text,
         signup_id => active.map(|s| s.id.to_string()),
         can_cancel => active.is_some() && before_cancel_deadline,
+        confirmed => active.is_some_and(|s| s.status == SignupStatus::Confirmed),
         cancel_closed => active.is_some() && !before_cancel_deadline,
         problem => problem.map(|p| page::message(p, lang)),
         ..who.visitor.context()

@@ -53,7 +53,7 @@ impl Lang {
 
     /// The text of `key`, if the catalogue has it.
     pub fn lookup(self, key: &str) -> Option<&'static str> {
-        let i = MESSAGES.binary_search_by(|(k, _, _)| k.cmp(&key)).ok()?;
+        let i = MESSAGES.binary_search_by(|(k, _, _)| (*k).cmp(key)).ok()?;
         Some(match self {
             Lang::En => MESSAGES[i].1,
             Lang::Ja => MESSAGES[i].2,
@@ -168,212 +168,52 @@ fn in_zone(t: DateTime<Utc>, tz: &str) -> (DateTime<chrono_tz::Tz>, String) {
     (local, name)
 }
 
-/// Every string of the pages: (key, English, Japanese), sorted by key (binary search; a test
-/// checks the order). `{name}` marks a value the page fills in.
-pub const MESSAGES: &[(&str, &str, &str)] = &[
-    ("app.name", "tomoni", "tomoni"),
-    ("app.skip", "Skip to content", "本文へスキップ"),
-    (
-        "app.tagline",
-        "Volunteering together",
-        "みんなでボランティア",
-    ),
-    (
-        "calendar.add",
-        "Add to calendar (.ics)",
-        "カレンダーに追加 (.ics)",
-    ),
-    ("error.back", "Back to the events", "イベント一覧に戻る"),
-    (
-        "error.title",
-        "Something went wrong",
-        "エラーが発生しました",
-    ),
-    ("event.cancel", "Cancel my sign-up", "参加を取り消す"),
-    ("event.cancel_deadline", "Cancel by", "取消期限"),
-    (
-        "event.cancelled_note",
-        "This event has been cancelled.",
-        "このイベントは中止になりました。",
-    ),
-    ("event.capacity", "Places", "定員"),
-    ("event.closed", "Sign-up is closed.", "受付は終了しました。"),
-    (
-        "event.join_waitlist",
-        "Join the waitlist",
-        "キャンセル待ちに登録",
-    ),
-    ("event.location", "Place", "場所"),
-    ("event.partner", "Partner", "協力団体"),
-    ("event.program", "Programme", "プログラム"),
-    ("event.sign_up", "Sign up", "参加する"),
-    ("event.signup_deadline", "Sign up by", "申込期限"),
-    ("event.site", "Site", "拠点"),
-    (
-        "event.status_cancelled",
-        "You cancelled your sign-up.",
-        "参加を取り消しました。",
-    ),
-    (
-        "event.status_confirmed",
-        "You are signed up.",
-        "参加が確定しています。",
-    ),
-    (
-        "event.status_waitlisted",
-        "You are number {position} on the waitlist.",
-        "キャンセル待ち {position} 番目です。",
-    ),
-    ("event.time", "When", "日時"),
-    ("event.unlimited", "No limit", "定員なし"),
-    ("event.your_status", "Your sign-up", "あなたの申込状況"),
-    ("events.category", "Category", "カテゴリー"),
-    ("events.company", "Company", "会社"),
-    (
-        "events.empty",
-        "No events match these filters.",
-        "条件に合うイベントはありません。",
-    ),
-    ("events.filter", "Show events", "絞り込む"),
-    ("events.filters", "Filters", "絞り込み"),
-    (
-        "events.free_only",
-        "Only events with free places",
-        "空きのあるイベントのみ",
-    ),
-    ("events.from", "From", "開始日"),
-    ("events.full", "Full", "満席"),
-    ("events.heading", "Upcoming events", "これからのイベント"),
-    ("events.more", "More events", "さらに表示"),
-    ("events.region", "Region", "地域"),
-    ("events.region_domestic", "Domestic", "国内"),
-    ("events.region_overseas", "Overseas", "海外"),
-    ("events.reset", "Clear filters", "条件をクリア"),
-    ("events.seats_left", "{n} places left", "残り {n} 席"),
-    ("events.site", "Site", "拠点"),
-    (
-        "events.site_hint",
-        "Choose a company to pick any of its sites.",
-        "会社を選ぶと、その会社の拠点から選べます。",
-    ),
-    ("events.text", "Title contains", "タイトル"),
-    ("events.theme", "Theme", "テーマ"),
-    ("events.to", "To", "終了日"),
-    ("events.waitlist", "{n} waiting", "キャンセル待ち {n} 人"),
-    ("filter.any", "Any", "すべて"),
-    ("lang.switch", "日本語", "English"),
-    ("lang.switch_label", "Language", "言語"),
-    (
-        "mine.empty",
-        "You have not signed up for anything yet.",
-        "まだ申し込みはありません。",
-    ),
-    ("mine.heading", "My sign-ups", "参加予定・履歴"),
-    ("mine.past", "Past", "終了したもの"),
-    ("mine.upcoming", "Upcoming", "これから"),
-    ("nav.events", "Events", "イベント"),
-    ("nav.main", "Main", "メイン"),
-    ("nav.mine", "My sign-ups", "参加予定"),
-    ("nav.sign_out", "Sign out", "ログアウト"),
-    (
-        "nav.signed_in_as",
-        "Signed in as {name}",
-        "{name} さんでログイン中",
-    ),
-    (
-        "problem.already_signed_up",
-        "You are already signed up for this event.",
-        "このイベントには申込済みです。",
-    ),
-    (
-        "problem.cancel_closed",
-        "The cancellation deadline has passed; ask the event's coordinator.",
-        "取消期限を過ぎています。イベントのコーディネーターにご連絡ください。",
-    ),
-    (
-        "problem.cross_site",
-        "This form was sent from another site, so it was refused. Open the page in tomoni and try again.",
-        "別のサイトから送信されたため、受け付けませんでした。tomoni のページから操作し直してください。",
-    ),
-    (
-        "problem.database_unavailable",
-        "tomoni cannot reach its database right now. Try again in a minute.",
-        "ただいまデータベースに接続できません。しばらくしてからお試しください。",
-    ),
-    (
-        "problem.event_full",
-        "The event is full and has no waitlist.",
-        "満席で、キャンセル待ちもありません。",
-    ),
-    (
-        "problem.event_not_open",
-        "The event is not open for sign-up.",
-        "このイベントは申込を受け付けていません。",
-    ),
-    (
-        "problem.expired_form",
-        "This form has expired (you may have signed in again elsewhere). Reload the page and try again.",
-        "フォームの有効期限が切れました（別の画面で再ログインした可能性があります）。ページを再読み込みしてやり直してください。",
-    ),
-    (
-        "problem.not_found",
-        "There is nothing here.",
-        "ページが見つかりません。",
-    ),
-    (
-        "problem.overlapping_signup",
-        "You already have a confirmed event at the same time.",
-        "同じ時間帯に参加が確定している別のイベントがあります。",
-    ),
-    (
-        "problem.signup_closed",
-        "The sign-up deadline has passed.",
-        "申込期限を過ぎています。",
-    ),
-    ("signin.email", "Email", "メールアドレス"),
-    ("signin.heading", "Sign in", "ログイン"),
-    (
-        "signin.invalid",
-        "Wrong email or password.",
-        "メールアドレスまたはパスワードが違います。",
-    ),
-    ("signin.password", "Password", "パスワード"),
-    (
-        "signin.required",
-        "Enter your email and password.",
-        "メールアドレスとパスワードを入力してください。",
-    ),
-    (
-        "signin.signed_out",
-        "You are signed out.",
-        "ログアウトしました。",
-    ),
-    ("signin.submit", "Sign in", "ログイン"),
-    (
-        "signin.too_many",
-        "Too many attempts. Try again in {minutes} minutes.",
-        "試行回数が多すぎます。{minutes} 分後にもう一度お試しください。",
-    ),
-    ("status.cancelled", "Cancelled", "取消"),
-    ("status.confirmed", "Confirmed", "確定"),
-    (
-        "status.waitlisted",
-        "Waitlist #{position}",
-        "キャンセル待ち {position} 番",
-    ),
-    ("theme.community", "Community", "地域社会"),
-    ("theme.education", "Education", "教育"),
-    ("theme.nature", "Nature", "自然"),
-];
+/// Every text of the pages, from `web/messages.tsv` (key, English, Japanese, tab-separated,
+/// sorted by key): a file translators can edit, compiled into the binary.
+const CATALOGUE: &str = include_str!("../../web/messages.tsv");
+
+/// The catalogue's entries, sorted by key (a test checks the file is sorted and complete).
+static MESSAGES: std::sync::LazyLock<Vec<(&'static str, &'static str, &'static str)>> =
+    std::sync::LazyLock::new(|| {
+        let mut entries: Vec<_> = CATALOGUE
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut cols = l.split('\t');
+                Some((cols.next()?, cols.next()?, cols.next()?))
+            })
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        entries
+    });
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_catalogue_is_sorted_and_unique() {
-        for pair in MESSAGES.windows(2) {
-            assert!(pair[0].0 < pair[1].0, "{} before {}", pair[0].0, pair[1].0);
+    fn the_catalogue_is_sorted_unique_and_complete() {
+        let lines: Vec<&str> = CATALOGUE
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        for line in &lines {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(cols.len(), 3, "key, English, Japanese: {line:?}");
+            assert!(
+                cols.iter().all(|c| !c.trim().is_empty()),
+                "empty text: {line:?}"
+            );
+        }
+        assert_eq!(MESSAGES.len(), lines.len());
+        for pair in lines.windows(2) {
+            let key = |l: &str| l.split('\t').next().unwrap_or_default().to_owned();
+            assert!(
+                key(pair[0]) < key(pair[1]),
+                "{} before {}",
+                key(pair[0]),
+                key(pair[1])
+            );
         }
     }
 

@@ -3,12 +3,15 @@
 //! same `Caller`, and render templates; no rule or authorization check lives here. The session
 //! (a row, named by a cookie) is `auth::session`; the cookie never authenticates `/api/`.
 
+pub mod account;
 pub mod assets;
+pub mod checkin;
 pub mod events;
 pub mod guard;
 pub mod i18n;
 pub mod mine;
 pub mod page;
+pub mod password;
 pub mod signin;
 pub mod visitor;
 
@@ -23,8 +26,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/lang/{lang}", web::get().to(switch_lang));
     signin::routes(cfg);
+    password::routes(cfg);
     events::routes(cfg);
+    checkin::routes(cfg);
     mine::routes(cfg);
+    account::routes(cfg);
 }
 
 async fn home() -> HttpResponse {

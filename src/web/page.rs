@@ -13,27 +13,27 @@ use minijinja::{Environment, State};
 use crate::error::AppError;
 use crate::web::i18n::Lang;
 
+/// A template of `web/templates/`, by file name.
+macro_rules! template {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../../web/templates/", $name)))
+    };
+}
+
 /// Every template, by name. Compiled in: a page can never miss its template at run time.
 pub const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../web/templates/base.html")),
-    ("error.html", include_str!("../../web/templates/error.html")),
-    (
-        "sign_in.html",
-        include_str!("../../web/templates/sign_in.html"),
-    ),
-    (
-        "events.html",
-        include_str!("../../web/templates/events.html"),
-    ),
-    (
-        "event_items.html",
-        include_str!("../../web/templates/event_items.html"),
-    ),
-    ("event.html", include_str!("../../web/templates/event.html")),
-    (
-        "my_signups.html",
-        include_str!("../../web/templates/my_signups.html"),
-    ),
+    template!("base.html"),
+    template!("error.html"),
+    template!("sign_in.html"),
+    template!("events.html"),
+    template!("event_items.html"),
+    template!("event.html"),
+    template!("my_signups.html"),
+    template!("check_in.html"),
+    template!("set_password.html"),
+    template!("forgot_password.html"),
+    template!("my_hours.html"),
+    template!("my_calendar.html"),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -117,7 +117,8 @@ impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PageError::SignIn { .. } => f.write_str("sign-in required"),
-            PageError::App { error, .. } => write!(f, "{}: {}", error.code(), error.detail()),
+            // The error's own text, cause included: this is what the request log shows.
+            PageError::App { error, .. } => write!(f, "{error}"),
         }
     }
 }
@@ -153,9 +154,7 @@ impl ResponseError for PageError {
                     .finish()
             }
             PageError::App { error, lang } => {
-                if error.status().is_server_error() {
-                    tracing::error!(code = error.code(), detail = error.detail(), "page failed");
-                }
+                // Logged once per request, with its cause, by `http::log::RedactedRootSpan`.
                 let ctx = minijinja::context! {
                     lang => lang.code(),
                     other_lang => other(*lang).code(),

@@ -148,7 +148,10 @@ impl Chrome {
     pub async fn fail(&self, step: &str, message: String) -> ! {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("target/browser-failures")
-            .join(format!("{}-{step}.png", self.test.replace("::", "-")));
+            .join(
+                format!("{}-{}.png", self.test, step)
+                    .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+            );
         self.screenshot(&path).await;
         let url = self.path().await;
         panic!(
