@@ -3,7 +3,8 @@
 # HTTP load against pgbench (sign-up, list, login), sign-ups for employees with long histories
 # at 1-64 connections against pgbench, the statistics endpoint at 512,525 attendance
 # rows against the naive aggregate, the participation export against COPY, the 200,000-row
-# import. Each script builds the release binary, seeds its own scratch databases (SQLite in a
+# import, and the web pages against the JSON API. Each script builds the release binary, seeds
+# its own scratch databases (SQLite in a
 # temporary folder, PostgreSQL at $TOMONI_BENCH_POSTGRES_URL, default the local server) and
 # removes them afterwards.
 #
@@ -12,7 +13,7 @@
 # Only loopback traffic; nothing outside the scratch databases is written.
 set -euo pipefail
 cd "$(dirname "$0")"
-for script in startup load history stats export import; do
+for script in startup load history pages stats export import; do
     printf '\n== bench/%s.sh\n' "$script"
     "./$script.sh"
 done

@@ -51,12 +51,15 @@ enum What {
         #[arg(long, env = "LOADGEN_SECRET")]
         secret: String,
     },
-    /// GET `--path` with a bearer token.
+    /// GET `--path` with a bearer token (or, for the web pages, a session cookie).
     Get {
         #[arg(long)]
         path: String,
-        #[arg(long, env = "LOADGEN_TOKEN")]
+        #[arg(long, env = "LOADGEN_TOKEN", default_value = "")]
         token: String,
+        /// `name=value` of a web session cookie, sent instead of a token.
+        #[arg(long, env = "LOADGEN_COOKIE")]
+        cookie: Option<String>,
     },
     /// POST /api/v1/auth/login, cycling through `--logins` (email password per line).
     Login {
@@ -91,6 +94,7 @@ struct Job {
     post: bool,
     path: String,
     token: Option<String>,
+    cookie: Option<String>,
     body: Option<String>,
 }
 
@@ -127,15 +131,21 @@ fn source(what: What) -> anyhow::Result<Source> {
                     post: true,
                     path: format!("/api/v1/events/{event}/signups"),
                     token: Some(token),
+                    cookie: None,
                     body: Some("{}".into()),
                 })
             })
         }
-        What::Get { path, token } => Box::new(move || {
+        What::Get {
+            path,
+            token,
+            cookie,
+        } => Box::new(move || {
             Some(Job {
                 post: false,
                 path: path.clone(),
-                token: Some(token.clone()),
+                token: (!token.is_empty()).then(|| token.clone()),
+                cookie: cookie.clone(),
                 body: None,
             })
         }),
@@ -157,6 +167,7 @@ fn source(what: What) -> anyhow::Result<Source> {
                     post: true,
                     path: "/api/v1/auth/login".into(),
                     token: None,
+                    cookie: None,
                     body: Some(bodies[next % bodies.len()].clone()),
                 })
             })
@@ -221,6 +232,9 @@ async fn main() -> anyhow::Result<()> {
                     };
                     if let Some(token) = &job.token {
                         req = req.insert_header(("Authorization", format!("Bearer {token}")));
+                    }
+                    if let Some(cookie) = &job.cookie {
+                        req = req.insert_header(("Cookie", cookie.clone()));
                     }
                     let sent = Instant::now();
                     let result = match job.body {

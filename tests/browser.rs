@@ -226,6 +226,9 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
         chrome.fail("feed address", format!("got {url:?}")).await;
     }
     chrome.axe("my calendar").await;
+    chrome.goto("/my/profile").await;
+    chrome.find("profile", "#display_name").await;
+    chrome.axe("my profile").await;
     shot(&chrome, "calendar", label).await;
 
     // Cancel before the deadline.

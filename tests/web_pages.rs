@@ -839,7 +839,70 @@ async fn the_calendar_feed_address_is_made_replaced_and_turned_off(backend: Back
     );
 }
 
+async fn the_profile_changes_name_and_language_and_nothing_else(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let employee = app.user(Role::Employee, None);
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &employee).await;
+    let page = browser.get(&app, "/my/profile").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&employee.email));
+    let csrf = page.csrf();
+    let saved = browser
+        .post(
+            &app,
+            "/my/profile",
+            &[
+                ("csrf", &csrf),
+                ("display_name", "佐藤 愛子"),
+                ("locale", "ja"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = browser.get(&app, "/my/profile?saved=1").await;
+    assert!(
+        page.body.contains("<html lang=\"ja\">"),
+        "the pages now speak Japanese"
+    );
+    assert!(page.body.contains("保存しました。") && page.body.contains("佐藤 愛子"));
+    let me = app.get_as(&app.token(&employee), "/api/v1/me").await.2;
+    assert_eq!(
+        (me["display_name"].as_str(), me["locale"].as_str()),
+        (Some("佐藤 愛子"), Some("ja"))
+    );
+    // A blank name is refused on the form, with the field named, and nothing changes.
+    let blank = browser
+        .post(
+            &app,
+            "/my/profile",
+            &[("csrf", &csrf), ("display_name", "  "), ("locale", "xx")],
+        )
+        .await;
+    assert_eq!(blank.status, 422, "{}", blank.body);
+    assert!(blank.body.contains("problem-display_name") && blank.body.contains("problem-locale"));
+    let me = app.get_as(&app.token(&employee), "/api/v1/me").await.2;
+    assert_eq!(me["display_name"], "佐藤 愛子");
+    // The form cannot smuggle a role in: unknown fields are not part of the page's patch.
+    let sneaky = browser
+        .post(
+            &app,
+            "/my/profile",
+            &[
+                ("csrf", &csrf),
+                ("display_name", "Aiko"),
+                ("locale", "en"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(sneaky.status, 303);
+    let me = app.get_as(&app.token(&employee), "/api/v1/me").await.2;
+    assert_eq!(me["role"], "employee");
+}
+
 both_backends!(
+    the_profile_changes_name_and_language_and_nothing_else,
     my_hours_show_the_record_and_download_as_csv,
     the_calendar_feed_address_is_made_replaced_and_turned_off,
     a_mailed_link_sets_the_password_and_signs_in_once,

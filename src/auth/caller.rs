@@ -63,12 +63,27 @@ pub fn load_caller(conn: &mut AnyConnection, id: Id) -> QueryResult<Option<Calle
         .select((users::role, users::site_id, users::active))
         .first(conn)
         .optional()?;
-    let Some((role, site_id, true)) = row else {
-        return Ok(None);
-    };
+    match row {
+        Some((role, site_id, active)) => caller_of(conn, id, &role, site_id, active),
+        None => Ok(None),
+    }
+}
+
+/// The caller from their user row's role, site and active flag (a query that already read the
+/// row saves reading it again); coordinators' sites are looked up. `None` when deactivated.
+pub fn caller_of(
+    conn: &mut AnyConnection,
+    id: Id,
+    role: &str,
+    site_id: Option<Id>,
+    active: bool,
+) -> QueryResult<Option<Caller>> {
     let Ok(role) = role.parse::<Role>() else {
         return Ok(None);
     };
+    if !active {
+        return Ok(None);
+    }
     let sites = if role == Role::Coordinator {
         coordinator_sites::table
             .filter(coordinator_sites::user_id.eq(id))

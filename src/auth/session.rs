@@ -8,7 +8,7 @@
 use chrono::Duration;
 use diesel::prelude::*;
 
-use crate::auth::caller::{Caller, load_caller};
+use crate::auth::caller::{Caller, caller_of};
 use crate::auth::tokens::{hash_refresh_secret, new_refresh_secret};
 use crate::db::schema::users;
 use crate::db::schema::web_sessions as ws;
@@ -59,7 +59,9 @@ pub fn start(conn: &mut AnyConnection, user: Id, ttl: Duration) -> AppResult<Str
 /// deactivated.
 pub fn resolve(conn: &mut AnyConnection, secret: &str) -> AppResult<Option<Session>> {
     let now = Timestamp::now();
-    let row: Option<(Id, Id, String, String, String)> = ws::table
+    type Row = (Id, Id, String, String, String, String, Option<Id>, bool);
+    // One query for the session and its user; the caller is built from the same row.
+    let row: Option<Row> = ws::table
         .inner_join(users::table)
         .filter(ws::secret_hash.eq(hash_refresh_secret(secret)))
         .filter(ws::ended_at.is_null())
@@ -70,19 +72,24 @@ pub fn resolve(conn: &mut AnyConnection, secret: &str) -> AppResult<Option<Sessi
             ws::csrf_token,
             users::display_name,
             users::locale,
+            users::role,
+            users::site_id,
+            users::active,
         ))
         .first(conn)
         .optional()?;
-    let Some((id, user, csrf_token, display_name, locale)) = row else {
+    let Some((id, user, csrf_token, display_name, locale, role, site_id, active)) = row else {
         return Ok(None);
     };
-    Ok(load_caller(conn, user)?.map(|caller| Session {
-        id,
-        caller,
-        csrf_token,
-        display_name,
-        locale,
-    }))
+    Ok(
+        caller_of(conn, user, &role, site_id, active)?.map(|caller| Session {
+            id,
+            caller,
+            csrf_token,
+            display_name,
+            locale,
+        }),
+    )
 }
 
 /// Ends one session (sign-out). Ending an ended session is fine.

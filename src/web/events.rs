@@ -177,6 +177,61 @@ struct Choice {
     name: String,
 }
 
+/// The filter form's lists of companies and categories: reference data that changes a few times
+/// a year, read once a minute rather than on every page.
+mod lookups {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::Choice;
+    use crate::db::AnyConnection;
+    use crate::error::AppResult;
+
+    const FRESH_FOR: Duration = Duration::from_secs(60);
+
+    #[derive(serde::Serialize)]
+    pub struct Lookups {
+        pub companies: Vec<Choice>,
+        /// `{code, label}` (the `id` is the code).
+        pub categories: Vec<Choice>,
+    }
+
+    static CACHE: parking_lot::Mutex<Option<(Instant, Arc<Lookups>)>> =
+        parking_lot::Mutex::new(None);
+
+    pub fn cached() -> Option<Arc<Lookups>> {
+        CACHE
+            .lock()
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FRESH_FOR)
+            .map(|(_, l)| l.clone())
+    }
+
+    pub fn load(c: &mut AnyConnection) -> AppResult<Arc<Lookups>> {
+        let mut companies: Vec<Choice> = crate::org::companies::list(c, None, 5_000)?
+            .into_iter()
+            .map(|co| Choice {
+                id: co.id.to_string(),
+                name: co.name,
+            })
+            .collect();
+        companies.sort_by(|a, b| a.name.cmp(&b.name));
+        let categories = crate::programs::program::categories(c)?
+            .into_iter()
+            .map(|cat| Choice {
+                id: cat.code,
+                name: cat.label,
+            })
+            .collect();
+        let fresh = Arc::new(Lookups {
+            companies,
+            categories,
+        });
+        *CACHE.lock() = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+}
+
 async fn list(
     state: web::Data<AppState>,
     who: SignedIn,
@@ -189,21 +244,6 @@ async fn list(
         .query()
         .and_then(|q| ListFilter::for_caller(&caller, q, PAGE));
     let limit = PAGE;
-    let (rows, problem) = match chosen {
-        Ok(filter) => {
-            let rows = with_conn(&state.pool, move |c| events::list(c, &filter))
-                .await
-                .map_err(|e| who.visitor.error(e));
-            match rows {
-                Ok(rows) => (rows, None),
-                Err(PageError::App { error, .. }) if error.status().is_client_error() => {
-                    (Vec::new(), Some(error))
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(error) => (Vec::new(), Some(error)),
-    };
     // A select of every site (1,700 in the model programme) would outweigh the page: the
     // site choices are the chosen company's sites, else the reader's own site and the one
     // already chosen.
@@ -215,9 +255,18 @@ async fn list(
             .flatten()
             .map(Id::from),
     );
-    let listed: Vec<Id> = rows.iter().map(|e| Id::from(e.site_id)).collect();
-    let (choices, named, companies, categories) = with_conn(&state.pool, move |c| {
-        let choices = match company {
+    let cached = lookups::cached();
+    // One connection for everything the page reads.
+    let (rows, problem, choices, named, lookups) = with_conn(&state.pool, move |c| {
+        let (rows, problem) = match chosen {
+            Ok(filter) => match events::list(c, &filter) {
+                Ok(rows) => (rows, None),
+                Err(e) if e.status().is_client_error() => (Vec::new(), Some(e)),
+                Err(e) => return Err(e),
+            },
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let choices: Vec<crate::org::sites::Site> = match company {
             Some(company) => crate::org::sites::list(
                 c,
                 &crate::org::sites::ListFilter {
@@ -226,14 +275,22 @@ async fn list(
                     ..Default::default()
                 },
             )?,
-            None => wanted
-                .iter()
-                .filter_map(|id| crate::org::sites::find(c, *id).ok())
-                .collect(),
+            None => Vec::new(),
         };
-        let named = crate::org::sites::names(c, &listed)?;
-        let companies = crate::org::companies::list(c, None, 5_000)?;
-        Ok((choices, named, companies, programs::categories(c)?))
+        let mut ids: Vec<Id> = rows.iter().map(|e| Id::from(e.site_id)).collect();
+        ids.extend(&wanted);
+        let named = crate::org::sites::names(c, &ids)?;
+        let lookups = match cached {
+            Some(l) => l,
+            None => lookups::load(c)?,
+        };
+        Ok((
+            rows,
+            problem,
+            (company.is_some(), choices, wanted),
+            named,
+            lookups,
+        ))
     })
     .await
     .map_err(|e| who.visitor.error(e))?;
@@ -269,23 +326,30 @@ async fn list(
             minijinja::context! { code => code, label => lang.text(&format!("theme.{code}")) }
         })
         .collect();
-    let mut site_choices: Vec<Choice> = choices
-        .iter()
-        .filter(|s| s.closed_on.is_none() || s.id.to_string() == filters.site)
-        .map(|s| Choice {
-            id: s.id.to_string(),
-            name: s.name.clone(),
-        })
-        .collect();
+    let (by_company, company_sites, wanted) = choices;
+    let mut site_choices: Vec<Choice> = if by_company {
+        company_sites
+            .iter()
+            .filter(|s| s.closed_on.is_none() || s.id.to_string() == filters.site)
+            .map(|s| Choice {
+                id: s.id.to_string(),
+                name: s.name.clone(),
+            })
+            .collect()
+    } else {
+        wanted
+            .iter()
+            .filter_map(|id| {
+                let id = uuid::Uuid::from(*id);
+                site_name.get(&id).map(|name| Choice {
+                    id: id.to_string(),
+                    name: name.clone(),
+                })
+            })
+            .collect()
+    };
     site_choices.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut company_choices: Vec<Choice> = companies
-        .iter()
-        .map(|c| Choice {
-            id: c.id.to_string(),
-            name: c.name.clone(),
-        })
-        .collect();
-    company_choices.sort_by(|a, b| a.name.cmp(&b.name));
+    site_choices.dedup_by(|a, b| a.id == b.id);
     let status = problem.as_ref().map_or(StatusCode::OK, |e| e.status());
     let ctx = minijinja::context! {
         active => "events",
@@ -294,8 +358,8 @@ async fn list(
         f => Value::from(minijinja::value::Serde(&filters)),
         filtered => filters.any(),
         sites => Value::from(minijinja::value::Serde(&site_choices)),
-        companies => Value::from(minijinja::value::Serde(&company_choices)),
-        categories => categories.iter().map(|c| minijinja::context!{ code => &c.code, label => &c.label }).collect::<Vec<_>>(),
+        companies => Value::from(minijinja::value::Serde(&lookups.companies)),
+        categories => Value::from(minijinja::value::Serde(&lookups.categories)),
         themes => themes,
         problem => problem.as_ref().map(|e| page::message(e, lang)),
         ..who.visitor.context()

@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod mine;
 pub mod page;
 pub mod password;
+pub mod profile;
 pub mod signin;
 pub mod visitor;
 
@@ -31,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     checkin::routes(cfg);
     mine::routes(cfg);
     account::routes(cfg);
+    profile::routes(cfg);
 }
 
 async fn home() -> HttpResponse {
@@ -78,12 +80,10 @@ async fn switch_lang(
     let Some(lang) = Lang::parse(&lang) else {
         return see_other("/events");
     };
-    let cookie = actix_web::cookie::Cookie::build(visitor::LANG_COOKIE, lang.code())
-        .path("/")
-        .same_site(actix_web::cookie::SameSite::Lax)
-        .secure(req.connection_info().scheme() == "https")
-        .max_age(actix_web::cookie::time::Duration::days(365))
-        .finish();
+    let secure = req
+        .app_data::<web::Data<crate::AppState>>()
+        .is_some_and(|state| visitor::secure(&req, state));
+    let cookie = visitor::lang_cookie(lang, secure);
     let mut res = see_other(&local_path(q.next.as_deref()));
     let _ = res.add_cookie(&cookie);
     res

@@ -34,6 +34,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("forgot_password.html"),
     template!("my_hours.html"),
     template!("my_calendar.html"),
+    template!("my_profile.html"),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

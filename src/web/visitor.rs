@@ -45,6 +45,16 @@ pub fn session_cookie(secret: String, secure: bool, max_age_secs: i64) -> Cookie
         .finish()
 }
 
+/// The language choice, remembered for a year (not a secret: readable, not HttpOnly).
+pub fn lang_cookie(lang: Lang, secure: bool) -> Cookie<'static> {
+    Cookie::build(LANG_COOKIE, lang.code())
+        .path("/")
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::days(365))
+        .finish()
+}
+
 /// A cookie that removes the session cookie from the browser.
 pub fn removal_cookie(secure: bool) -> Cookie<'static> {
     let mut c = Cookie::build(cookie_name(secure), "")
