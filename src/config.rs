@@ -110,6 +110,20 @@ pub struct AuthSettings {
     /// A web session (signed-in browser) ends this many hours after sign-in.
     pub session_ttl_hours: u32,
     pub idp: IdpSettings,
+    pub oidc: OidcSettings,
+}
+
+/// Web sign-in through the company's identity provider (OpenID Connect); off while
+/// `issuer_url` is empty.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OidcSettings {
+    pub issuer_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The sign-in button's words.
+    pub label: String,
+    pub match_by: IdpMatch,
+    pub claim: String,
 }
 
 /// How a provider token is matched to a user.
@@ -370,6 +384,15 @@ impl Settings {
         if !(public.is_empty() || public.starts_with("https://") || public.starts_with("http://")) {
             return Err(SettingsError::Invalid(
                 "server.public_url must start with https:// or http://".into(),
+            ));
+        }
+        let oidc = &self.auth.oidc;
+        if !oidc.issuer_url.trim().is_empty()
+            && (oidc.client_id.trim().is_empty()
+                || url::Url::parse(oidc.issuer_url.trim()).is_err())
+        {
+            return Err(SettingsError::Invalid(
+                "auth.oidc: issuer_url must be a URL and client_id must be set with it".into(),
             ));
         }
         if self.auth.invitation_ttl_hours == 0

@@ -20,6 +20,8 @@ pub struct AppState {
     pub check_in_limiter: auth::ratelimit::CheckInLimiter,
     /// The external identity provider, when configured.
     pub idp: Option<auth::idp::ExternalIdp>,
+    /// Web sign-in through the identity provider (OpenID Connect), when configured.
+    pub oidc: Option<auth::oidc::Oidc>,
     /// Keys the fingerprints of idempotent requests (derived from the JWT secret).
     pub idempotency_key: config::Secret,
 }
@@ -73,6 +75,7 @@ impl AppState {
             settings.attendance.check_in_attempt_period_secs,
         );
         let idp = auth::idp::ExternalIdp::from_settings(&settings.auth.idp)?;
+        let oidc = auth::oidc::Oidc::from_settings(&settings.auth.oidc, &secret);
         Ok(AppState {
             pool,
             backend,
@@ -83,6 +86,7 @@ impl AppState {
             reset_limiter,
             check_in_limiter,
             idp,
+            oidc,
             idempotency_key: config::Secret::new(format!("idempotency:{}", secret.expose())),
         })
     }

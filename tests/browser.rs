@@ -321,6 +321,130 @@ async fn signed_out_pages_pass_axe_in_both_languages(backend: Backend) {
     chrome.close().await;
 }
 
+/// "More events" appends the next page in place (htmx, under the pages' CSP); its address is
+/// the next page itself, which is what a browser without JavaScript opens.
+async fn more_events_append_in_place(backend: Backend) {
+    let db_name = backend.name();
+    let app = TestApp::spawn(backend).await;
+    let test = format!("more_events-{db_name}");
+    let Some(chrome) = Chrome::start(&test, &app.url(""), 1280, 900).await else {
+        return;
+    };
+    let site = app.site("MORE");
+    let coordinator = app.coordinator(&[site]);
+    let token = app.token(&coordinator);
+    let program = app.program(&token, site, json!({})).await;
+    for i in 0..25 {
+        app.published_event(
+            &token,
+            &program,
+            Utc::now() + Duration::days(2) + Duration::hours(4 * i),
+            1,
+            json!({"title": format!("Shift {i:02}"), "capacity": 5}),
+        )
+        .await;
+    }
+    let employee = app.user(Role::Employee, Some(site));
+    chrome.goto("/sign-in").await;
+    chrome.fill("email", "#email", &employee.email).await;
+    chrome
+        .fill("password", "#password", &employee.password)
+        .await;
+    chrome
+        .click("sign in", "form.narrow button[type=submit]")
+        .await;
+    chrome
+        .expect_text("first page", "#event-list", "Shift 19")
+        .await;
+    let cards = || async {
+        chrome
+            .client
+            .execute(
+                "return document.querySelectorAll('#event-list li.card').length;",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0)
+    };
+    assert_eq!(cards().await, 20);
+    let href = chrome
+        .find("more link", "#more a")
+        .await
+        .attr("href")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    chrome.click("more", "#more a").await;
+    chrome
+        .expect_text("second page appended", "#event-list", "Shift 24")
+        .await;
+    assert_eq!(
+        cards().await,
+        25,
+        "the next five were added to the same list"
+    );
+    assert_eq!(
+        chrome.path().await,
+        "/events",
+        "no navigation: appended in place"
+    );
+    let more_left = chrome
+        .client
+        .execute(
+            "return document.querySelectorAll('#more a').length;",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_u64());
+    assert_eq!(more_left, Some(0), "the last page has no 'more'");
+    // Without JavaScript the link is just the next page.
+    chrome.goto(&href).await;
+    chrome
+        .expect_text("next page on its own", "#event-list", "Shift 24")
+        .await;
+    assert_eq!(cards().await, 5);
+    chrome.close().await;
+}
+
+/// "Sign in with the company account" in the browser, through the provider the tests run.
+async fn the_company_account_signs_in_through_the_provider(backend: Backend) {
+    use common::oidc::{CLIENT_ID, CLIENT_SECRET, Person, Provider};
+    let db_name = backend.name();
+    let provider = Provider::start().await;
+    let db = common::TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.auth.oidc.issuer_url = provider.issuer.clone();
+    settings.auth.oidc.client_id = CLIENT_ID.into();
+    settings.auth.oidc.client_secret = tomoni::config::Secret::new(CLIENT_SECRET);
+    let app = TestApp::spawn_with(db, settings).await;
+    let test = format!("company_sign_in-{db_name}");
+    let Some(chrome) = Chrome::start(&test, &app.url(""), 390, 844).await else {
+        return;
+    };
+    let employee = app.user(Role::Employee, None);
+    provider.sign_in_as(Person {
+        email: Some(employee.email.clone()),
+        ..Person::default()
+    });
+    chrome.goto("/my/hours").await;
+    chrome.find("sign-in page", "#oidc").await;
+    chrome.axe("sign-in page with the company button").await;
+    chrome.click("company sign-in", "#oidc").await;
+    chrome
+        .expect_text("back where we wanted", "h1", "My volunteer hours")
+        .await;
+    if chrome.path().await != "/my/hours" {
+        chrome
+            .fail("after company sign-in", "not on the page asked for".into())
+            .await;
+    }
+    chrome.close().await;
+}
+
 /// Saves a screenshot for the docs when `TOMONI_SCREENSHOTS` names a folder.
 async fn shot(chrome: &Chrome, page: &str, label: &str) {
     if let Some(dir) = std::env::var_os("TOMONI_SCREENSHOTS") {
@@ -346,6 +470,8 @@ async fn in_japanese_at_desktop_width(backend: Backend) {
 }
 
 both_backends!(
+    the_company_account_signs_in_through_the_provider,
+    more_events_append_in_place,
     signed_out_pages_pass_axe_in_both_languages,
     in_english_at_desktop_width,
     in_japanese_at_phone_width,

@@ -3,15 +3,11 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
-use base64::Engine;
 use chrono::Utc;
+use common::rsa_key::{KeyPair, key, sign};
 use common::{Backend, TestApp, TestDb, assert_problem};
 use diesel::prelude::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
 use tomoni::auth::Role;
 use tomoni::config::IdpMatch;
@@ -19,44 +15,6 @@ use tomoni::db::schema::users;
 
 const ISSUER: &str = "https://idp.example.com";
 const AUDIENCE: &str = "tomoni-api";
-
-/// An RSA key pair, generated once per test run.
-struct KeyPair {
-    private_pem: String,
-    public_pem: String,
-    jwk_n: String,
-    jwk_e: String,
-}
-
-fn key(n: usize) -> &'static KeyPair {
-    static KEYS: OnceLock<Vec<KeyPair>> = OnceLock::new();
-    &KEYS.get_or_init(|| {
-        (0..2)
-            .map(|_| {
-                let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
-                let public = rsa::RsaPublicKey::from(&private);
-                let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-                KeyPair {
-                    private_pem: private.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-                    public_pem: public.to_public_key_pem(LineEnding::LF).unwrap(),
-                    jwk_n: b64.encode(public.n().to_bytes_be()),
-                    jwk_e: b64.encode(public.e().to_bytes_be()),
-                }
-            })
-            .collect()
-    })[n]
-}
-
-fn sign(key: &KeyPair, kid: Option<&str>, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &EncodingKey::from_rsa_pem(key.private_pem.as_bytes()).unwrap(),
-    )
-    .unwrap()
-}
 
 fn claims(extra: Value) -> Value {
     let now = Utc::now().timestamp();

@@ -106,7 +106,8 @@ enum Subject {
     External(Identity),
 }
 
-fn find_by_identity(conn: &mut AnyConnection, identity: &Identity) -> QueryResult<Option<Id>> {
+/// The user an identity provider's identity names (by email or employee number).
+pub fn find_by_identity(conn: &mut AnyConnection, identity: &Identity) -> QueryResult<Option<Id>> {
     let query = users::table.select(users::id).into_boxed();
     let query = match identity.match_by {
         IdpMatch::Email => query.filter(users::email.eq(normalize_email(&identity.value))),

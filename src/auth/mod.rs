@@ -3,6 +3,7 @@
 pub mod caller;
 pub mod idp;
 pub mod links;
+pub mod oidc;
 pub mod password;
 pub mod ratelimit;
 pub mod refresh;

@@ -10,6 +10,7 @@ pub mod events;
 pub mod guard;
 pub mod i18n;
 pub mod mine;
+pub mod oidc;
 pub mod page;
 pub mod password;
 pub mod profile;
@@ -27,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/lang/{lang}", web::get().to(switch_lang));
     signin::routes(cfg);
+    oidc::routes(cfg);
     password::routes(cfg);
     events::routes(cfg);
     checkin::routes(cfg);

@@ -27,37 +27,67 @@ struct FormQuery {
     signed_out: Option<String>,
 }
 
-async fn form(visitor: Visitor, q: web::Query<FormQuery>) -> Result<HttpResponse, PageError> {
+async fn form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    q: web::Query<FormQuery>,
+) -> Result<HttpResponse, PageError> {
     let next = local_path(q.next.as_deref());
     if visitor.session.is_some() {
         return Ok(see_other(&next));
     }
-    render(
-        &visitor,
-        StatusCode::OK,
-        &next,
-        "",
-        None,
-        q.signed_out.is_some(),
-    )
+    let shown = Shown {
+        next: &next,
+        email: "",
+        problem: None,
+        signed_out: q.signed_out.is_some(),
+    };
+    render(&state, &visitor, StatusCode::OK, shown)
+}
+
+/// What the sign-in page shows besides the form.
+struct Shown<'a> {
+    next: &'a str,
+    email: &'a str,
+    problem: Option<String>,
+    signed_out: bool,
 }
 
 fn render(
+    state: &AppState,
     visitor: &Visitor,
     status: StatusCode,
-    next: &str,
-    email: &str,
-    problem: Option<String>,
-    signed_out: bool,
+    shown: Shown<'_>,
 ) -> Result<HttpResponse, PageError> {
+    let oidc_label = state.oidc.as_ref().map(|o| o.label().to_owned());
     let ctx = minijinja::context! {
-        next => next,
-        email => email,
-        problem => problem,
-        signed_out => signed_out,
+        next => shown.next,
+        next_encoded => crate::web::encode(shown.next),
+        email => shown.email,
+        problem => shown.problem,
+        signed_out => shown.signed_out,
+        oidc_label => oidc_label,
         ..visitor.context()
     };
     page::html(status, "sign_in.html", ctx)
+}
+
+/// The sign-in page again with why a sign-in through the identity provider failed.
+pub fn refused(
+    state: &AppState,
+    visitor: &Visitor,
+    error: AppError,
+) -> Result<HttpResponse, PageError> {
+    if error.status().is_server_error() && error.code() != "oidc_unavailable" {
+        return Err(visitor.error(error));
+    }
+    let shown = Shown {
+        next: "/events",
+        email: "",
+        problem: Some(page::message(&error, visitor.lang)),
+        signed_out: false,
+    };
+    render(state, visitor, error.status(), shown)
 }
 
 /// The sign-in form. Deliberately no `Debug`: the password must not reach a log line.
@@ -84,21 +114,28 @@ async fn sign_in(
     let next = local_path(next.as_deref());
     let lang = visitor.lang;
     if email.trim().is_empty() || password.is_empty() {
-        let problem = lang.text("signin.required");
-        return render(
-            &visitor,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &next,
-            &email,
-            Some(problem),
-            false,
-        );
+        let shown = Shown {
+            next: &next,
+            email: &email,
+            problem: Some(lang.text("signin.required")),
+            signed_out: false,
+        };
+        return render(&state, &visitor, StatusCode::UNPROCESSABLE_ENTITY, shown);
     }
     let address = crate::http::client_address(&req, state.settings.auth.trust_forwarded_for);
     if let Err(e) = signin::check_limit(&state.login_limiter, &email, address) {
         let minutes = retry_minutes(&e).to_string();
-        let problem = page::fill(lang, "signin.too_many", &[("minutes", &minutes)]);
-        let mut res = render(&visitor, e.status(), &next, &email, Some(problem), false)?;
+        let shown = Shown {
+            next: &next,
+            email: &email,
+            problem: Some(page::fill(
+                lang,
+                "signin.too_many",
+                &[("minutes", &minutes)],
+            )),
+            signed_out: false,
+        };
+        let mut res = render(&state, &visitor, e.status(), shown)?;
         for (name, value) in e.headers() {
             res.headers_mut().insert(name.clone(), value.clone());
         }
@@ -130,15 +167,13 @@ async fn sign_in(
             Ok(res)
         }
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
-            let problem = lang.text("signin.invalid");
-            render(
-                &visitor,
-                StatusCode::UNAUTHORIZED,
-                &next,
-                &email,
-                Some(problem),
-                false,
-            )
+            let shown = Shown {
+                next: &next,
+                email: &email,
+                problem: Some(lang.text("signin.invalid")),
+                signed_out: false,
+            };
+            render(&state, &visitor, StatusCode::UNAUTHORIZED, shown)
         }
         Err(e) => Err(visitor.error(e)),
     }

@@ -8,7 +8,9 @@
 #![allow(dead_code)]
 
 pub mod chrome;
+pub mod oidc;
 pub mod proxy;
+pub mod rsa_key;
 pub mod smtp;
 pub mod web;
 
