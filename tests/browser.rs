@@ -98,13 +98,7 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
         .expect_text("sign-in page", "h1", says(lang, "Sign in", "ログイン"))
         .await;
     chrome.axe("sign-in page").await;
-    chrome.fill("email", "#email", &employee.email).await;
-    chrome
-        .fill("password", "#password", &employee.password)
-        .await;
-    chrome
-        .click("sign in", "form.narrow button[type=submit]")
-        .await;
+    sign_in(&chrome, &employee).await;
     chrome
         .expect_text(
             "event list",
@@ -346,13 +340,7 @@ async fn more_events_append_in_place(backend: Backend) {
     }
     let employee = app.user(Role::Employee, Some(site));
     chrome.goto("/sign-in").await;
-    chrome.fill("email", "#email", &employee.email).await;
-    chrome
-        .fill("password", "#password", &employee.password)
-        .await;
-    chrome
-        .click("sign in", "form.narrow button[type=submit]")
-        .await;
+    sign_in(&chrome, &employee).await;
     chrome
         .expect_text("first page", "#event-list", "Shift 19")
         .await;
@@ -443,6 +431,15 @@ async fn the_company_account_signs_in_through_the_provider(backend: Backend) {
             .await;
     }
     chrome.close().await;
+}
+
+/// Fills and sends the sign-in form on the page the browser is on.
+async fn sign_in(chrome: &Chrome, user: &common::TestUser) {
+    chrome.fill("email", "#email", &user.email).await;
+    chrome.fill("password", "#password", &user.password).await;
+    chrome
+        .click("sign in", "form.narrow button[type=submit]")
+        .await;
 }
 
 /// Saves a screenshot for the docs when `TOMONI_SCREENSHOTS` names a folder.

@@ -120,7 +120,7 @@ async fn check_in(
             render(&who, &event, &code, status, Some(done), None)
         }
         Err(e) if e.status().is_client_error() && e.status() != StatusCode::NOT_FOUND => {
-            let mut res = render(
+            let res = render(
                 &who,
                 &event,
                 &code,
@@ -128,10 +128,7 @@ async fn check_in(
                 None,
                 Some(page::message(&e, lang)),
             )?;
-            for (name, value) in e.headers() {
-                res.headers_mut().insert(name.clone(), value.clone());
-            }
-            Ok(res)
+            Ok(page::with_headers_of(res, &e))
         }
         Err(e) => Err(who.visitor.error(e)),
     }

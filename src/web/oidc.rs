@@ -150,10 +150,9 @@ async fn callback(
     .map_err(|e| visitor.error(e.into()))?;
     match done {
         Ok((secret, next)) => {
-            let mut res = see_other(&local_path(Some(&next)));
-            let cookie = visitor::session_cookie(secret, secure, i64::from(ttl_hours) * 3600);
-            res.add_cookie(&cookie)
-                .and_then(|_| res.add_cookie(&flow_cookie(String::new(), secure, 0)))
+            let mut res =
+                visitor::signed_in(&req, &state, &visitor, secret, &local_path(Some(&next)))?;
+            res.add_cookie(&flow_cookie(String::new(), secure, 0))
                 .map_err(|e| visitor.error(AppError::internal(e)))?;
             Ok(res)
         }

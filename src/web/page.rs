@@ -90,6 +90,15 @@ pub fn html(status: StatusCode, template: &str, ctx: Value) -> Result<HttpRespon
         .body(body))
 }
 
+/// `res` with the headers `error` asks for (`Retry-After` of a limit), for a page that shows
+/// a refusal itself.
+pub fn with_headers_of(mut res: HttpResponse, error: &AppError) -> HttpResponse {
+    for (name, value) in error.headers() {
+        res.headers_mut().insert(name.clone(), value.clone());
+    }
+    res
+}
+
 /// What a page handler may fail with.
 #[derive(Debug)]
 pub enum PageError {

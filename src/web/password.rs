@@ -10,7 +10,6 @@ use crate::AppState;
 use crate::auth::{links, password, session, signin};
 use crate::error::AppError;
 use crate::web::page::{self, PageError};
-use crate::web::see_other;
 use crate::web::visitor::{self, Visitor};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -101,14 +100,7 @@ async fn set(
     .await
     .map_err(|e| visitor.error(e.into()))?;
     match done {
-        Ok(secret) => {
-            let secure = visitor::secure(&req, &state);
-            let cookie = visitor::session_cookie(secret, secure, i64::from(ttl_hours) * 3600);
-            let mut res = see_other("/events");
-            res.add_cookie(&cookie)
-                .map_err(|e| visitor.error(AppError::internal(e)))?;
-            Ok(res)
-        }
+        Ok(secret) => visitor::signed_in(&req, &state, &visitor, secret, "/events"),
         Err(e) if e.status().is_client_error() => {
             let problem = match e.field_errors().first() {
                 Some(f) if f.code == "too_short" => page::fill(
@@ -172,11 +164,8 @@ async fn request_link(
     let address = crate::http::client_address(&req, state.settings.auth.trust_forwarded_for);
     if let Err(e) = signin::check_reset_limit(&state.reset_limiter, &email, address) {
         let problem = page::message(&e, lang);
-        let mut res = render_forgot(&visitor, e.status(), &email, false, Some(problem))?;
-        for (name, value) in e.headers() {
-            res.headers_mut().insert(name.clone(), value.clone());
-        }
-        return Ok(res);
+        let res = render_forgot(&visitor, e.status(), &email, false, Some(problem))?;
+        return Ok(page::with_headers_of(res, &e));
     }
     let ttl = chrono::Duration::minutes(i64::from(state.settings.auth.reset_ttl_minutes));
     let asked = email.clone();

@@ -135,11 +135,8 @@ async fn sign_in(
             )),
             signed_out: false,
         };
-        let mut res = render(&state, &visitor, e.status(), shown)?;
-        for (name, value) in e.headers() {
-            res.headers_mut().insert(name.clone(), value.clone());
-        }
-        return Ok(res);
+        let res = render(&state, &visitor, e.status(), shown)?;
+        return Ok(page::with_headers_of(res, &e));
     }
     let st = state.clone();
     let given_email = email.clone();
@@ -158,14 +155,7 @@ async fn sign_in(
     .await
     .map_err(|e| visitor.error(e.into()))?;
     match started {
-        Ok(secret) => {
-            let secure = visitor::secure(&req, &state);
-            let cookie = visitor::session_cookie(secret, secure, i64::from(ttl_hours) * 3600);
-            let mut res = see_other(&next);
-            res.add_cookie(&cookie)
-                .map_err(|e| visitor.error(AppError::internal(e)))?;
-            Ok(res)
-        }
+        Ok(secret) => visitor::signed_in(&req, &state, &visitor, secret, &next),
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
             let shown = Shown {
                 next: &next,

@@ -45,6 +45,23 @@ pub fn session_cookie(secret: String, secure: bool, max_age_secs: i64) -> Cookie
         .finish()
 }
 
+/// A 303 to `to` handing the browser a new session's cookie (sign-in by password, by a mailed
+/// link or through the identity provider all end here).
+pub fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    visitor: &Visitor,
+    secret: String,
+    to: &str,
+) -> Result<actix_web::HttpResponse, PageError> {
+    let max_age = i64::from(state.settings.auth.session_ttl_hours) * 3600;
+    let cookie = session_cookie(secret, secure(req, state), max_age);
+    let mut res = crate::web::see_other(to);
+    res.add_cookie(&cookie)
+        .map_err(|e| visitor.error(AppError::internal(e)))?;
+    Ok(res)
+}
+
 /// The language choice, remembered for a year (not a secret: readable, not HttpOnly).
 pub fn lang_cookie(lang: Lang, secure: bool) -> Cookie<'static> {
     Cookie::build(LANG_COOKIE, lang.code())
