@@ -120,6 +120,7 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
     chrome
         .click("apply filters", "form.filters button[type=submit]")
         .await;
+    chrome.expect_path("filtered list loaded", "q=river").await;
     let listed = chrome
         .expect_text("filtered list", "#event-list", "River clean-up")
         .await;

@@ -209,6 +209,21 @@ impl Chrome {
             .await
     }
 
+    /// Waits until the browser is on an address containing `needle` (after a form was sent:
+    /// the old page must not be read as the new one).
+    pub async fn expect_path(&self, step: &str, needle: &str) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let mut last = String::new();
+        while std::time::Instant::now() < deadline {
+            last = self.path().await;
+            if last.contains(needle) {
+                return;
+            }
+        }
+        self.fail(step, format!("still at {last:?}, not at {needle:?}"))
+            .await
+    }
+
     /// The whole page's visible text.
     pub async fn page_text(&self) -> String {
         self.client
