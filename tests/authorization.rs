@@ -83,7 +83,7 @@ fn cast(app: &TestApp) -> Cast {
     let published = fixture_event(app, program, by, 7, true);
     let draft = fixture_event(app, program, by, 8, false);
     let cancelled = fixture_event(app, program, by, 9, true);
-    tomoni::signups::service::cancel_event(&mut app.conn(), cancelled, by).unwrap();
+    tomoni::signups::service::cancel_event(&mut app.conn(), cancelled, by, None).unwrap();
     let other = fixture_event(app, program, by, 10, true);
     let signup = tomoni::signups::service::sign_up(
         &mut app.conn(),

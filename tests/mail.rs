@@ -142,7 +142,7 @@ async fn each_kind_of_sign_up_message_arrives_with_its_calendar_entry(backend: B
         "POST",
         &format!("/api/v1/events/{ev}/cancel"),
         Some(&coordinator),
-        None,
+        Some(json!({"reason": "The beach is closed after the storm."})),
     )
     .await;
     assert_eq!(
@@ -154,10 +154,19 @@ async fn each_kind_of_sign_up_message_arrives_with_its_calendar_entry(backend: B
         }
     );
     let mut subjects: Vec<(String, String)> = Vec::new();
+    let mut reasons = 0;
     for _ in 0..3 {
         let m = sink.next().await;
-        subjects.push((m.to[0].clone(), m.header("Subject").unwrap()));
+        let subject = m.header("Subject").unwrap();
+        // The coordinator's reason is in the cancellation, and only there.
+        let has_reason = m
+            .data
+            .contains("Reason: The beach is closed after the storm.");
+        assert_eq!(has_reason, subject.starts_with("Cancelled:"), "{}", m.data);
+        reasons += usize::from(has_reason);
+        subjects.push((m.to[0].clone(), subject));
     }
+    assert_eq!(reasons, 1);
     subjects.sort();
     let mut expected = vec![
         (

@@ -711,8 +711,13 @@ async fn my_hours_show_the_record_and_download_as_csv(backend: Backend) {
     let coordinator = app.coordinator(&[site]);
     let token = app.token(&coordinator);
     let program = app.program(&token, site, json!({})).await;
-    // A past activity, recorded: attendance goes straight on it.
-    let start = Utc::now() - Duration::days(10);
+    // A past activity, recorded: attendance goes straight on it. 01:00 UTC: the three hours
+    // fall on one local day in every zone (a span over midnight would default to two days).
+    let start = (Utc::now() - Duration::days(10))
+        .date_naive()
+        .and_hms_opt(1, 0, 0)
+        .expect("a time")
+        .and_utc();
     let rfc = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let (status, _, event) = app
         .call(

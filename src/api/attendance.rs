@@ -191,6 +191,7 @@ pub async fn list_attendance(
     let q = q.into_inner();
     let limit = pagination::limit(q.limit)?;
     let filter = approval::ListFilter {
+        id: None,
         approval: q.approval,
         event_id: q.event_id.map(Id::from),
         site_id,

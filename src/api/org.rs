@@ -132,6 +132,7 @@ pub async fn list_sites(
     let q = q.into_inner();
     let limit = pagination::limit(q.limit)?;
     let filter = sites::ListFilter {
+        ids: None,
         company_id: q.company_id.map(Id::from),
         region: q.region,
         country: q.country,

@@ -11,7 +11,7 @@ use crate::auth::Caller;
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::idempotency;
-use crate::http::json::Json;
+use crate::http::json::{Json, MaybeJson};
 use crate::http::pagination::{self, Page};
 use crate::http::with_conn;
 use crate::programs::events::{self, CreateEvent, Event, EventPatch, EventQuery};
@@ -206,18 +206,30 @@ pub async fn publish_event(
     Ok(HttpResponse::Ok().json(event))
 }
 
+/// Why an event is cancelled.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelEvent {
+    /// Quoted in the email every signed-up person gets (at most 500 characters).
+    pub reason: Option<String>,
+}
+
 #[utoipa::path(post, path = "/api/v1/events/{id}/cancel", tag = "programmes", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "Event id")),
+    request_body(content = Option<CancelEvent>, description = "Optional; an empty body cancels without a reason"),
     responses((status = 200, description = "Cancelled, with every live sign-up", body = Event),
-              (status = 409, description = "Already cancelled or completed", body = Problem, content_type = "application/problem+json")))]
+              (status = 409, description = "Already cancelled or completed", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Reason too long", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_event(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
+    body: MaybeJson<CancelEvent>,
 ) -> AppResult<HttpResponse> {
     let id = Id::from(id.into_inner());
+    let reason = body.0.and_then(|b| b.reason);
     let event = with_conn(&state.pool, move |c| {
-        service::cancel_event_as(c, &caller, id)
+        service::cancel_event_as(c, &caller, id, reason.as_deref())
     })
     .await?;
     Ok(HttpResponse::Ok().json(event))

@@ -147,16 +147,17 @@ pub fn approve(
                 )?;
             }
         }
-        if approved > 0 {
+        // One entry per record, so each record's own trail shows its approval.
+        for id in &pending {
             audit::record(
                 conn,
                 audit::Entry {
                     actor: Some(caller.id),
                     action: "attendance.approve",
                     entity_type: "attendance",
-                    entity_id: None,
-                    details: json!({ "ids": pending.iter().map(Id::to_string).collect::<Vec<_>>() }),
-                    request_id,
+                    entity_id: Some(id.to_string()),
+                    details: json!({ "before": {"approval": "pending"}, "after": {"approval": "approved"} }),
+                    request_id: request_id.clone(),
                 },
             )?;
         }
@@ -243,11 +244,15 @@ pub struct QueueItem {
     pub event_title: String,
     pub event_starts_at: DateTime<FixedOffset>,
     pub event_ends_at: DateTime<FixedOffset>,
+    /// The event's IANA time zone (the times above carry its offset).
+    pub event_timezone: String,
     pub site_id: uuid::Uuid,
 }
 
 #[derive(Debug, Default)]
 pub struct ListFilter {
+    /// One record.
+    pub id: Option<Id>,
     pub approval: Option<Approval>,
     pub event_id: Option<Id>,
     pub site_id: Option<Id>,
@@ -276,6 +281,9 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<QueueItem
             ),
         ))
         .into_boxed();
+    if let Some(id) = f.id {
+        q = q.filter(attendance::id.eq(id));
+    }
     if let Some(a) = f.approval {
         q = q.filter(attendance::approval.eq(a.as_str()));
     }
@@ -313,8 +321,40 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<QueueItem
                 event_title: title,
                 event_starts_at: local(starts, &tz),
                 event_ends_at: local(ends, &tz),
+                event_timezone: tz,
                 site_id: site.into(),
             })
         })
         .collect()
+}
+
+/// A record with its audit trail (decisions and changes, newest first), for whoever may see the
+/// record: coordinators of its site, HR and admins; another site's record is 404.
+pub fn with_trail(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: Id,
+) -> AppResult<(QueueItem, Vec<crate::audit::Logged>)> {
+    let item = list(
+        conn,
+        &ListFilter {
+            id: Some(id),
+            sites: crate::programs::records_scope(caller, None)?,
+            limit: 1,
+            ..ListFilter::default()
+        },
+    )?
+    .into_iter()
+    .next()
+    .ok_or_else(|| AppError::not_found("no such attendance record"))?;
+    let trail = crate::audit::list(
+        conn,
+        &crate::audit::Filter {
+            entity_type: Some("attendance".to_owned()),
+            entity_id: Some(id.to_string()),
+            limit: 100,
+            ..crate::audit::Filter::default()
+        },
+    )?;
+    Ok((item, trail))
 }

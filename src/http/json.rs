@@ -61,6 +61,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// An optional JSON body: `None` for a request without one (no content type, no length), else
+/// exactly [`Json`] (a malformed body is still a 422, never silently ignored).
+pub struct MaybeJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for MaybeJson<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<MaybeJson<T>, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        use actix_web::http::header;
+        let headers = req.headers();
+        let empty = !headers.contains_key(header::CONTENT_TYPE)
+            && headers
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|l| l.as_bytes() == b"0")
+            && !headers.contains_key(header::TRANSFER_ENCODING);
+        if empty {
+            return Box::pin(async { Ok(MaybeJson(None)) });
+        }
+        let body = Json::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(MaybeJson(Some(body.await?.into_inner()))) })
+    }
+}
+
 /// A stable code and a message without the offending value. serde writes values into
 /// "invalid type: string \"hunter2\", expected ..." — we keep the kind ("string") only.
 fn describe(message: &str) -> (&'static str, String) {

@@ -74,7 +74,7 @@ const TEXTS: &[(&str, &str)] = &[
     ("event_cancelled.en.subject", "Cancelled: {{ event.title }}"),
     (
         "event_cancelled.en.body",
-        "Hello {{ name }},\n\n{{ event.title }} on {{ event.when }} has been cancelled. We are sorry; we hope to see you at another event.",
+        "Hello {{ name }},\n\n{{ event.title }} on {{ event.when }} has been cancelled.{% if reason %}\n\nReason: {{ reason }}{% endif %}\n\nWe are sorry; we hope to see you at another event.",
     ),
     (
         "event_cancelled.ja.subject",
@@ -82,7 +82,7 @@ const TEXTS: &[(&str, &str)] = &[
     ),
     (
         "event_cancelled.ja.body",
-        "{{ name }} さん\n\n{{ event.when }} の {{ event.title }} は中止になりました。またの機会にご参加ください。",
+        "{{ name }} さん\n\n{{ event.when }} の {{ event.title }} は中止になりました。{% if reason %}\n\n理由: {{ reason }}{% endif %}\n\nまたの機会にご参加ください。",
     ),
     (
         "hours_approved.en.subject",

@@ -162,12 +162,17 @@ pub struct ListFilter {
     pub open_on: Option<NaiveDate>,
     /// The site with this code (codes are unique).
     pub code: Option<String>,
+    /// Only these sites.
+    pub ids: Option<Vec<Id>>,
     pub after: Option<Id>,
     pub limit: i64,
 }
 
 pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Site>> {
     let mut q = sites::table.select(Row::as_select()).into_boxed();
+    if let Some(ids) = &f.ids {
+        q = q.filter(sites::id.eq_any(ids.clone()));
+    }
     if let Some(code) = &f.code {
         q = q.filter(sites::code.eq(code.trim().to_owned()));
     }

@@ -546,6 +546,8 @@ pub struct ListFilter {
     /// Limit drafts to these sites (coordinators); `None` = no site restriction on drafts.
     pub draft_sites: Option<Vec<Id>>,
     pub site_id: Option<Id>,
+    /// Only events of these sites (a coordinator's own list of what they run).
+    pub sites: Option<Vec<Id>>,
     pub company_id: Option<Id>,
     pub region: Option<String>,
     pub theme: Option<String>,
@@ -614,6 +616,7 @@ impl ListFilter {
             statuses: vec![status],
             draft_sites,
             site_id: q.site_id.map(Id::from),
+            sites: None,
             company_id: q.company_id.map(Id::from),
             region: q.region,
             theme: q.theme.map(|t| t.as_str().to_owned()),
@@ -672,6 +675,9 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
     }
     if let Some(s) = f.site_id {
         q = q.filter(programs::site_id.eq(s));
+    }
+    if let Some(sites) = &f.sites {
+        q = q.filter(programs::site_id.eq_any(sites.clone()));
     }
     // Site attributes as sub-queries: no join with sites unless asked (a join the planner
     // sometimes turns into a scan of sites per event).

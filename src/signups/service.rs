@@ -720,9 +720,23 @@ pub fn set_capacity(
     })
 }
 
-/// Cancels an event and every live sign-up of it. An event with recorded attendance happened:
-/// it cannot be cancelled (its hours would vanish from the figures); reject the records first.
-pub fn cancel_event(conn: &mut AnyConnection, event: Id, by: Id) -> AppResult<usize> {
+/// Cancels an event and every live sign-up of it; `reason` (the coordinator's words) goes into
+/// each person's email. An event with recorded attendance happened: it cannot be cancelled (its
+/// hours would vanish from the figures); reject the records first.
+pub fn cancel_event(
+    conn: &mut AnyConnection,
+    event: Id,
+    by: Id,
+    reason: Option<&str>,
+) -> AppResult<usize> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if reason.is_some_and(|r| r.chars().count() > MAX_REASON) {
+        return Err(AppError::validation(vec![crate::error::FieldError::new(
+            "reason",
+            "invalid_length",
+            format!("at most {MAX_REASON} characters"),
+        )]));
+    }
     write_transaction(conn, |conn| {
         let now = Timestamp::now();
         let recorded: i64 = attendance::table
@@ -767,7 +781,10 @@ pub fn cancel_event(conn: &mut AnyConnection, event: Id, by: Id) -> AppResult<us
                 signup,
                 user,
                 event,
-                serde_json::Value::Null,
+                reason.map_or(
+                    serde_json::Value::Null,
+                    |r| serde_json::json!({ "reason": r }),
+                ),
             )?;
         }
         let cancelled = diesel::update(
@@ -806,11 +823,19 @@ pub fn update_event(
     crate::programs::events::find(conn, id)
 }
 
+/// The longest cancellation reason (it is quoted in every participant's email).
+pub const MAX_REASON: usize = 500;
+
 /// Cancels an event of a site the caller runs, with every live sign-up, and returns it.
-pub fn cancel_event_as(conn: &mut AnyConnection, caller: &Caller, id: Id) -> AppResult<Event> {
+pub fn cancel_event_as(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: Id,
+    reason: Option<&str>,
+) -> AppResult<Event> {
     write_transaction(conn, |c| {
         crate::programs::events::find_runnable(c, caller, id)?;
-        cancel_event(c, id, caller.id).map(drop)
+        cancel_event(c, id, caller.id, reason).map(drop)
     })?;
     crate::programs::events::find(conn, id)
 }

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod assets;
 pub mod checkin;
+pub mod coordinator;
 pub mod events;
 pub mod guard;
 pub mod i18n;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     mine::routes(cfg);
     account::routes(cfg);
     profile::routes(cfg);
+    coordinator::routes(cfg);
 }
 
 async fn home() -> HttpResponse {

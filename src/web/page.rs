@@ -35,6 +35,20 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("my_hours.html"),
     template!("my_calendar.html"),
     template!("my_profile.html"),
+    template!("forms.html"),
+    template!("manage_home.html"),
+    template!("manage_events.html"),
+    template!("manage_event_card.html"),
+    template!("manage_event.html"),
+    template!("manage_cancel.html"),
+    template!("manage_roster.html"),
+    template!("manage_mark_row.html"),
+    template!("manage_check_in.html"),
+    template!("manage_arrivals.html"),
+    template!("manage_approvals.html"),
+    template!("manage_record.html"),
+    template!("manage_programs.html"),
+    template!("manage_program.html"),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -72,6 +86,11 @@ pub fn fill(lang: Lang, key: &str, values: &[(&str, &str)]) -> String {
         text = text.replace(&format!("{{{name}}}"), value);
     }
     text
+}
+
+/// A serializable value for a template's context.
+pub fn data<T: serde::Serialize>(value: T) -> Value {
+    Value::from(minijinja::value::Serde(value))
 }
 
 /// Renders `template` with `ctx` as an HTML response of `status`.
@@ -145,6 +164,20 @@ pub fn message(error: &AppError, lang: Lang) -> String {
     } else {
         lang.text("error.title")
     }
+}
+
+/// A field's problem in the reader's words: the catalogue's `field.{code}`, else the service's.
+pub fn field_text(field: &crate::error::FieldError, lang: Lang) -> String {
+    lang.lookup(&format!("field.{}", field.code))
+        .map_or_else(|| field.message.clone(), str::to_owned)
+}
+
+/// A refusal shown beside a form: its first field's problem, else the error's message.
+pub fn reason(error: &AppError, lang: Lang) -> String {
+    error
+        .field_errors()
+        .first()
+        .map_or_else(|| message(error, lang), |f| field_text(f, lang))
 }
 
 impl ResponseError for PageError {

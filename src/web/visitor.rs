@@ -104,6 +104,7 @@ impl Visitor {
             lang_switch => format!("/lang/{}?next={}", other.code(), crate::web::encode(&self.here)),
             csrf => self.session.as_ref().map(|s| s.csrf_token.clone()),
             user_name => self.session.as_ref().map(|s| s.display_name.clone()),
+            manager => self.session.as_ref().is_some_and(|s| crate::web::coordinator::runs_sites(&s.caller)),
         }
     }
 
