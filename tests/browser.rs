@@ -9,24 +9,10 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::chrome::Chrome;
+use common::chrome::{Chrome, Lang, says};
 use common::{Backend, TestApp};
 use serde_json::json;
 use tomoni::auth::Role;
-
-#[derive(Clone, Copy)]
-enum Lang {
-    En,
-    Ja,
-}
-
-/// What the page says, per language.
-fn says(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
-    match lang {
-        Lang::En => en,
-        Lang::Ja => ja,
-    }
-}
 
 async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, label: &str) {
     let db_name = backend.name();
@@ -98,7 +84,7 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
         .expect_text("sign-in page", "h1", says(lang, "Sign in", "ログイン"))
         .await;
     chrome.axe("sign-in page").await;
-    sign_in(&chrome, &employee).await;
+    chrome.sign_in(&employee).await;
     chrome
         .expect_text(
             "event list",
@@ -110,7 +96,7 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
         .expect_text("both events listed", "#event-list", "Beach clean-up")
         .await;
     chrome.axe("event list").await;
-    shot(&chrome, "events", label).await;
+    chrome.shot("events", label).await;
 
     // Filter by text: only the river.
     chrome
@@ -159,7 +145,7 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
         )
         .await;
     chrome.axe("event page").await;
-    shot(&chrome, "event", label).await;
+    chrome.shot("event", label).await;
     chrome.click("join the waitlist", "#sign-up").await;
     chrome
         .expect_text(
@@ -224,7 +210,7 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
     chrome.goto("/my/profile").await;
     chrome.find("profile", "#display_name").await;
     chrome.axe("my profile").await;
-    shot(&chrome, "calendar", label).await;
+    chrome.shot("calendar", label).await;
 
     // Cancel before the deadline.
     chrome.goto(&format!("/events/{full}")).await;
@@ -341,7 +327,7 @@ async fn more_events_append_in_place(backend: Backend) {
     }
     let employee = app.user(Role::Employee, Some(site));
     chrome.goto("/sign-in").await;
-    sign_in(&chrome, &employee).await;
+    chrome.sign_in(&employee).await;
     chrome
         .expect_text("first page", "#event-list", "Shift 19")
         .await;
@@ -432,23 +418,6 @@ async fn the_company_account_signs_in_through_the_provider(backend: Backend) {
             .await;
     }
     chrome.close().await;
-}
-
-/// Fills and sends the sign-in form on the page the browser is on.
-async fn sign_in(chrome: &Chrome, user: &common::TestUser) {
-    chrome.fill("email", "#email", &user.email).await;
-    chrome.fill("password", "#password", &user.password).await;
-    chrome
-        .click("sign in", "form.narrow button[type=submit]")
-        .await;
-}
-
-/// Saves a screenshot for the docs when `TOMONI_SCREENSHOTS` names a folder.
-async fn shot(chrome: &Chrome, page: &str, label: &str) {
-    if let Some(dir) = std::env::var_os("TOMONI_SCREENSHOTS") {
-        let path = std::path::PathBuf::from(dir).join(format!("{page}-{label}.png"));
-        chrome.screenshot(&path).await;
-    }
 }
 
 async fn in_english_at_desktop_width(backend: Backend) {

@@ -176,6 +176,25 @@ async fn an_event_is_made_published_staffed_marked_and_approved(backend: Backend
         .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
 
+    // The form offers the event's own defaults: three days of 480 minutes.
+    let roster = s
+        .browser
+        .get(&s.app, &format!("/manage/events/{id}/roster"))
+        .await;
+    assert!(
+        roster.body.contains("Defaults: 3 day(s), 1,440 minutes."),
+        "{}",
+        roster.body
+    );
+    let third = people[2].id;
+    assert!(
+        roster.body.contains(&format!(
+            "name=\"days.{third}\" type=\"number\" min=\"0\" inputmode=\"numeric\" value=\"3\""
+        )),
+        "{}",
+        roster.body
+    );
+
     // A walk-in by employee number.
     let walk_in = s.app.user(Role::Employee, Some(site));
     let page = s

@@ -279,6 +279,40 @@ impl Chrome {
         got.as_str().unwrap_or_default().to_owned()
     }
 
+    /// Sets a form field's value as a person's picker would (a `datetime-local` or a select:
+    /// typing into those depends on the browser's locale), and tells the page it changed.
+    pub async fn set_value(&self, step: &str, css: &str, value: &str) {
+        self.find(step, css).await;
+        let done = self
+            .client
+            .execute(
+                "const e = document.querySelector(arguments[0]); e.value = arguments[1];
+                 e.dispatchEvent(new Event('change', {bubbles: true})); return e.value;",
+                vec![json!(css), json!(value)],
+            )
+            .await;
+        if !matches!(done.as_ref().map(|v| v.as_str()), Ok(Some(v)) if v == value) {
+            self.fail(step, format!("{css} did not take {value:?}: {done:?}"))
+                .await;
+        }
+    }
+
+    /// Fills and sends the sign-in form on the page the browser is on.
+    pub async fn sign_in(&self, user: &super::TestUser) {
+        self.fill("email", "#email", &user.email).await;
+        self.fill("password", "#password", &user.password).await;
+        self.click("sign in", "form.narrow button[type=submit]")
+            .await;
+    }
+
+    /// Saves a screenshot for the docs when `TOMONI_SCREENSHOTS` names a folder.
+    pub async fn shot(&self, page: &str, label: &str) {
+        if let Some(dir) = std::env::var_os("TOMONI_SCREENSHOTS") {
+            let path = PathBuf::from(dir).join(format!("{page}-{label}.png"));
+            self.screenshot(&path).await;
+        }
+    }
+
     /// Ends the browser session.
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
@@ -293,5 +327,20 @@ impl Drop for Chrome {
             .arg(format!("-{}", self.driver.id()))
             .status();
         let _ = self.driver.wait();
+    }
+}
+
+/// The language a browser test reads the pages in.
+#[derive(Clone, Copy)]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+/// What the page says, per language.
+pub fn says(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Ja => ja,
     }
 }

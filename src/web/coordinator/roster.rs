@@ -171,7 +171,7 @@ fn marks(lang: Lang, loaded: &Loaded) -> Vec<Mark> {
         .iter()
         .map(|r| (r.attendance.user_id, r))
         .collect();
-    let (days, minutes) = loaded.defaults;
+    let (minutes, days) = loaded.defaults;
     let line = |user: uuid::Uuid, name: &str, number: &str, walk_in: bool| {
         let record = by_user.get(&user);
         Mark {
@@ -261,7 +261,7 @@ fn render(
         r.problem = said.row_problems.get(&r.user_id).cloned();
     }
     let e = &loaded.event;
-    let (days, minutes) = loaded.defaults;
+    let (minutes, days) = loaded.defaults;
     let ctx = minijinja::context! {
         active => "manage",
         event => page::data(EventLine::of(lang, e, loaded.site.clone())),
