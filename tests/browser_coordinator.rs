@@ -246,6 +246,115 @@ async fn coordinator_day(backend: Backend, lang: Lang, width: u32, height: u32, 
     chrome.close().await;
 }
 
+/// The coordinator's other pages, in both languages at phone width, including a form sent
+/// back with its problems: accessible too.
+async fn the_other_pages_pass_axe_in_both_languages(backend: Backend) {
+    let db_name = backend.name();
+    let app = TestApp::spawn(backend).await;
+    let test = format!("coordinator_pages-{db_name}");
+    let Some(chrome) = Chrome::start(&test, &app.url(""), 390, 844).await else {
+        return;
+    };
+    let site = app.site("AXE");
+    let coordinator = app.coordinator(&[site]);
+    let token = app.token(&coordinator);
+    let program = app.program(&token, site, json!({})).await;
+    let past = Utc::now() - Duration::days(3);
+    let (status, _, event) = app
+        .call(
+            "POST",
+            "/api/v1/events",
+            Some(&token),
+            Some(
+                json!({"program_id": program, "starts_at": past.to_rfc3339(),
+                        "ends_at": (past + Duration::hours(2)).to_rfc3339()}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{event}");
+    let past_id = event["id"].as_str().expect("id").to_owned();
+    let person = app.user(Role::Employee, Some(site));
+    let number: String = users::table
+        .filter(users::id.eq(person.id))
+        .select(users::employee_number)
+        .first(&mut app.conn())
+        .expect("number");
+    let (status, _, marked) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/events/{past_id}/attendance"),
+            Some(&token),
+            Some(json!({"entries": [{"employee_number": number, "status": "attended"}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{marked}");
+    let record = marked["items"][0]["id"]
+        .as_str()
+        .expect("record")
+        .to_owned();
+    let upcoming = app
+        .published_event(
+            &token,
+            &program,
+            Utc::now() + Duration::days(3),
+            2,
+            json!({}),
+        )
+        .await;
+
+    chrome.goto("/manage").await;
+    chrome.sign_in(&coordinator).await;
+    chrome.expect_path("signed in", "/manage").await;
+    for lang in ["en", "ja"] {
+        chrome.goto(&format!("/lang/{lang}?next=/manage")).await;
+        for page in [
+            "/manage/events".to_owned(),
+            "/manage/programs".to_owned(),
+            "/manage/programs/new".to_owned(),
+            format!("/manage/programs/{program}"),
+            format!("/manage/events/{upcoming}/cancel"),
+            format!("/manage/events/new?copy={upcoming}"),
+            format!("/manage/events/{past_id}"),
+            format!("/manage/events/{past_id}/roster"),
+            format!("/manage/attendance/{record}"),
+        ] {
+            chrome.goto(&page).await;
+            chrome.find(&format!("{page} ({lang})"), "h1").await;
+            chrome.axe(&format!("{page} ({lang})")).await;
+            // Named by the page's kind, not its ids.
+            let name: String = page
+                .trim_start_matches("/manage/")
+                .split(['/', '?'])
+                .filter(|part| part.len() != 36 && !part.contains('='))
+                .collect::<Vec<_>>()
+                .join("-");
+            chrome
+                .shot(&format!("manage-{name}"), &format!("{lang}-phone"))
+                .await;
+        }
+        // An editor sent back with problems marks the fields (end before start).
+        chrome.goto(&format!("/manage/events/{upcoming}")).await;
+        let start = chrome
+            .client
+            .execute("return document.querySelector('#starts_at').value;", vec![])
+            .await
+            .expect("start");
+        chrome
+            .set_value(
+                "end before start",
+                "#ends_at",
+                start.as_str().unwrap_or_default(),
+            )
+            .await;
+        chrome.click("save", "#save").await;
+        chrome
+            .find("problems shown", "#ends_at[aria-invalid=true]")
+            .await;
+        chrome.axe(&format!("editor with problems ({lang})")).await;
+    }
+    chrome.close().await;
+}
+
 async fn in_english_at_desktop_width(backend: Backend) {
     coordinator_day(backend, Lang::En, 1280, 900, "en-desktop").await;
 }
@@ -254,4 +363,8 @@ async fn in_japanese_at_phone_width(backend: Backend) {
     coordinator_day(backend, Lang::Ja, 390, 844, "ja-phone").await;
 }
 
-both_backends!(in_english_at_desktop_width, in_japanese_at_phone_width);
+both_backends!(
+    in_english_at_desktop_width,
+    in_japanese_at_phone_width,
+    the_other_pages_pass_axe_in_both_languages
+);

@@ -38,6 +38,17 @@ struct Site {
     coordinator: TestUser,
     program: String,
     browser: Browser,
+    /// The session's CSRF token, which every form carries.
+    csrf: String,
+}
+
+impl Site {
+    /// Sends a form of the coordinator's pages, with the session's CSRF token.
+    async fn send(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut form = vec![("csrf", self.csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.browser.post(&self.app, path, &form).await
+    }
 }
 
 async fn signed_in_coordinator(backend: Backend) -> Site {
@@ -53,11 +64,13 @@ async fn signed_in_coordinator(backend: Backend) -> Site {
         .await;
     let mut browser = Browser::default();
     browser.sign_in(&app, &coordinator).await;
+    let csrf = browser.get(&app, "/manage").await.csrf();
     Site {
         app,
         coordinator,
         program,
         browser,
+        csrf,
     }
 }
 
@@ -73,15 +86,12 @@ async fn three_days(s: &mut Site, days: i64) -> String {
     let day = (Utc::now() + Duration::days(days)).date_naive();
     let starts = format!("{day}T09:00");
     let ends = format!("{}T17:00", day + Duration::days(2));
-    let csrf = form.csrf();
+    let program = s.program.clone();
     let page = s
-        .browser
-        .post(
-            &s.app,
+        .send(
             "/manage/events/new",
             &[
-                ("csrf", &csrf),
-                ("program_id", &s.program),
+                ("program_id", &program),
                 ("title", "Minamisanriku task force"),
                 ("starts_at", &starts),
                 ("ends_at", &ends),
@@ -155,14 +165,12 @@ async fn an_event_is_made_published_staffed_marked_and_approved(backend: Backend
     // The trip moved: it started yesterday (attendance can now be recorded).
     let csrf = editor.csrf();
     let start = (Utc::now() - Duration::days(1)).date_naive();
+    let program = s.program.clone();
     let saved = s
-        .browser
-        .post(
-            &s.app,
+        .send(
             &format!("/manage/events/{id}"),
             &[
-                ("csrf", &csrf),
-                ("program_id", &s.program),
+                ("program_id", &program),
                 ("title", "Minamisanriku task force"),
                 ("starts_at", &format!("{start}T09:00")),
                 ("ends_at", &format!("{}T17:00", start + Duration::days(2))),
@@ -198,23 +206,16 @@ async fn an_event_is_made_published_staffed_marked_and_approved(backend: Backend
     // A walk-in by employee number.
     let walk_in = s.app.user(Role::Employee, Some(site));
     let page = s
-        .browser
-        .post(
-            &s.app,
+        .send(
             &format!("/manage/events/{id}/walk-in"),
-            &[
-                ("csrf", &csrf),
-                ("employee_number", &number_of(&s.app, &walk_in)),
-            ],
+            &[("employee_number", &number_of(&s.app, &walk_in))],
         )
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     let unknown = s
-        .browser
-        .post(
-            &s.app,
+        .send(
             &format!("/manage/events/{id}/walk-in"),
-            &[("csrf", &csrf), ("employee_number", "NOBODY-1")],
+            &[("employee_number", "NOBODY-1")],
         )
         .await;
     assert_eq!(unknown.status, 422);
@@ -257,12 +258,9 @@ async fn an_event_is_made_published_staffed_marked_and_approved(backend: Backend
     let (second, third) = (people[1].id.to_string(), people[2].id.to_string());
     let walked = walk_in.id.to_string();
     let all = s
-        .browser
-        .post(
-            &s.app,
+        .send(
             &format!("/manage/events/{id}/attendance"),
             &[
-                ("csrf", &csrf),
                 (&format!("status.{second}"), "attended"),
                 (&format!("days.{second}"), "3"),
                 (&format!("minutes.{second}"), "1440"),
@@ -382,26 +380,15 @@ async fn a_cancellation_is_confirmed_and_its_reason_mailed(backend: Backend) {
         .first(&mut s.app.conn())
         .unwrap();
     assert_eq!(status, "published");
-    let csrf = confirm.csrf();
     let long = "x".repeat(501);
     let refused = s
-        .browser
-        .post(
-            &s.app,
-            &format!("/manage/events/{id}/cancel"),
-            &[("csrf", &csrf), ("reason", &long)],
-        )
+        .send(&format!("/manage/events/{id}/cancel"), &[("reason", &long)])
         .await;
     assert_eq!(refused.status, 422, "{}", refused.body);
     let done = s
-        .browser
-        .post(
-            &s.app,
+        .send(
             &format!("/manage/events/{id}/cancel"),
-            &[
-                ("csrf", &csrf),
-                ("reason", "A typhoon closes the coast road."),
-            ],
+            &[("reason", "A typhoon closes the coast road.")],
         )
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
@@ -551,7 +538,251 @@ async fn another_site_and_employees_get_404_and_replays_do_nothing(backend: Back
     assert_eq!(event["status"], "published");
 }
 
+async fn the_roster_adds_forces_past_a_clash_cancels_and_downloads(backend: Backend) {
+    let mut s = signed_in_coordinator(backend).await;
+    let id = three_days(&mut s, 4).await;
+    let other = three_days(&mut s, 5).await;
+    let person = s.app.user(Role::Employee, None);
+    let number = number_of(&s.app, &person);
+    // Already on the overlapping trip: adding them shows the clash and asks.
+    s.app.sign_up(&person, &other).await;
+    let path = format!("/manage/events/{id}/roster/add");
+    let clash = s.send(&path, &[("who", &number)]).await;
+    assert_eq!(clash.status, 409, "{}", clash.body);
+    assert!(clash.body.contains("overlaps"), "{}", clash.body);
+    assert!(clash.body.contains("id=\"force-add\""), "{}", clash.body);
+    let user = person.id.to_string();
+    let forced = s.send(&path, &[("user", &user), ("force", "1")]).await;
+    assert_eq!(forced.status, 303, "{}", forced.body);
+    // By name: one of the coordinator's site's people.
+    let site: tomoni::db::Id = users::table
+        .filter(users::id.eq(s.coordinator.id))
+        .select(users::site_id)
+        .first::<Option<tomoni::db::Id>>(&mut s.app.conn())
+        .unwrap()
+        .unwrap_or_else(|| s.app.site("TYO2"));
+    let local = s.app.user(Role::Employee, Some(site));
+    diesel::update(users::table.filter(users::id.eq(local.id)))
+        .set(users::display_name.eq("Hanako Yamada"))
+        .execute(&mut s.app.conn())
+        .unwrap();
+    let by_name = s.send(&path, &[("who", "yamada")]).await;
+    assert_eq!(by_name.status, 303, "{}", by_name.body);
+    assert!(by_name.location().unwrap().contains("added=Hanako"));
+    let nobody = s.send(&path, &[("who", "nobody at all")]).await;
+    assert_eq!(nobody.status, 422, "{}", nobody.body);
+
+    // The CSV, with and without the BOM, lists both.
+    let csv = s
+        .browser
+        .get(&s.app, &format!("/manage/events/{id}/roster.csv?bom=1"))
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.body.starts_with('\u{feff}'), "BOM first");
+    assert!(
+        csv.body.contains(&number) && csv.body.contains("Hanako Yamada"),
+        "{}",
+        csv.body
+    );
+    let plain = s
+        .browser
+        .get(&s.app, &format!("/manage/events/{id}/roster.csv"))
+        .await;
+    assert!(plain.body.starts_with("status,"), "{}", plain.body);
+
+    // Cancelled on their behalf: the seat is free again, the roster lists them as cancelled.
+    let signup: String = tomoni::db::schema::signups::table
+        .filter(tomoni::db::schema::signups::user_id.eq(person.id))
+        .filter(
+            tomoni::db::schema::signups::event_id
+                .eq(tomoni::db::Id::from(id.parse::<uuid::Uuid>().unwrap())),
+        )
+        .select(tomoni::db::schema::signups::id)
+        .first::<tomoni::db::Id>(&mut s.app.conn())
+        .unwrap()
+        .to_string();
+    let cancelled = s
+        .send(
+            &format!("/manage/signups/{signup}/cancel"),
+            &[("event", &id)],
+        )
+        .await;
+    assert_eq!(cancelled.status, 303, "{}", cancelled.body);
+    let (_, _, event) = s
+        .app
+        .get_as(
+            &s.app.token(&s.coordinator),
+            &format!("/api/v1/events/{id}"),
+        )
+        .await;
+    assert_eq!(event["seats_taken"], 1, "{event}");
+    let roster = s
+        .browser
+        .get(&s.app, &format!("/manage/events/{id}/roster"))
+        .await;
+    let cancelled_list = &roster.body[roster
+        .body
+        .find("id=\"cancelled\"")
+        .expect("cancelled list")..];
+    assert!(cancelled_list.contains(&person.email));
+}
+
+async fn programmes_copies_past_activities_and_rejections_through_the_pages(backend: Backend) {
+    let mut s = signed_in_coordinator(backend).await;
+    // A programme made and changed through its form.
+    let form = s.browser.get(&s.app, "/manage/programs/new").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let site = form.body[form.body.find("<option value=\"").unwrap() + 15..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let made = s
+        .send(
+            "/manage/programs/new",
+            &[
+                ("site_id", &site),
+                ("title", "Oyster beds"),
+                ("code", "OYSTER"),
+                ("theme", "nature"),
+                ("categories", "biodiversity"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let program = made
+        .location()
+        .unwrap()
+        .trim_start_matches("/manage/programs/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let taken = s
+        .send(
+            "/manage/programs/new",
+            &[
+                ("site_id", &site),
+                ("title", "Again"),
+                ("code", "OYSTER"),
+                ("theme", "nature"),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, 409, "the code is taken: {}", taken.body);
+    assert!(
+        taken.body.contains("value=\"Again\""),
+        "what was typed stays"
+    );
+    let edited = s
+        .send(
+            &format!("/manage/programs/{program}"),
+            &[
+                ("title", "Oyster beds of Shizugawa"),
+                ("code", "OYSTER"),
+                ("theme", "community"),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status, 303, "{}", edited.body);
+    let (_, _, p) = s
+        .app
+        .get_as(
+            &s.app.token(&s.coordinator),
+            &format!("/api/v1/programs/{program}"),
+        )
+        .await;
+    assert_eq!(p["title"], "Oyster beds of Shizugawa");
+    assert_eq!(p["theme"], "community");
+    assert_eq!(p["categories"], json!([]), "unticked: no categories");
+
+    // A past activity recorded after the fact, its attendance entered on its roster.
+    let day = (Utc::now() - Duration::days(20)).date_naive();
+    let past = s
+        .send(
+            "/manage/events/new",
+            &[
+                ("program_id", &program),
+                ("starts_at", &format!("{day}T10:00")),
+                ("ends_at", &format!("{day}T13:00")),
+                ("timezone", "Asia/Tokyo"),
+                ("then", "draft"),
+            ],
+        )
+        .await;
+    assert_eq!(past.status, 303, "{}", past.body);
+    let past = event_id_of(&past);
+    let (_, _, event) = s
+        .app
+        .get_as(
+            &s.app.token(&s.coordinator),
+            &format!("/api/v1/events/{past}"),
+        )
+        .await;
+    assert_eq!(event["status"], "completed", "{event}");
+    assert_eq!(
+        event["title"], "Oyster beds of Shizugawa",
+        "the programme's title by default"
+    );
+    let person = s.app.user(Role::Employee, None);
+    let walked = s
+        .send(
+            &format!("/manage/events/{past}/walk-in"),
+            &[("employee_number", &number_of(&s.app, &person))],
+        )
+        .await;
+    assert_eq!(walked.status, 303, "{}", walked.body);
+    let minutes: i32 = attendance::table
+        .filter(attendance::user_id.eq(person.id))
+        .select(attendance::minutes)
+        .first(&mut s.app.conn())
+        .unwrap();
+    assert_eq!(minutes, 180, "the event's own three hours");
+
+    // Rejected with a reason on the record's page; the trail shows it.
+    let record: tomoni::db::Id = attendance::table
+        .filter(attendance::user_id.eq(person.id))
+        .select(attendance::id)
+        .first(&mut s.app.conn())
+        .unwrap();
+    let page = format!("/manage/attendance/{record}");
+    let empty = s.send(&format!("{page}/reject"), &[("reason", " ")]).await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    let rejected = s
+        .send(
+            &format!("{page}/reject"),
+            &[("reason", "Not on the boat that day")],
+        )
+        .await;
+    assert_eq!(rejected.status, 303, "{}", rejected.body);
+    let shown = s.browser.get(&s.app, &page).await;
+    assert!(
+        shown.body.contains("Rejected: Not on the boat that day"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("id=\"trail\""), "{}", shown.body);
+
+    // Copied to a new date: the form comes filled, the times moved, nothing saved yet.
+    let on = (Utc::now() + Duration::days(30)).date_naive();
+    let copy = s
+        .browser
+        .get(&s.app, &format!("/manage/events/new?copy={past}&on={on}"))
+        .await;
+    assert_eq!(copy.status, 200, "{}", copy.body);
+    assert!(
+        copy.body.contains(&format!("value=\"{on}T10:00\"")),
+        "{}",
+        copy.body
+    );
+    assert!(copy.body.contains(&format!("value=\"{on}T13:00\"")));
+    let events: i64 = events::table.count().get_result(&mut s.app.conn()).unwrap();
+    assert_eq!(events, 1, "a copy is saved only when its form is sent");
+}
+
 both_backends!(
+    the_roster_adds_forces_past_a_clash_cancels_and_downloads,
+    programmes_copies_past_activities_and_rejections_through_the_pages,
     an_event_is_made_published_staffed_marked_and_approved,
     a_cancellation_is_confirmed_and_its_reason_mailed,
     another_site_and_employees_get_404_and_replays_do_nothing,

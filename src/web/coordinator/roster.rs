@@ -270,7 +270,6 @@ fn render(
         can_mark => loaded.can_mark,
         runs => who.caller().coordinates(e.site_id.into()),
         not_started => Utc::now() < e.starts_at.with_timezone(&Utc),
-        checkable => matches!(e.status, EventStatus::Published | EventStatus::Completed),
         rows => page::data(&rows),
         unmarked => rows.iter().filter(|r| r.status.is_empty()).count(),
         defaults => page::fill(lang, "roster.defaults", &[
