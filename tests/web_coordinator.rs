@@ -780,7 +780,68 @@ async fn programmes_copies_past_activities_and_rejections_through_the_pages(back
     assert_eq!(events, 1, "a copy is saved only when its form is sent");
 }
 
+async fn a_control_character_in_any_form_is_refused_and_nothing_written(backend: Backend) {
+    let mut s = signed_in_coordinator(backend).await;
+    let day = (Utc::now() + Duration::days(9)).date_naive();
+    let program = s.program.clone();
+    let (starts, ends) = (format!("{day}T09:00"), format!("{day}T12:00"));
+    for bad in ["Beach\u{0}clean-up", "Beach\u{1b}[31m"] {
+        let page = s
+            .send(
+                "/manage/events/new",
+                &[
+                    ("program_id", &program),
+                    ("title", bad),
+                    ("starts_at", &starts),
+                    ("ends_at", &ends),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 422, "{}", page.body);
+        assert!(page.body.contains("control characters"), "{}", page.body);
+    }
+    let made: i64 = events::table.count().get_result(&mut s.app.conn()).unwrap();
+    assert_eq!(made, 0);
+    // Line breaks are text like any other.
+    let page = s
+        .send(
+            "/manage/events/new",
+            &[
+                ("program_id", &program),
+                ("description", "Bring gloves.\r\nMeet at the station."),
+                ("starts_at", &starts),
+                ("ends_at", &ends),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    // The employee's own forms too.
+    let person = s.app.user(Role::Employee, None);
+    let mut browser = Browser::default();
+    browser.sign_in(&s.app, &person).await;
+    let csrf = browser.get(&s.app, "/my/profile").await.csrf();
+    let page = browser
+        .post(
+            &s.app,
+            "/my/profile",
+            &[
+                ("csrf", &csrf),
+                ("display_name", "A\u{0}B"),
+                ("locale", "en"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422, "{}", page.body);
+    let name: String = users::table
+        .filter(users::id.eq(person.id))
+        .select(users::display_name)
+        .first(&mut s.app.conn())
+        .unwrap();
+    assert!(!name.contains('\u{0}'));
+}
+
 both_backends!(
+    a_control_character_in_any_form_is_refused_and_nothing_written,
     the_roster_adds_forces_past_a_clash_cancels_and_downloads,
     programmes_copies_past_activities_and_rejections_through_the_pages,
     an_event_is_made_published_staffed_marked_and_approved,

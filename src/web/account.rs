@@ -11,6 +11,7 @@ use crate::attendance::hours;
 use crate::attendance::model::{Approval, AttendanceStatus};
 use crate::http::with_conn;
 use crate::stats::rollup;
+use crate::web::form::Form;
 use crate::web::page::{self, PageError};
 use crate::web::visitor::SignedIn;
 
@@ -200,7 +201,7 @@ struct CalendarForm {
 async fn change_calendar(
     state: web::Data<AppState>,
     who: SignedIn,
-    form: web::Form<CalendarForm>,
+    form: Form<CalendarForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let caller = who.caller();

@@ -12,6 +12,7 @@ use crate::attendance::checkin;
 use crate::db::Id;
 use crate::http::with_conn;
 use crate::programs::events::{self, Event};
+use crate::web::form::Form;
 use crate::web::page::{self, PageError};
 use crate::web::visitor::SignedIn;
 
@@ -86,7 +87,7 @@ async fn check_in(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<CheckInForm>,
+    form: Form<CheckInForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let id = Id::from(id.into_inner());

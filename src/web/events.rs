@@ -14,6 +14,7 @@ use crate::http::with_conn;
 use crate::programs::events::{self, Event, EventQuery, EventStatus, ListFilter};
 use crate::programs::program::{self as programs, Theme};
 use crate::signups::service::{self, Signup, SignupStatus};
+use crate::web::form::Form;
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
@@ -506,7 +507,7 @@ async fn sign_up(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<CsrfOnly>,
+    form: Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let event = Id::from(id.into_inner());
@@ -532,7 +533,7 @@ async fn cancel(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<CancelForm>,
+    form: Form<CancelForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let signup = Id::from(id.into_inner());

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod checkin;
 pub mod coordinator;
 pub mod events;
+pub mod form;
 pub mod guard;
 pub mod i18n;
 pub mod mine;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::auth::{links, password, session, signin};
 use crate::error::AppError;
+use crate::web::form::Form;
 use crate::web::page::{self, PageError};
 use crate::web::visitor::{self, Visitor};
 
@@ -67,7 +68,7 @@ async fn set(
     state: web::Data<AppState>,
     req: HttpRequest,
     visitor: Visitor,
-    form: web::Form<NewPassword>,
+    form: Form<NewPassword>,
 ) -> Result<HttpResponse, PageError> {
     let NewPassword {
         token,
@@ -147,7 +148,7 @@ async fn request_link(
     state: web::Data<AppState>,
     req: HttpRequest,
     visitor: Visitor,
-    form: web::Form<ResetForm>,
+    form: Form<ResetForm>,
 ) -> Result<HttpResponse, PageError> {
     let email = form.into_inner().email;
     let lang = visitor.lang;

@@ -10,6 +10,7 @@ use crate::error::AppError;
 use crate::http::with_conn;
 use crate::people::changes::{self, UserPatch};
 use crate::people::users;
+use crate::web::form::Form;
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
@@ -90,7 +91,7 @@ async fn save(
     state: web::Data<AppState>,
     req: HttpRequest,
     who: SignedIn,
-    form: web::Form<ProfileForm>,
+    form: Form<ProfileForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let ProfileForm {

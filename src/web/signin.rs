@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::auth::{session, signin};
 use crate::error::AppError;
+use crate::web::form::Form;
 use crate::web::page::{self, PageError};
 use crate::web::visitor::{self, SignedIn, Visitor};
 use crate::web::{local_path, see_other};
@@ -104,7 +105,7 @@ async fn sign_in(
     state: web::Data<AppState>,
     req: HttpRequest,
     visitor: Visitor,
-    form: web::Form<Credentials>,
+    form: Form<Credentials>,
 ) -> Result<HttpResponse, PageError> {
     let Credentials {
         email,
@@ -189,7 +190,7 @@ async fn sign_out(
     state: web::Data<AppState>,
     req: HttpRequest,
     who: SignedIn,
-    form: web::Form<CsrfOnly>,
+    form: Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let id = who.session.id;

@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::http::with_conn;
 use crate::programs::records_scope;
 use crate::web::coordinator::{refuse, require_runner};
+use crate::web::form::Form;
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
@@ -202,7 +203,7 @@ async fn show_queue(
 async fn approve(
     state: web::Data<AppState>,
     who: SignedIn,
-    form: web::Form<Vec<(String, String)>>,
+    form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let field = |name: &str| {
         form.iter()
@@ -335,7 +336,7 @@ async fn reject(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<RejectForm>,
+    form: Form<RejectForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let caller = require_runner(&who)?;

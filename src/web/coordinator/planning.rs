@@ -16,6 +16,7 @@ use crate::programs::program::{self as programs, ProgramStatus};
 use crate::signups::service;
 use crate::time::When;
 use crate::web::coordinator::{EventLine, refuse, require_runner, scope};
+use crate::web::form::Form;
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
 use crate::web::signin::CsrfOnly;
@@ -333,7 +334,7 @@ async fn new_form(
 async fn create(
     state: web::Data<AppState>,
     who: SignedIn,
-    form: web::Form<EventForm>,
+    form: Form<EventForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let caller = require_runner(&who)?;
@@ -432,7 +433,7 @@ async fn save(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<EventForm>,
+    form: Form<EventForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let id = Id::from(id.into_inner());
@@ -476,7 +477,7 @@ async fn publish(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<CsrfOnly>,
+    form: Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let id = Id::from(id.into_inner());
@@ -538,7 +539,7 @@ async fn cancel(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<CancelForm>,
+    form: Form<CancelForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let id = Id::from(id.into_inner());

@@ -13,6 +13,7 @@ use crate::programs::program::{
     self as programs, CreateProgram, Program, ProgramPatch, ProgramStatus, Theme,
 };
 use crate::web::coordinator::{refuse, require_runner, scope, unseen};
+use crate::web::form::Form;
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
 use crate::web::visitor::SignedIn;
@@ -312,7 +313,7 @@ async fn refused(
 async fn create(
     state: web::Data<AppState>,
     who: SignedIn,
-    form: web::Form<Vec<(String, String)>>,
+    form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let (csrf, form) = ProgramForm::read(&form);
     who.check_csrf(&csrf)?;
@@ -357,7 +358,7 @@ async fn save(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<Vec<(String, String)>>,
+    form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let (csrf, form) = ProgramForm::read(&form);
     who.check_csrf(&csrf)?;

@@ -29,6 +29,7 @@ use crate::programs::records_scope;
 use crate::signups::roster::{self, RosterEntry};
 use crate::signups::service::{self, SignupStatus};
 use crate::web::coordinator::{EventLine, refuse, require_runner, unseen};
+use crate::web::form::Form;
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
@@ -423,7 +424,7 @@ async fn add(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<AddForm>,
+    form: Form<AddForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let caller = require_runner(&who)?;
@@ -518,7 +519,7 @@ async fn cancel(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<CancelForm>,
+    form: Form<CancelForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     let caller = require_runner(&who)?;
@@ -616,7 +617,7 @@ async fn save_row(
     req: HttpRequest,
     who: SignedIn,
     path: web::Path<(uuid::Uuid, uuid::Uuid)>,
-    form: web::Form<Vec<(String, String)>>,
+    form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(field(&form, "csrf"))?;
     require_runner(&who)?;
@@ -682,7 +683,7 @@ async fn save_all(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<Vec<(String, String)>>,
+    form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(field(&form, "csrf"))?;
     require_runner(&who)?;
@@ -745,7 +746,7 @@ async fn everyone(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<Vec<(String, String)>>,
+    form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(field(&form, "csrf"))?;
     let event = Id::from(id.into_inner());
@@ -786,7 +787,7 @@ async fn walk_in(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<WalkInForm>,
+    form: Form<WalkInForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     require_runner(&who)?;
@@ -829,7 +830,7 @@ async fn new_code(
     state: web::Data<AppState>,
     who: SignedIn,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<CsrfOnly>,
+    form: Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
     show_screen(&state, &who, id.into_inner().into(), true).await
