@@ -72,6 +72,18 @@ pub struct Settings {
     pub mail: MailSettings,
     pub attendance: AttendanceSettings,
     pub stats: StatsSettings,
+    pub exports: ExportSettings,
+}
+
+/// The bound on downloads of exports (see `exports::slots`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExportSettings {
+    /// Exports streaming at once on this instance, each on its own database connection.
+    pub concurrency: u32,
+    /// Of those, per person.
+    pub per_user: u32,
+    /// A client that reads nothing for this long loses its download (audited as incomplete).
+    pub stall_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -360,6 +372,16 @@ impl Settings {
     /// Checks that hold everywhere, then the ones production adds. Every problem is reported at
     /// once so an operator fixes them in one go.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.exports.concurrency == 0 || self.exports.per_user == 0 {
+            return Err(SettingsError::Invalid(
+                "exports.concurrency and exports.per_user must be at least 1".into(),
+            ));
+        }
+        if self.exports.stall_timeout_secs == 0 {
+            return Err(SettingsError::Invalid(
+                "exports.stall_timeout_secs must be at least 1".into(),
+            ));
+        }
         if self.database.pool_max_size == 0 {
             return Err(SettingsError::Invalid(
                 "database.pool_max_size must be at least 1".into(),

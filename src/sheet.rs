@@ -227,6 +227,8 @@ pub fn neutralize(text: &str) -> Cow<'_, str> {
 pub struct ChannelWriter {
     tx: Chunks,
     buf: Vec<u8>,
+    /// How long a chunk may wait for the client to take it; `None`: as long as it takes.
+    stall: Option<std::time::Duration>,
 }
 
 /// What the response stream receives: data, or the error that ends it (the client then sees a
@@ -241,7 +243,15 @@ impl ChannelWriter {
         ChannelWriter {
             tx,
             buf: Vec::with_capacity(CHUNK),
+            stall: None,
         }
+    }
+
+    /// Gives up (an error, which ends the download) when the client takes nothing for `stall`:
+    /// a download nobody reads must not keep its connection and its export slot for ever.
+    pub fn stalling_after(mut self, stall: std::time::Duration) -> ChannelWriter {
+        self.stall = Some(stall);
+        self
     }
 
     fn send(&mut self) -> std::io::Result<()> {
@@ -249,9 +259,20 @@ impl ChannelWriter {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-        })
+        let gone = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away");
+        let Some(stall) = self.stall else {
+            return self.tx.blocking_send(Ok(chunk)).map_err(|_| gone());
+        };
+        // Runs on a blocking thread of the runtime: waiting here blocks no request.
+        let sent =
+            tokio::runtime::Handle::current().block_on(self.tx.send_timeout(Ok(chunk), stall));
+        match sent {
+            Ok(()) => Ok(()),
+            Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => Err(
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading"),
+            ),
+            Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => Err(gone()),
+        }
     }
 }
 

@@ -24,6 +24,8 @@ pub struct AppState {
     pub oidc: Option<auth::oidc::Oidc>,
     /// Keys the fingerprints of idempotent requests (derived from the JWT secret).
     pub idempotency_key: config::Secret,
+    /// The bound on exports running at once.
+    pub export_slots: crate::exports::slots::ExportSlots,
 }
 
 /// Why the service could not start.
@@ -76,6 +78,7 @@ impl AppState {
         );
         let idp = auth::idp::ExternalIdp::from_settings(&settings.auth.idp)?;
         let oidc = auth::oidc::Oidc::from_settings(&settings.auth.oidc, &secret);
+        let settings_exports = settings.exports.clone();
         Ok(AppState {
             pool,
             backend,
@@ -88,6 +91,7 @@ impl AppState {
             idp,
             oidc,
             idempotency_key: config::Secret::new(format!("idempotency:{}", secret.expose())),
+            export_slots: crate::exports::slots::ExportSlots::new(&settings_exports),
         })
     }
 

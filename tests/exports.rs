@@ -675,7 +675,162 @@ async fn exports_need_a_purpose_and_stay_in_scope(backend: Backend) {
     );
 }
 
+/// 60,000 records: a file of about 9 MB, more than an unread socket and the server's send
+/// buffer (at most 4 MB here) take in. Returns an HR token.
+async fn seed_large(app: &TestApp) -> String {
+    let a = app.site("A");
+    let people = app.employees(300, Some(a));
+    let hr = app.token(&app.user(Role::Hr, None));
+    let mut file = HEADER.to_owned();
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 4, 1).expect("a date");
+    let numbers: Vec<String> = people
+        .iter()
+        .map(|p| {
+            users::table
+                .filter(users::id.eq(p.id))
+                .select(users::employee_number)
+                .first(&mut app.conn())
+                .unwrap()
+        })
+        .collect();
+    for d in 0..200 {
+        let day = start + chrono::Duration::days(d);
+        for number in &numbers {
+            file.push_str(&format!(
+                "A,BEACH,Beach clean-up,nature,,{day},{number},3\n"
+            ));
+        }
+    }
+    let (status, _, report) = post_csv(app, &hr, "", file.into_bytes()).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["records_created"], 60_000);
+
+    hr
+}
+
+/// A download nobody reads, opened like a client with a small receive buffer; returns once
+/// its first bytes arrived (the export is running).
+fn stalled_download(app: &TestApp, hr: &str, purpose: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let request = format!(
+        "GET /api/v1/exports/participations?purpose={purpose} HTTP/1.1\r\n\
+         Host: {}\r\nAuthorization: Bearer {hr}\r\n\r\n",
+        app.addr
+    );
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small buffer");
+    socket.connect(&app.addr.into()).expect("connect");
+    let mut stream: std::net::TcpStream = socket.into();
+    stream.write_all(request.as_bytes()).expect("request");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut first = [0u8; 12];
+    stream.peek(&mut first).expect("the download starts");
+    assert!(
+        first.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&first)
+    );
+    stream
+}
+
+/// A client that stops reading loses its download after `exports.stall_timeout_secs`: the
+/// export gives its place back although the socket stays open, and the audit log says the file
+/// was not completed.
+async fn a_download_nobody_reads_is_cut_after_the_stall_timeout(backend: Backend) {
+    let db = common::TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.exports.stall_timeout_secs = 1;
+    let app = TestApp::spawn_with(db, settings).await;
+    let hr = seed_large(&app).await;
+    let _open = stalled_download(&app, &hr, "never+read");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, _, body) = app
+            .get_as(
+                &hr,
+                "/api/v1/exports/participations?purpose=next+one&fiscal_year=1999",
+            )
+            .await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(
+            status, 429,
+            "one export per person until the first is cut: {body}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled export was never cut"
+        );
+    }
+    let details: Vec<String> = tomoni::db::schema::audit_log::table
+        .filter(tomoni::db::schema::audit_log::action.eq("export.participations"))
+        .select(tomoni::db::schema::audit_log::details)
+        .load(&mut app.conn())
+        .unwrap();
+    let cut: Vec<&String> = details
+        .iter()
+        .filter(|d| d.contains("never read"))
+        .collect();
+    assert_eq!(cut.len(), 1, "{details:?}");
+    assert!(cut[0].contains("\"completed\":false"), "{}", cut[0]);
+}
+
+/// Eight downloads nobody reads, on a pool of four: each export streams on its own connection,
+/// so `/readyz` and the event list keep answering; a ninth export past the bound is 429; once
+/// the clients go away the slots come back.
+async fn stalled_downloads_never_take_the_apis_connections(backend: Backend) {
+    let db = common::TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.database.pool_max_size = 4;
+    settings.exports.concurrency = 8;
+    settings.exports.per_user = 8;
+    settings.exports.stall_timeout_secs = 120;
+    let app = TestApp::spawn_with(db, settings).await;
+    let hr = seed_large(&app).await;
+    let stalled: Vec<_> = (0..8)
+        .map(|_| stalled_download(&app, &hr, "stalled+download"))
+        .collect();
+    for _ in 0..3 {
+        let (status, _, _) = app.get_json("/readyz").await;
+        assert_eq!(status, 200, "ready while eight downloads stall");
+        let (status, _, body) = app.get_as(&hr, "/api/v1/events").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, headers, body) = app
+        .get_as(&hr, "/api/v1/exports/participations?purpose=one+more")
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["code"], "exports_busy", "{body}: {headers}");
+
+    // The clients go away; their exports end and give their places back.
+    drop(stalled);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, _, bytes) =
+            get_bytes(&app, &hr, "/api/v1/exports/participations?purpose=after").await;
+        if status == 200 {
+            assert!(
+                bytes.len() > 1_000_000,
+                "the whole file: {} bytes",
+                bytes.len()
+            );
+            break;
+        }
+        assert_eq!(status, 429);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slots never came back"
+        );
+    }
+}
+
 both_backends!(
+    stalled_downloads_never_take_the_apis_connections,
+    a_download_nobody_reads_is_cut_after_the_stall_timeout,
     a_multi_day_trip_imports_as_one_event_with_person_days,
     the_export_names_home_and_organising_companies_and_person_days,
     imported_history_comes_back_out_of_the_export,

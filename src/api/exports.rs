@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::attendance::model::Approval;
 use crate::audit;
 use crate::auth::Caller;
-use crate::db::{AnyConnection, Id, PooledConnection};
+use crate::db::{AnyConnection, Id};
 use crate::error::{AppError, AppResult, Problem};
 use crate::exports::import::{self, ParticipationReport};
 use crate::exports::{hours, participations};
@@ -89,8 +89,14 @@ struct Export {
 
 /// Streams `export` from a blocking thread; audits it when done.
 async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpResponse> {
-    let pool = state.pool.clone();
-    let mut conn: PooledConnection = web::block(move || pool.get()).await??;
+    // Its own place and its own connection: however long the client takes, the pool the API
+    // answers from is untouched (a download holds neither for longer than the stall timeout).
+    let slot = state.export_slots.take(export.caller)?;
+    let database = state.settings.database.clone();
+    let stall = std::time::Duration::from_secs(state.settings.exports.stall_timeout_secs);
+    let mut conn = web::block(move || crate::db::connect(&database))
+        .await?
+        .map_err(AppError::database_unavailable)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let headers = (
         export.kind.content_type(),
@@ -101,10 +107,16 @@ async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpRe
         ),
         export.version,
     );
+    // Set when the file is incomplete: the response then ends with an error, never like a
+    // finished file, even if the error could not be queued behind the unread chunks.
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failed_flag = failed.clone();
     actix_web::rt::task::spawn_blocking(move || {
+        let _slot = slot;
         let errors = tx.clone();
         let sheet_name = export.name.clone();
-        let written = Sheet::new(export.kind, ChannelWriter::new(tx), &sheet_name)
+        let writer = ChannelWriter::new(tx).stalling_after(stall);
+        let written = Sheet::new(export.kind, writer, &sheet_name)
             .map_err(Into::into)
             .and_then(|mut sheet| {
                 let n = (export.rows)(&mut conn, &mut sheet)?;
@@ -115,7 +127,10 @@ async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpRe
             Ok(n) => (*n, true),
             Err(e) => {
                 tracing::warn!(error = %e, export = export.action, "export ended early");
-                let _ = errors.blocking_send(Err(std::io::Error::other("export failed")));
+                // Best effort: a client that stopped reading has a full channel, and waiting
+                // for it would keep the slot and the connection after all.
+                failed_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = errors.try_send(Err(std::io::Error::other("export failed")));
                 (0, false)
             }
         };
@@ -135,8 +150,18 @@ async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpRe
             tracing::error!(error = %e, "could not audit an export");
         }
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
+    let body = futures_util::stream::unfold(Some(rx), move |rx| {
+        let failed = failed.clone();
+        async move {
+            let mut rx = rx?;
+            match rx.recv().await {
+                Some(item) => Some((item, Some(rx))),
+                None if failed.load(std::sync::atomic::Ordering::SeqCst) => {
+                    Some((Err(std::io::Error::other("export failed")), None))
+                }
+                None => None,
+            }
+        }
     });
     Ok(HttpResponse::Ok()
         .content_type(headers.0)
@@ -154,7 +179,8 @@ async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpRe
     params(ParticipationQuery),
     responses((status = 200, description = "The file (text/csv or XLSX)", content_type = "text/csv"),
               (status = 400, description = "No purpose, or bad filters", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "Employees, or another site's coordinator", body = Problem, content_type = "application/problem+json")))]
+              (status = 403, description = "Employees, or another site's coordinator", body = Problem, content_type = "application/problem+json"),
+              (status = 429, description = "Too many exports running, in all or for this person (`exports_busy`); see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn export_participations(
     state: web::Data<AppState>,
     caller: Caller,
@@ -223,7 +249,8 @@ pub struct HoursQuery {
     params(HoursQuery),
     responses((status = 200, description = "The file (text/csv or XLSX)", content_type = "text/csv"),
               (status = 400, description = "No purpose, or a bad year", body = Problem, content_type = "application/problem+json"),
-              (status = 403, description = "Not HR or an admin", body = Problem, content_type = "application/problem+json")))]
+              (status = 403, description = "Not HR or an admin", body = Problem, content_type = "application/problem+json"),
+              (status = 429, description = "Too many exports running, in all or for this person (`exports_busy`); see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn export_hours(
     state: web::Data<AppState>,
     caller: Caller,

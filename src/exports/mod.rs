@@ -4,6 +4,7 @@
 pub mod hours;
 pub mod import;
 pub mod participations;
+pub mod slots;
 
 use crate::auth::{Caller, Role};
 use crate::error::AppResult;
