@@ -209,6 +209,8 @@ async fn coordinator_day(backend: Backend, lang: Lang, width: u32, height: u32, 
 
     // The employee's own hours, and the statistics.
     chrome.click("sign out", ".sign-out button").await;
+    // Signed out first (the click's navigation must end before the next one starts).
+    chrome.expect_path("signed out", "/sign-in").await;
     chrome.goto("/my/hours").await;
     chrome.sign_in(&people[1]).await;
     chrome.expect_path("back on my hours", "/my/hours").await;
@@ -230,7 +232,7 @@ async fn coordinator_day(backend: Backend, lang: Lang, width: u32, height: u32, 
     // A coordinator of another site finds nothing there.
     let stranger = app.coordinator(&[app.site("OSA")]);
     chrome.click("sign out", ".sign-out button").await;
-    chrome.goto("/sign-in").await;
+    chrome.expect_path("signed out again", "/sign-in").await;
     chrome.sign_in(&stranger).await;
     chrome.expect_path("stranger signed in", "/events").await;
     for page in ["", "/roster", "/check-in", "/cancel"] {
