@@ -28,6 +28,24 @@ pub struct AppState {
     pub export_slots: crate::exports::slots::ExportSlots,
 }
 
+/// The first administrator's password file, in the data folder.
+pub const FIRST_ADMIN_FILE: &str = "first-admin-password.txt";
+
+/// Writes `text` to a new file at `path` that only this account may read (0600 on Unix).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -95,9 +113,11 @@ impl AppState {
         })
     }
 
-    /// On an empty database, creates the first administrator and logs its password once: the
-    /// only way into a fresh installation without the CLI. Another instance racing to do the
-    /// same is fine (the loser finds the account taken).
+    /// On an empty database, creates the first administrator: the only way into a fresh
+    /// installation without the CLI. Its password never goes into the log (production ships
+    /// logs to log stores): it is written to a file only this account can read, in the data
+    /// folder, and shown once on the terminal when there is one; the log says where the file is.
+    /// Another instance racing to do the same is fine (the loser finds the account taken).
     pub fn bootstrap_admin(&self) -> Result<(), StartError> {
         let mut conn = self
             .pool
@@ -105,10 +125,30 @@ impl AppState {
             .map_err(|e| StartError::Bootstrap(e.into()))?;
         match people::users::bootstrap_admin(&mut conn, &self.settings.auth.bootstrap_admin_email) {
             Ok(Some((email, password))) => {
-                tracing::warn!(
-                    "created the first administrator {email} with password {password} \
-                     (shown only this once; change it with `tomoni user set-password --email {email}`)"
-                );
+                let path = self.settings.data.dir.join(FIRST_ADMIN_FILE);
+                let change = format!("tomoni user set-password --email {email}");
+                match write_private(&path, &format!("{email}\n{password}\n")) {
+                    Ok(()) => tracing::warn!(
+                        file = %path.display(),
+                        "created the first administrator {email}; its password is in {} \
+                         (readable only by this account): sign in, change it with `{change}`, \
+                         then delete the file",
+                        path.display()
+                    ),
+                    Err(e) => tracing::error!(
+                        file = %path.display(),
+                        error = %e,
+                        "created the first administrator {email} but could not write its \
+                         password file; set a password with `{change}`"
+                    ),
+                }
+                if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                    eprintln!(
+                        "\n  First administrator: {email}\n  Password: {password}\n  \
+                         (shown once; also in {}; change it with `{change}`)\n",
+                        path.display()
+                    );
+                }
                 Ok(())
             }
             Ok(None) => Ok(()),

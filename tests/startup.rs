@@ -214,7 +214,8 @@ async fn login(addr: &str, email: &str, password: &str) -> u16 {
         .as_u16()
 }
 
-/// Serves with no set-up at all, creates the first administrator once (password in the log),
+/// Serves with no set-up at all, creates the first administrator once (password in a private
+/// file, not in the log),
 /// answers, and stops cleanly on SIGTERM.
 #[actix_web::test]
 async fn serves_out_of_the_box_and_stops_on_sigterm() {
@@ -234,18 +235,36 @@ async fn serves_out_of_the_box_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let bootstrap = served
+    // The password is in a file only this account reads, which the log names; never in the log.
+    let line = served
         .seen
         .iter()
-        .find_map(|l| {
-            l.split("created the first administrator admin@localhost with password ")
-                .nth(1)
-        })
-        .expect("bootstrap admin line")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+        .find(|l| l.contains("created the first administrator admin@localhost"))
+        .expect("bootstrap admin line");
+    let file = dir
+        .path()
+        .join("data")
+        .join(tomoni::state::FIRST_ADMIN_FILE);
+    assert!(
+        line.contains(&file.display().to_string())
+            || line.contains("data/first-admin-password.txt"),
+        "{line}"
+    );
+    let written = std::fs::read_to_string(&file).expect("password file");
+    let bootstrap = written.lines().nth(1).expect("password line").to_owned();
+    assert_eq!(written.lines().next(), Some("admin@localhost"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "readable only by its owner");
+    }
+    assert!(bootstrap.len() >= 16, "a long random password");
+    assert!(
+        !served.seen.iter().any(|l| l.contains(&bootstrap)),
+        "the password is not in the log: {:?}",
+        served.seen
+    );
     assert_eq!(login(&addr, "admin@localhost", &bootstrap).await, 200);
     let (clean, rest) = served.stop();
     assert!(clean, "graceful exit");
