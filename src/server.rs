@@ -66,6 +66,19 @@ async fn not_found(req: actix_web::HttpRequest) -> actix_web::Result<actix_web::
     problem::route_not_found(req).await
 }
 
+/// HEAD is answered wherever GET is (calendar clients and link checkers send it): the request is
+/// routed as the GET it stands for, and the HTTP layer, which parsed a HEAD, sends the headers
+/// (Content-Length included) without the body.
+async fn head_as_get(
+    mut req: actix_web::dev::ServiceRequest,
+    next: Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}
+
 /// Builds the server on an already-bound listener (production binds the configured address,
 /// tests bind port 0). SIGTERM/SIGINT stop it gracefully within `server.shutdown_timeout_secs`.
 pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
@@ -104,6 +117,7 @@ pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<S
             .configure(routes)
             .default_service(web::to(not_found))
             .wrap(ErrorHandlers::new().default_handler(problem::problem_fallback))
+            .wrap(from_fn(head_as_get))
             .wrap(from_fn(crate::web::guard::protect))
             .wrap(from_fn(refuse_control_characters))
             .wrap(from_fn(metrics::track))

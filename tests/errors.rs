@@ -24,9 +24,73 @@ async fn wrong_method_is_a_problem_with_allow(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.headers().get("allow").unwrap(), "GET");
+    assert_eq!(res.headers().get("allow").unwrap(), "GET, HEAD");
     let got = read_json(&mut res).await;
     assert_problem(&got, 405, "method_not_allowed");
+}
+
+/// HEAD is answered wherever GET is, with GET's headers and no body; elsewhere 405.
+async fn head_is_answered_wherever_get_is(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token(&app.user(tomoni::auth::Role::Admin, None));
+    let client = app.client();
+    for (path, auth) in [
+        ("/healthz", false),
+        ("/readyz", false),
+        ("/api/v1/events", true),
+        ("/api-docs/openapi.json", false),
+        ("/assets/simple.min.css", false),
+    ] {
+        let with_auth = |req: awc::ClientRequest| {
+            if auth {
+                req.insert_header(("Authorization", format!("Bearer {token}")))
+            } else {
+                req
+            }
+        };
+        let mut get = with_auth(client.get(app.url(path))).send().await.unwrap();
+        let body = get.body().limit(8 * 1024 * 1024).await.unwrap();
+        let mut head = with_auth(client.head(app.url(path))).send().await.unwrap();
+        assert_eq!(head.status().as_u16(), 200, "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "HEAD {path}"
+        );
+        if let Some(length) = head.headers().get("content-length") {
+            assert_eq!(
+                length.to_str().unwrap(),
+                body.len().to_string(),
+                "HEAD {path}"
+            );
+        }
+        let head_body = head.body().await.unwrap();
+        assert!(head_body.is_empty(), "HEAD {path} has no body");
+    }
+    // A page: the same redirect to sign-in as a GET.
+    let page = awc::Client::builder()
+        .disable_redirects()
+        .finish()
+        .head(app.url("/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 303);
+    // Where GET is not allowed, neither is HEAD.
+    let mut post_only = client
+        .head(app.url("/api/v1/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post_only.status().as_u16(), 405);
+    assert_eq!(post_only.headers().get("allow").unwrap(), "POST");
+    let _ = post_only.body().await;
+    let listed = client
+        .delete(app.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.headers().get("allow").unwrap(), "GET, HEAD, POST");
 }
 
 /// Bad query parameters of the list, report and export endpoints added with attendance,
@@ -156,6 +220,7 @@ async fn control_characters_are_refused_with_the_field_named(backend: Backend) {
 }
 
 both_backends!(
+    head_is_answered_wherever_get_is,
     control_characters_are_refused_with_the_field_named,
     bad_query_parameters_are_refused,
     unknown_route_is_a_problem,

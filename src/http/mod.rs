@@ -57,13 +57,23 @@ pub fn choice_param<'a>(
     }
 }
 
-/// A resource whose other methods answer 405 problem+json with an `Allow` header.
+/// A resource whose other methods answer 405 problem+json with an `Allow` header (HEAD is
+/// allowed wherever GET is: the server answers it as a GET without the body).
 pub fn resource(path: &str, allow: &'static str) -> Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        Err::<HttpResponse, _>(
-            AppError::from_status(actix_web::http::StatusCode::METHOD_NOT_ALLOWED)
-                .with_header(header::ALLOW, HeaderValue::from_static(allow)),
-        )
+    let allow = if allow.split(", ").any(|m| m == "GET") {
+        HeaderValue::from_str(&allow.replacen("GET", "GET, HEAD", 1))
+            .unwrap_or_else(|_| HeaderValue::from_static(allow))
+    } else {
+        HeaderValue::from_static(allow)
+    };
+    web::resource(path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move {
+            Err::<HttpResponse, _>(
+                AppError::from_status(actix_web::http::StatusCode::METHOD_NOT_ALLOWED)
+                    .with_header(header::ALLOW, allow),
+            )
+        }
     }))
 }
 
