@@ -168,6 +168,10 @@ pub struct ServerSettings {
     pub client_request_timeout_ms: u64,
     pub keep_alive_secs: u64,
     pub public_url: String,
+    /// With a token, `/metrics` needs `Authorization: Bearer <token>`; without one, only the
+    /// addresses of `metrics_allow` may read it.
+    pub metrics_token: Secret,
+    pub metrics_allow: Vec<std::net::IpAddr>,
 }
 
 impl ServerSettings {

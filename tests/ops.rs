@@ -101,7 +101,52 @@ async fn swagger_ui_is_served_from_vendored_assets(backend: Backend) {
     );
 }
 
+/// The metrics are for the configured scraper: this machine by default, a request through an
+/// untrusted proxy never; with a token, whoever sends it and nobody else.
+async fn metrics_answer_only_the_configured_scraper(backend: Backend) {
+    let status = |app: &TestApp, headers: Vec<(&'static str, String)>| {
+        let mut req = app.client().get(app.url("/metrics"));
+        for (k, v) in headers {
+            req = req.insert_header((k, v));
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let app = TestApp::spawn(backend.clone()).await;
+    assert_eq!(status(&app, vec![]).await, 200, "loopback by default");
+    assert_eq!(
+        status(&app, vec![("X-Forwarded-For", "203.0.113.9".into())]).await,
+        403,
+        "through a proxy that is not trusted"
+    );
+    let mut res = app
+        .client()
+        .get(app.url("/metrics"))
+        .insert_header(("Forwarded", "for=203.0.113.9"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(&read_json(&mut res).await, 403, "metrics_forbidden");
+    drop(app);
+
+    let db = TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.server.metrics_allow = vec![];
+    let closed = TestApp::spawn_with(db, settings).await;
+    assert_eq!(status(&closed, vec![]).await, 403, "no address allowed");
+    drop(closed);
+
+    let db = TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.server.metrics_token = tomoni::config::Secret::new("scrape-me-0123456789");
+    let tokened = TestApp::spawn_with(db, settings).await;
+    assert_eq!(status(&tokened, vec![]).await, 403, "the token is required");
+    let bearer = |t: &str| vec![("Authorization", format!("Bearer {t}"))];
+    assert_eq!(status(&tokened, bearer("scrape-me-wrong")).await, 403);
+    assert_eq!(status(&tokened, bearer("scrape-me-0123456789")).await, 200);
+}
+
 both_backends!(
+    metrics_answer_only_the_configured_scraper,
     healthz_and_readyz_answer,
     every_response_carries_a_request_id,
     metrics_count_requests_by_route_and_status,

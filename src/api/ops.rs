@@ -4,7 +4,7 @@ use crate::http::resource;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -98,10 +98,47 @@ fn not_ready(backend: &'static str) -> HttpResponse {
         }))
 }
 
-/// Prometheus scrape endpoint (OpenMetrics text).
+/// Whether `req` may read the metrics: the configured bearer token, else a direct request from
+/// an allowed address (a proxied one only when the proxy is trusted to name the client).
+fn may_scrape(req: &HttpRequest, state: &AppState) -> bool {
+    let server = &state.settings.server;
+    if !server.metrics_token.is_empty() {
+        use subtle::ConstantTimeEq;
+        let given = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        return bool::from(
+            given
+                .as_bytes()
+                .ct_eq(server.metrics_token.expose().as_bytes()),
+        );
+    }
+    let trusted = state.settings.auth.trust_forwarded_for;
+    let proxied = ["x-forwarded-for", "forwarded"]
+        .iter()
+        .any(|h| req.headers().contains_key(*h));
+    if proxied && !trusted {
+        return false;
+    }
+    crate::http::client_address(req, trusted).is_some_and(|ip| server.metrics_allow.contains(&ip))
+}
+
+/// Prometheus scrape endpoint (OpenMetrics text), for the configured token or addresses only
+/// (default: this machine).
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
-pub async fn metrics(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text"),
+              (status = 403, description = "Neither the metrics token nor an allowed address (`server.metrics_token`, `server.metrics_allow`)", body = Problem, content_type = "application/problem+json")))]
+pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
+    if !may_scrape(&req, &state) {
+        return Err(AppError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "metrics_forbidden",
+            "the metrics are for the configured scraper (server.metrics_token or server.metrics_allow)",
+        ));
+    }
     // The queue's size; a scrape still answers (without it) while the database is away.
     let counts =
         crate::http::with_conn(&state.pool, |c| Ok(crate::outbox::counts_by_status(c)?)).await;
