@@ -385,7 +385,38 @@ async fn user_lists_are_scoped_to_the_caller(backend: Backend) {
     assert_eq!(ids(&list("emp_a").await.2), expect(&["emp_a"]));
 }
 
+/// Who may do something is decided before what the body says: a caller without the right gets
+/// 403 for an empty or wrong body too, not a 422 about fields they may not send anyway.
+async fn authorization_comes_before_the_body(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let employee = app.token(&app.user(Role::Employee, None));
+    let hr = app.token(&app.user(Role::Hr, None));
+    let nowhere = uuid::Uuid::now_v7();
+    for (token, method, path) in [
+        (&employee, "POST", "/api/v1/companies".to_owned()),
+        (&employee, "POST", "/api/v1/sites".to_owned()),
+        (&employee, "POST", "/api/v1/partners".to_owned()),
+        (&employee, "POST", "/api/v1/users".to_owned()),
+        (&employee, "POST", "/api/v1/programs".to_owned()),
+        (&employee, "POST", "/api/v1/events".to_owned()),
+        (&hr, "POST", "/api/v1/programs".to_owned()),
+        (&hr, "POST", "/api/v1/sites".to_owned()),
+        (&employee, "PATCH", format!("/api/v1/sites/{nowhere}")),
+        (&employee, "PATCH", format!("/api/v1/companies/{nowhere}")),
+        (&employee, "PATCH", format!("/api/v1/partners/{nowhere}")),
+        (&employee, "PUT", "/api/v1/objectives/2025".to_owned()),
+    ] {
+        for body in [json!({}), json!({"no_such_field": 1}), json!([1, 2])] {
+            let (status, _, problem) = app
+                .call(method, &path, Some(token), Some(body.clone()))
+                .await;
+            assert_eq!(status, 403, "{method} {path} {body}: {problem}");
+        }
+    }
+}
+
 both_backends!(
+    authorization_comes_before_the_body,
     every_role_against_every_endpoint,
     user_lists_are_scoped_to_the_caller
 );

@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::idempotency;
-use crate::http::json::Json;
+use crate::http::json::Deferred;
 use crate::http::pagination::{self, Page};
 use crate::http::{resource, with_conn};
 use crate::org;
@@ -54,10 +54,10 @@ pub async fn create_company(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    body: Json<CreateCompany>,
+    body: Deferred<CreateCompany>,
 ) -> AppResult<HttpResponse> {
     org::require_admin(&caller)?;
-    let body = body.into_inner();
+    let body = body.parse()?;
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
         state.idempotency(),
@@ -94,11 +94,11 @@ pub async fn patch_company(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: Json<CompanyPatch>,
+    body: Deferred<CompanyPatch>,
 ) -> AppResult<HttpResponse> {
     org::require_admin(&caller)?;
     let id = Id::from(id.into_inner());
-    let patch = body.into_inner();
+    let patch = body.parse()?;
     let company = with_conn(&state.pool, move |c| {
         companies::update(c, &caller, id, patch)
     })
@@ -155,10 +155,10 @@ pub async fn create_site(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    body: Json<CreateSite>,
+    body: Deferred<CreateSite>,
 ) -> AppResult<HttpResponse> {
     org::require_admin(&caller)?;
-    let body = body.into_inner();
+    let body = body.parse()?;
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
         state.idempotency(),
@@ -195,11 +195,11 @@ pub async fn patch_site(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: Json<SitePatch>,
+    body: Deferred<SitePatch>,
 ) -> AppResult<HttpResponse> {
     org::require_admin(&caller)?;
     let id = Id::from(id.into_inner());
-    let patch = body.into_inner();
+    let patch = body.parse()?;
     let site = with_conn(&state.pool, move |c| sites::update(c, &caller, id, patch)).await?;
     Ok(HttpResponse::Ok().json(site))
 }
@@ -228,10 +228,10 @@ pub async fn create_partner(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    body: Json<CreatePartner>,
+    body: Deferred<CreatePartner>,
 ) -> AppResult<HttpResponse> {
     org::require_admin(&caller)?;
-    let body = body.into_inner();
+    let body = body.parse()?;
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
         state.idempotency(),
@@ -268,11 +268,11 @@ pub async fn patch_partner(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<uuid::Uuid>,
-    body: Json<PartnerPatch>,
+    body: Deferred<PartnerPatch>,
 ) -> AppResult<HttpResponse> {
     org::require_admin(&caller)?;
     let id = Id::from(id.into_inner());
-    let patch = body.into_inner();
+    let patch = body.parse()?;
     let partner = with_conn(&state.pool, move |c| {
         partners::update(c, &caller, id, patch)
     })

@@ -11,7 +11,7 @@ use crate::auth::{Caller, Role};
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::idempotency;
-use crate::http::json::Json;
+use crate::http::json::{Deferred, Json};
 use crate::http::pagination::{self, Page};
 use crate::http::{resource, with_conn};
 use crate::people;
@@ -92,11 +92,11 @@ pub async fn create(
     caller: Caller,
     request_id: RequestId,
     req: HttpRequest,
-    body: Json<CreateUser>,
+    body: Deferred<CreateUser>,
 ) -> AppResult<HttpResponse> {
     // Refused before the idempotency key is claimed; the service checks again.
     people::require_manager(&caller)?;
-    let body = body.into_inner();
+    let body = body.parse()?;
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     // Hashed on the blocking pool before the key's transaction and any pooled connection.
     let (body, hash) = web::block(move || {

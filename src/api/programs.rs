@@ -7,11 +7,11 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::idempotency;
-use crate::http::json::{Json, MaybeJson};
+use crate::http::json::{Deferred, Json, MaybeJson};
 use crate::http::pagination::{self, Page};
 use crate::http::with_conn;
 use crate::programs::events::{self, CreateEvent, Event, EventPatch, EventQuery};
@@ -66,9 +66,11 @@ pub async fn create_program(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    body: Json<CreateProgram>,
+    body: Deferred<CreateProgram>,
 ) -> AppResult<HttpResponse> {
-    let body = body.into_inner();
+    // Who runs programmes at all comes before what the body says; then the site itself.
+    caller.require(&[Role::Coordinator, Role::Admin])?;
+    let body = body.parse()?;
     // Refused before the idempotency key is claimed; the service checks again.
     require_runs_site(&caller, body.site_id.into())?;
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
@@ -142,9 +144,10 @@ pub async fn create_event(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    body: Json<CreateEvent>,
+    body: Deferred<CreateEvent>,
 ) -> AppResult<HttpResponse> {
-    let body = body.into_inner();
+    caller.require(&[Role::Coordinator, Role::Admin])?;
+    let body = body.parse()?;
     let fingerprint = serde_json::to_value(&body).map_err(AppError::internal)?;
     idempotency::create(
         state.idempotency(),

@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
-use crate::http::json::Json;
+use crate::http::json::Deferred;
 use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
 use crate::stats::breakdown::{self, Breakdown, By};
@@ -178,12 +178,12 @@ pub async fn put_objectives(
     caller: Caller,
     request_id: RequestId,
     fy: web::Path<i32>,
-    body: Json<ObjectivesInput>,
+    body: Deferred<ObjectivesInput>,
 ) -> AppResult<HttpResponse> {
     // Who may set objectives comes before whether the year is in range.
     objectives::require_editor(&caller)?;
     let fy = checked_year("fiscal year", fy.into_inner())?;
-    let input = body.into_inner();
+    let input = body.parse()?;
     let request_id = request_id.to_string();
     let result = with_conn(&state.pool, move |c| {
         objectives::set_as(c, &caller, fy, &input, Some(request_id))

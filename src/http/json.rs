@@ -33,32 +33,64 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let value = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
             let value = value.await?.into_inner();
-            if let Some(field) = crate::input::control_character_path(&value) {
-                let message = "text may not contain NUL or other control characters \
-                               (line breaks and tabs are fine)";
-                return Err(AppError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_body",
-                    format!("{field}: {message}"),
-                )
-                .with_field(FieldError::new(field, "control_character", message))
-                .into());
-            }
-            serde_path_to_error::deserialize::<_, T>(value)
-                .map(Json)
-                .map_err(|e| {
-                    let field = match e.path().to_string() {
-                        p if p == "." || p.is_empty() => "body".to_owned(),
-                        p => p,
-                    };
-                    let (code, message) = describe(&e.inner().to_string());
-                    let detail = format!("{field}: {message}");
-                    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", detail)
-                        .with_field(FieldError::new(field, code, message))
-                        .into()
-                })
+            typed(value).map(Json).map_err(Into::into)
         })
     }
+}
+
+/// A JSON body read but not yet mapped onto `T`: a handler that first decides whether the
+/// caller may do this at all calls [`Deferred::parse`] after that check, so a caller without the
+/// right gets 403 whatever the body holds (not a 422 about fields they may not send anyway).
+pub struct Deferred<T> {
+    value: serde_json::Value,
+    _type: std::marker::PhantomData<T>,
+}
+
+impl<T: DeserializeOwned> Deferred<T> {
+    /// The body as `T`, with the same errors as [`Json`].
+    pub fn parse(self) -> Result<T, AppError> {
+        typed(self.value)
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Deferred<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Deferred<T>, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let value = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            Ok(Deferred {
+                value: value.await?.into_inner(),
+                _type: std::marker::PhantomData,
+            })
+        })
+    }
+}
+
+/// Maps a parsed body onto `T`: control characters refused, every wrong field named by path,
+/// values left out of the messages.
+fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
+    if let Some(field) = crate::input::control_character_path(&value) {
+        let message = "text may not contain NUL or other control characters \
+                       (line breaks and tabs are fine)";
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("{field}: {message}"),
+        )
+        .with_field(FieldError::new(field, "control_character", message)));
+    }
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let field = match e.path().to_string() {
+            p if p == "." || p.is_empty() => "body".to_owned(),
+            p => p,
+        };
+        let (code, message) = describe(&e.inner().to_string());
+        let detail = format!("{field}: {message}");
+        AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", detail)
+            .with_field(FieldError::new(field, code, message))
+    })
 }
 
 /// An optional JSON body: `None` for a request without one (no content type, no length), else
