@@ -219,7 +219,57 @@ async fn control_characters_are_refused_with_the_field_named(backend: Backend) {
     assert_eq!(app.get_as(&admin, "/api/v1/users?q=%E6%97%A5").await.0, 200);
 }
 
+/// Problem details say what was expected in words: no Rust type names, no echo of the value.
+async fn problem_details_are_plain_words(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let site = app.site("PLN");
+    let token = app.token(&app.coordinator(&[site]));
+    for (method, path, body, status) in [
+        ("GET", "/api/v1/events?limit=abc123", None, 400),
+        ("GET", "/api/v1/events?free_seats=maybe77", None, 400),
+        ("GET", "/api/v1/events/not-a-uuid-xyz", None, 404),
+        ("GET", "/api/v1/objectives/abc123", None, 404),
+        (
+            "POST",
+            "/api/v1/events",
+            Some(serde_json::json!("abc123")),
+            422,
+        ),
+        (
+            "POST",
+            "/api/v1/events",
+            Some(serde_json::json!({"program_id": 5})),
+            422,
+        ),
+    ] {
+        let (got, _, problem) = app.call(method, path, Some(&token), body).await;
+        assert_eq!(got, status, "{method} {path}: {problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default().to_owned();
+        for leak in [
+            "abc123",
+            "maybe77",
+            "xyz",
+            "i32",
+            "i64",
+            "u32",
+            "Uuid",
+            "UUID parsing",
+            "struct",
+            "CreateEvent",
+            "EventQuery",
+            "bool",
+        ] {
+            assert!(
+                !detail.contains(leak),
+                "{method} {path}: {detail:?} says {leak:?}"
+            );
+        }
+        assert!(detail.contains("expected"), "{method} {path}: {detail:?}");
+    }
+}
+
 both_backends!(
+    problem_details_are_plain_words,
     head_is_answered_wherever_get_is,
     control_characters_are_refused_with_the_field_named,
     bad_query_parameters_are_refused,

@@ -119,7 +119,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for MaybeJson<T> {
 
 /// A stable code and a message without the offending value. serde writes values into
 /// "invalid type: string \"hunter2\", expected ..." — we keep the kind ("string") only.
-fn describe(message: &str) -> (&'static str, String) {
+pub(crate) fn describe(message: &str) -> (&'static str, String) {
     for (prefix, code) in [
         ("invalid type: ", "invalid_type"),
         ("invalid value: ", "invalid_value"),
@@ -129,8 +129,32 @@ fn describe(message: &str) -> (&'static str, String) {
                 .split_once(", expected ")
                 .unwrap_or((rest, "another value"));
             let kind = found.split([' ', '`', '"']).next().unwrap_or("value");
-            return (code, format!("{}{kind}, expected {expected}", prefix));
+            return (
+                code,
+                format!("{}{kind}, expected {}", prefix, in_words(expected)),
+            );
         }
+    }
+    // Path and query values: "can not parse \"abc\" to a i32", "invalid digit found in
+    // string", "UUID parsing failed: ...", "provided string was not `true` or `false`".
+    if let Some((_, target)) = message
+        .strip_prefix("can not parse ")
+        .and_then(|rest| rest.rsplit_once(" to "))
+    {
+        return ("invalid_value", format!("expected {}", in_words(target)));
+    }
+    if message.contains("invalid digit")
+        || message.contains("cannot parse integer")
+        || message.contains("number too large")
+        || message.contains("number too small")
+    {
+        return ("invalid_value", "expected a whole number".to_owned());
+    }
+    if message.contains("UUID") || message.contains("invalid character: expected") {
+        return ("invalid_value", "expected an id (a UUID)".to_owned());
+    }
+    if message.contains("`true` or `false`") {
+        return ("invalid_value", "expected true or false".to_owned());
     }
     if message.starts_with("unknown field") {
         return ("unknown_field", message.to_owned());
@@ -153,15 +177,63 @@ fn describe(message: &str) -> (&'static str, String) {
     ("invalid", "invalid value".to_owned())
 }
 
+/// What serde expected, in words rather than Rust type names ("struct CreateEvent", "a i32").
+fn in_words(expected: &str) -> String {
+    let t = expected.trim();
+    let bare = t
+        .strip_prefix("an ")
+        .or_else(|| t.strip_prefix("a "))
+        .unwrap_or(t);
+    let words = match bare {
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize" => {
+            "a whole number"
+        }
+        "f32" | "f64" => "a number",
+        "bool" | "boolean" => "true or false",
+        "char" => "a single character",
+        "UUID" | "Uuid" | "uuid" => "an id (a UUID)",
+        b if b.starts_with("struct ") || b.starts_with("map") => "an object",
+        b if b.starts_with("sequence") || b.starts_with("tuple") => "a list",
+        b if b.starts_with("enum ") => "one of the listed values",
+        _ => return t.to_owned(),
+    };
+    words.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::describe;
 
     #[test]
+    fn type_names_become_words() {
+        assert_eq!(
+            describe("invalid type: string \"x\", expected struct CreateEvent").1,
+            "invalid type: string, expected an object"
+        );
+        assert_eq!(
+            describe("can not parse \"abc\" to a i32").1,
+            "expected a whole number"
+        );
+        assert_eq!(
+            describe("invalid digit found in string").1,
+            "expected a whole number"
+        );
+        let uuid = describe(
+            "UUID parsing failed: invalid character: expected an optional prefix of `urn:uuid:` \
+             followed by [0-9a-fA-F-], found `z` at 1",
+        );
+        assert_eq!(uuid.1, "expected an id (a UUID)");
+        assert_eq!(
+            describe("provided string was not `true` or `false`").1,
+            "expected true or false"
+        );
+    }
+
+    #[test]
     fn values_are_left_out_of_messages() {
         let (code, m) = describe("invalid type: string \"hunter2\", expected u32");
         assert_eq!(code, "invalid_type");
-        assert_eq!(m, "invalid type: string, expected u32");
+        assert_eq!(m, "invalid type: string, expected a whole number");
         let (_, m) = describe("invalid type: integer `12345`, expected a string");
         assert_eq!(m, "invalid type: integer, expected a string");
         let (code, m) = describe("unknown variant `root`, expected one of `employee`, `hr`");

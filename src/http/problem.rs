@@ -64,12 +64,27 @@ pub fn query_error(
     err: actix_web::error::QueryPayloadError,
     _req: &HttpRequest,
 ) -> actix_web::Error {
-    AppError::bad_request("invalid_query", err.to_string()).into()
+    // In words: no Rust type names, no echo of the value (actix's text has both).
+    let text = match &err {
+        actix_web::error::QueryPayloadError::Deserialize(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    let detail = if text.starts_with("unknown field") || text.starts_with("missing field") {
+        text
+    } else {
+        crate::http::json::describe(&text).1
+    };
+    AppError::bad_request("invalid_query", format!("bad query: {detail}")).into()
 }
 
 /// A path segment that does not parse (e.g. an id that is not a UUID) names no resource.
 pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
-    AppError::not_found(format!("no such resource: {err}")).into()
+    let text = match &err {
+        actix_web::error::PathError::Deserialize(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    let detail = crate::http::json::describe(&text).1;
+    AppError::not_found(format!("no such resource ({detail})")).into()
 }
 
 /// Raw bodies (CSV uploads) over the limit and other payload failures.
