@@ -390,6 +390,20 @@ async fn every_kind_of_bad_file_is_rejected_with_its_line_and_column(backend: Ba
             "wrong_column_count",
         ),
         (
+            "NUL in a cell",
+            format!("{HEADER}{good}A,P,Ti\u{0}tle,nature,,2025-05-02,{n0},2\n").into_bytes(),
+            3,
+            "program_title",
+            "control_character",
+        ),
+        (
+            "escape in a cell",
+            format!("{HEADER}{good}A,P,Title,nature,,2025-05-02,{n0}\u{1b}[2J,2\n").into_bytes(),
+            3,
+            "employee_number",
+            "control_character",
+        ),
+        (
             "bad date",
             format!("{HEADER}{good}A,P,Title,nature,,2025-02-30,{n0},2\n").into_bytes(),
             3,
@@ -896,7 +910,8 @@ async fn the_employee_roster_is_upserted_by_employee_number(backend: Backend) {
          N-2001,new.one@example.com,C,,employee,true\n\
          N-2002,d@example.com,D,,boss,true\n\
          N-2003,e@example.com,E,,admin,true\n\
-         N-2004,f@example.com,F,,employee,maybe\n"
+         N-2004,f@example.com,F,,employee,maybe\n\
+         N-2005,g@example.com,G\u{0}H,,employee,true\n"
     );
     let got = post_users(&app, &w.hr, "", bad).await;
     let body = assert_problem(&got, 422, "import_rejected");
@@ -908,6 +923,7 @@ async fn the_employee_roster_is_upserted_by_employee_number(backend: Backend) {
         (5, "role", "invalid_value"),
         (6, "role", "forbidden"),
         (7, "active", "invalid_value"),
+        (8, "display_name", "control_character"),
     ] {
         assert!(
             found.contains(&(expected.0, expected.1.to_owned(), expected.2.to_owned())),

@@ -89,6 +89,20 @@ pub fn read_csv_versions(
                         )
                         .at_line(line),
                     );
+                } else if let Some(column) = r
+                    .iter()
+                    .position(|cell| cell.chars().any(crate::input::is_forbidden_control))
+                {
+                    // The JSON bodies' rule, for every import: no cell holds NUL or another
+                    // control character (line breaks and tabs in a quoted cell are fine).
+                    errors.push(
+                        FieldError::new(
+                            header[column],
+                            "control_character",
+                            "text may not contain NUL or other control characters",
+                        )
+                        .at_line(line),
+                    );
                 } else {
                     rows.push((line, r));
                 }
