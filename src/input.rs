@@ -24,6 +24,15 @@ pub fn is_forbidden_control(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r') && (c as u32) < 0xa0
 }
 
+/// A line break in a field that is one line (a name, a title): it would show as extra lines in
+/// mail text parts and headers and in calendar entries. Free text (descriptions) may have them.
+pub fn single_line(field: &str, value: &str) -> Option<crate::error::FieldError> {
+    value
+        .trim()
+        .contains(['\r', '\n'])
+        .then(|| crate::error::FieldError::new(field, "line_break", "one line: no line breaks"))
+}
+
 /// The path (`title`, `entries[2].employee_number`) of the first string in `value` holding a
 /// forbidden control character.
 pub fn control_character_path(value: &serde_json::Value) -> Option<String> {

@@ -268,7 +268,95 @@ async fn problem_details_are_plain_words(backend: Backend) {
     }
 }
 
+/// One-line fields (names, titles) refuse line breaks, which would show as extra lines in mails
+/// and calendars; descriptions keep theirs.
+async fn line_breaks_are_refused_in_one_line_fields(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.token(&app.user(tomoni::auth::Role::Admin, None));
+    let site = app.site("LNB");
+    let coordinator = app.token(&app.coordinator(&[site]));
+    let program = app.program(&coordinator, site, serde_json::json!({})).await;
+    let start = (chrono::Utc::now() + chrono::Duration::days(5)).to_rfc3339();
+    let end =
+        (chrono::Utc::now() + chrono::Duration::days(5) + chrono::Duration::hours(2)).to_rfc3339();
+    let cases = [
+        (
+            &admin,
+            "POST",
+            "/api/v1/users".to_owned(),
+            serde_json::json!({
+            "employee_number": "LB-1", "email": "lb1@example.com",
+            "display_name": "Aiko\nSato", "role": "employee"}),
+            "display_name",
+        ),
+        (
+            &admin,
+            "POST",
+            "/api/v1/companies".to_owned(),
+            serde_json::json!({
+            "code": "LBC", "name": "Line\r\nBreak Ltd", "country": "JP"}),
+            "name",
+        ),
+        (
+            &coordinator,
+            "POST",
+            "/api/v1/programs".to_owned(),
+            serde_json::json!({
+            "site_id": site.to_string(), "code": "LB", "title": "Beach\nclean-up",
+            "theme": "nature"}),
+            "title",
+        ),
+        (
+            &coordinator,
+            "POST",
+            "/api/v1/events".to_owned(),
+            serde_json::json!({
+            "program_id": program, "title": "Beach\r\nclean-up", "starts_at": start,
+            "ends_at": end}),
+            "title",
+        ),
+        (
+            &coordinator,
+            "PATCH",
+            format!("/api/v1/programs/{program}"),
+            serde_json::json!({"title": "Two\nlines"}),
+            "title",
+        ),
+    ];
+    for (token, method, path, body, field) in cases {
+        let got = app
+            .call(method, &path, Some(token), Some(body.clone()))
+            .await;
+        let problem = assert_problem(&got, 422, "validation_failed");
+        let named: Vec<(&str, &str)> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+            .collect();
+        assert!(
+            named.contains(&(field, "line_break")),
+            "{method} {path} {body}: {problem}"
+        );
+    }
+    // A description is free text.
+    let got = app
+        .call(
+            "POST",
+            "/api/v1/events",
+            Some(&coordinator),
+            Some(
+                serde_json::json!({"program_id": program, "title": "Beach clean-up",
+                "description": "Bring gloves.\n\nMeet at the station.",
+                "starts_at": start, "ends_at": end}),
+            ),
+        )
+        .await;
+    assert_eq!(got.0, 201, "{}", got.2);
+}
+
 both_backends!(
+    line_breaks_are_refused_in_one_line_fields,
     problem_details_are_plain_words,
     head_is_answered_wherever_get_is,
     control_characters_are_refused_with_the_field_named,

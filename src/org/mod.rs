@@ -34,6 +34,7 @@ pub(crate) fn check_name(field: &str, name: &str) -> Option<FieldError> {
     let n = name.trim().chars().count();
     (!(1..=200).contains(&n))
         .then(|| FieldError::new(field, "invalid_length", "1 to 200 characters"))
+        .or_else(|| crate::input::single_line(field, name))
 }
 
 /// ISO 3166-1 alpha-2, upper case (callers upper-case first).

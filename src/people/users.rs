@@ -126,6 +126,8 @@ pub fn validate(new: &NewUser) -> Vec<FieldError> {
             "1 to 200 characters",
         ));
     }
+    errors.extend(crate::input::single_line("employee_number", number));
+    errors.extend(crate::input::single_line("display_name", name));
     if !matches!(new.locale.as_str(), "en" | "ja") {
         errors.push(FieldError::new("locale", "invalid_value", "en or ja"));
     }

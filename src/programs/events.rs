@@ -216,6 +216,7 @@ impl Plan {
                 "1 to 200 characters",
             ));
         }
+        e.extend(crate::input::single_line("title", &self.title));
         if self.ends_at <= self.starts_at {
             e.push(FieldError::new(
                 "ends_at",

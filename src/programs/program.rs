@@ -299,6 +299,7 @@ fn check_text(code: &str, title: &str) -> Vec<FieldError> {
             "1 to 200 characters",
         ));
     }
+    e.extend(crate::input::single_line("title", title));
     e
 }
 
