@@ -120,7 +120,7 @@ async fn check_in(
             });
             render(&who, &event, &code, status, Some(done), None)
         }
-        Err(e) if e.status().is_client_error() && e.status() != StatusCode::NOT_FOUND => {
+        Err(e) if page::shown_on_form(&e) => {
             let res = render(
                 &who,
                 &event,

@@ -57,7 +57,8 @@ pub struct Filters {
     pub cursor: String,
 }
 
-fn given(s: &str) -> Option<String> {
+/// A form field as given: trimmed, `None` when empty (an empty field means "not given").
+pub(crate) fn given(s: &str) -> Option<String> {
     let s = s.trim();
     (!s.is_empty()).then(|| s.to_owned())
 }
@@ -496,7 +497,7 @@ async fn refused(
     event: Id,
     error: AppError,
 ) -> Result<HttpResponse, PageError> {
-    if !error.status().is_client_error() || error.status() == StatusCode::NOT_FOUND {
+    if !page::shown_on_form(&error) {
         return Err(who.visitor.error(error));
     }
     let loaded = load(state, who, event).await?;

@@ -166,6 +166,12 @@ pub fn message(error: &AppError, lang: Lang) -> String {
     }
 }
 
+/// Whether a refusal is shown on the page that was sent (a client error the reader can act on)
+/// rather than as an error page (404: nothing to show the form on; a server error).
+pub fn shown_on_form(error: &AppError) -> bool {
+    error.status().is_client_error() && error.status() != StatusCode::NOT_FOUND
+}
+
 /// A field's problem in the reader's words: the catalogue's `field.{code}`, else the service's.
 pub fn field_text(field: &crate::error::FieldError, lang: Lang) -> String {
     lang.lookup(&format!("field.{}", field.code))

@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::http::with_conn;
 use crate::programs::records_scope;
 use crate::web::coordinator::{refuse, require_runner};
-use crate::web::form::Form;
+use crate::web::form::{Form, field};
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
@@ -205,12 +205,7 @@ async fn approve(
     who: SignedIn,
     form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let field = |name: &str| field(&form, name).to_owned();
     who.check_csrf(&field("csrf"))?;
     let caller = require_runner(&who)?;
     let lang = who.lang();
@@ -256,7 +251,7 @@ async fn approve(
             s.append_pair("approved", &n.to_string());
             Ok(see_other(&format!("/manage/approvals?{}", s.finish())))
         }
-        Err(e) if e.status().is_client_error() && e.status() != StatusCode::NOT_FOUND => {
+        Err(e) if page::shown_on_form(&e) => {
             let status = e.status();
             let text = page::message(&e, lang);
             show_queue(&state, &who, back, status, Some(text)).await
@@ -349,7 +344,7 @@ async fn reject(
     .await;
     match done {
         Ok(_) => Ok(see_other(&format!("/manage/attendance/{id}"))),
-        Err(e) if e.status().is_client_error() && e.status() != StatusCode::NOT_FOUND => {
+        Err(e) if page::shown_on_form(&e) => {
             let text = page::reason(&e, lang);
             show_record(&state, &who, id, e.status(), Some(text)).await
         }

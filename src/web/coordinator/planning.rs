@@ -15,7 +15,8 @@ use crate::programs::events::{self, CreateEvent, Event, EventPatch, EventStatus,
 use crate::programs::program::{self as programs, ProgramStatus};
 use crate::signups::service;
 use crate::time::When;
-use crate::web::coordinator::{EventLine, refuse, require_runner, scope};
+use crate::web::coordinator::{EventLine, refuse, require_runner, scope, unseen};
+use crate::web::events::given;
 use crate::web::form::Form;
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
@@ -64,11 +65,6 @@ pub struct EventForm {
     /// Which button: `publish` publishes after saving; anything else keeps a draft.
     #[serde(default, skip_serializing)]
     pub then: String,
-}
-
-fn given(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_owned())
 }
 
 /// `datetime-local`'s value for an instant in the event's zone.
@@ -240,6 +236,28 @@ struct Editor<'a> {
     saved: bool,
 }
 
+impl<'a> Editor<'a> {
+    /// A new event's form, offering `choices` of programme.
+    fn new(choices: Vec<ProgramChoice>) -> Editor<'a> {
+        Editor {
+            event: None,
+            site: String::new(),
+            choices,
+            saved: false,
+        }
+    }
+
+    /// The form of an existing event at `site`.
+    fn of(event: &'a Event, site: String) -> Editor<'a> {
+        Editor {
+            event: Some(event),
+            site,
+            choices: Vec::new(),
+            saved: false,
+        }
+    }
+}
+
 fn render(
     who: &SignedIn,
     status: StatusCode,
@@ -322,12 +340,7 @@ async fn new_form(
             ..EventForm::default()
         },
     };
-    let editor = Editor {
-        event: None,
-        site: String::new(),
-        choices,
-        saved: false,
-    };
+    let editor = Editor::new(choices);
     render(&who, StatusCode::OK, &form, editor, None)
 }
 
@@ -352,7 +365,7 @@ async fn create(
             }
             Ok(e) => Ok(Ok((e, None))),
             Err(e) if e.status().is_client_error() => {
-                Ok(Err((unseen_or(e), program_choices(c, &sites)?)))
+                Ok(Err((unseen(e), program_choices(c, &sites)?)))
             }
             Err(e) => Err(e),
         }
@@ -364,19 +377,10 @@ async fn create(
         Ok((e, Some(_))) => Ok(see_other(&format!("/manage/events/{}?unpublished=1", e.id))),
         Err((error, _)) if error.status() == StatusCode::NOT_FOUND => Err(who.visitor.error(error)),
         Err((error, choices)) => {
-            let editor = Editor {
-                event: None,
-                site: String::new(),
-                choices,
-                saved: false,
-            };
+            let editor = Editor::new(choices);
             render(&who, error.status(), &form, editor, Some(&error))
         }
     }
-}
-
-fn unseen_or(e: AppError) -> AppError {
-    crate::web::coordinator::unseen(e)
 }
 
 /// The event with its site's name, for a caller who runs it (404 otherwise).
@@ -413,12 +417,7 @@ async fn edit_form(
     } else {
         None
     };
-    let editor = Editor {
-        event: Some(&e),
-        site,
-        choices: Vec::new(),
-        saved: false,
-    };
+    let editor = Editor::of(&e, site);
     let saved = shown.saved.is_some() && note.is_none();
     render(
         &who,
@@ -450,23 +449,12 @@ async fn save(
         Ok(())
     })
     .await;
-    match done {
+    match done.map_err(unseen) {
         Ok(()) => Ok(see_other(&format!("/manage/events/{id}?saved=1"))),
-        Err(error)
-            if error.status().is_client_error() && error.status() != StatusCode::FORBIDDEN =>
-        {
-            let error = unseen_or(error);
-            if error.status() == StatusCode::NOT_FOUND {
-                return Err(who.visitor.error(error));
-            }
+        Err(error) if page::shown_on_form(&error) => {
             // The event as it is now (a publish may have failed after a saved change).
             let (now, site) = load(&state, &who, id).await.unwrap_or((e, site));
-            let editor = Editor {
-                event: Some(&now),
-                site,
-                choices: Vec::new(),
-                saved: false,
-            };
+            let editor = Editor::of(&now, site);
             render(&who, error.status(), &form, editor, Some(&error))
         }
         Err(error) => Err(refuse(&who, error)),
@@ -496,18 +484,13 @@ async fn shown_on_editor(
     id: Id,
     error: AppError,
 ) -> Result<HttpResponse, PageError> {
-    let error = unseen_or(error);
-    if !error.status().is_client_error() || error.status() == StatusCode::NOT_FOUND {
+    let error = unseen(error);
+    if !page::shown_on_form(&error) {
         return Err(who.visitor.error(error));
     }
     let (e, site) = load(state, who, id).await?;
     let form = EventForm::of(&e, chrono::Duration::zero());
-    let editor = Editor {
-        event: Some(&e),
-        site,
-        choices: Vec::new(),
-        saved: false,
-    };
+    let editor = Editor::of(&e, site);
     render(who, error.status(), &form, editor, Some(&error))
 }
 

@@ -13,7 +13,7 @@ use crate::programs::program::{
     self as programs, CreateProgram, Program, ProgramPatch, ProgramStatus, Theme,
 };
 use crate::web::coordinator::{refuse, require_runner, scope, unseen};
-use crate::web::form::Form;
+use crate::web::form::{Form, field};
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
 use crate::web::visitor::SignedIn;
@@ -41,13 +41,7 @@ struct ProgramForm {
 
 impl ProgramForm {
     fn read(pairs: &[(String, String)]) -> (String, ProgramForm) {
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.trim().to_owned())
-                .unwrap_or_default()
-        };
+        let get = |name: &str| field(pairs, name).trim().to_owned();
         let form = ProgramForm {
             site_id: get("site_id"),
             code: get("code"),
@@ -300,7 +294,7 @@ async fn refused(
     error: AppError,
 ) -> Result<HttpResponse, PageError> {
     let error = unseen(error);
-    if !error.status().is_client_error() || error.status() == StatusCode::NOT_FOUND {
+    if !page::shown_on_form(&error) {
         return Err(who.visitor.error(error));
     }
     let sites = scope(&who.caller());

@@ -29,7 +29,7 @@ use crate::programs::records_scope;
 use crate::signups::roster::{self, RosterEntry};
 use crate::signups::service::{self, SignupStatus};
 use crate::web::coordinator::{EventLine, refuse, require_runner, unseen};
-use crate::web::form::Form;
+use crate::web::form::{Form, field};
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
@@ -359,7 +359,7 @@ async fn refused(
     said: Said,
 ) -> Result<HttpResponse, PageError> {
     let error = unseen(error);
-    if !error.status().is_client_error() || error.status() == StatusCode::NOT_FOUND {
+    if !page::shown_on_form(&error) {
         return Err(who.visitor.error(error));
     }
     let loaded = load(state, who, event).await?;
@@ -541,13 +541,6 @@ async fn cancel(
     }
 }
 
-/// The value of `name` in a form read as pairs ("" when absent).
-fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
-
 /// The attendance fields of one person, as the form names them (`status.{user}`, ...).
 fn line_of(fields: &[(String, String)], user: &str) -> Result<Option<RosterLine>, AppError> {
     let get = |name: &str| {
@@ -655,7 +648,7 @@ async fn save_row(
         ),
         Err(error) => {
             let error = unseen(error);
-            if !error.status().is_client_error() || error.status() == StatusCode::NOT_FOUND {
+            if !page::shown_on_form(&error) {
                 return Err(who.visitor.error(error));
             }
             (error.status(), Some(page::reason(&error, lang)), false)
