@@ -691,6 +691,29 @@ async fn exports_need_a_purpose_and_stay_in_scope(backend: Backend) {
 
 /// 60,000 records: a file of about 9 MB, more than an unread socket and the server's send
 /// buffer (at most 4 MB here) take in. Returns an HR token.
+/// One person's exports one after another: each starts once the last one's file has been read
+/// to its end, so none is refused for the one still "running" (`exports.per_user` is 1).
+async fn exports_back_to_back_are_never_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let w = world(&app);
+    let done = post_csv(&app, &w.hr, "", history(&w).into_bytes()).await;
+    assert_eq!(done.0, 200, "{}", done.2);
+    for i in 0..200 {
+        let path = if i % 2 == 0 {
+            "/api/v1/exports/participations?purpose=again"
+        } else {
+            "/api/v1/exports/hours?purpose=again&fiscal_year=2025"
+        };
+        let (status, _, body) = get_bytes(&app, &w.hr, path).await;
+        assert_eq!(
+            status,
+            200,
+            "export {i}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+}
+
 async fn seed_large(app: &TestApp) -> String {
     let a = app.site("A");
     let people = app.employees(300, Some(a));
@@ -852,6 +875,7 @@ both_backends!(
     an_oversized_import_is_refused,
     formulas_are_neutralised_in_csv_and_xlsx,
     exports_need_a_purpose_and_stay_in_scope,
+    exports_back_to_back_are_never_refused,
 );
 
 async fn post_users(app: &TestApp, token: &str, query: &str, body: String) -> (u16, String, Value) {

@@ -112,7 +112,9 @@ async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpRe
     let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let failed_flag = failed.clone();
     actix_web::rt::task::spawn_blocking(move || {
-        let _slot = slot;
+        // `errors` is the last sender: the client sees the end of the file only once it is
+        // dropped, below, after the audit entry and after the slot is given back, so a client
+        // that starts its next export on reading the end is never refused by its own last one.
         let errors = tx.clone();
         let sheet_name = export.name.clone();
         let writer = ChannelWriter::new(tx).stalling_after(stall);
@@ -149,6 +151,8 @@ async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpRe
         if let Err(e) = audit::record(&mut conn, entry) {
             tracing::error!(error = %e, "could not audit an export");
         }
+        drop(slot);
+        drop(errors);
     });
     let body = futures_util::stream::unfold(Some(rx), move |rx| {
         let failed = failed.clone();
