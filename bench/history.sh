@@ -121,7 +121,7 @@ http_history() { # round
     local file
     file=$(printf '%s/h_%s_0.%02d' "$WORK" "$DEPTH" "$SLICE")
     SLICE=$((SLICE + 1))
-    loadgen signup --secret "$SECRET" --pairs "$file"
+    loadgen signup --secret "$SECRET" --database "$URL" --pairs "$file"
 }
 
 run_history() { # postgres|sqlite

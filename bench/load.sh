@@ -211,8 +211,8 @@ ANALYZE bench_pairs;
 SQL
 }
 
-http_many() { loadgen signup --secret "$SECRET" --pairs "$WORK/many.$1"; }
-http_hot() { loadgen signup --secret "$SECRET" --pairs "$WORK/hot.$1"; }
+http_many() { loadgen signup --secret "$SECRET" --database "$URL" --pairs "$WORK/many.$1"; }
+http_hot() { loadgen signup --secret "$SECRET" --database "$URL" --pairs "$WORK/hot.$1"; }
 http_list() { LOADGEN_TOKEN=$READER_TOKEN loadgen get --path '/api/v1/events?limit=50'; }
 http_login() { loadgen login --logins "$WORK/logins.txt"; }
 

@@ -50,6 +50,10 @@ enum What {
         /// The server's JWT secret (the bench script sets it).
         #[arg(long, env = "LOADGEN_SECRET")]
         secret: String,
+        /// The server's database: each employee gets a sign-in there before the run, as a
+        /// login would make (access tokens name one, and the server checks it holds).
+        #[arg(long)]
+        database: String,
     },
     /// GET `--path` with a bearer token (or, for the web pages, a session cookie).
     Get {
@@ -102,8 +106,12 @@ type Source = Box<dyn FnMut() -> Option<Job>>;
 
 fn source(what: What) -> anyhow::Result<Source> {
     Ok(match what {
-        What::Signup { pairs, secret } => {
-            let settings = tomoni::Settings::defaults()?;
+        What::Signup {
+            pairs,
+            secret,
+            database,
+        } => {
+            let mut settings = tomoni::Settings::defaults()?;
             let keys = TokenKeys::new(&Secret::new(secret), &settings.jwt);
             let text = std::fs::read_to_string(pairs)?;
             let mut lines: Vec<(Id, String)> = Vec::new();
@@ -113,6 +121,18 @@ fn source(what: What) -> anyhow::Result<Source> {
                     .ok_or_else(|| anyhow::anyhow!("pairs line {line:?}"))?;
                 lines.push((user.trim().parse()?, event.trim().to_owned()));
             }
+            // One sign-in per employee, made before the clock starts.
+            settings.database.url = database;
+            let mut conn = tomoni::db::connect(&settings.database)?;
+            let mut sign_ins: BTreeMap<Id, Id> = BTreeMap::new();
+            for (user, _) in &lines {
+                if !sign_ins.contains_key(user) {
+                    let sign_in = Id::new();
+                    tomoni::auth::refresh::issue(&mut conn, *user, sign_in, 86_400)?;
+                    sign_ins.insert(*user, sign_in);
+                }
+            }
+            drop(conn);
             // Tokens are minted on first use; the expensive part (HMAC) is outside the timing.
             let mut tokens: BTreeMap<Id, String> = BTreeMap::new();
             let mut next = 0;
@@ -122,7 +142,9 @@ fn source(what: What) -> anyhow::Result<Source> {
                 let token = match tokens.get(user) {
                     Some(t) => t.clone(),
                     None => {
-                        let t = keys.issue(*user, Role::Employee).ok()?;
+                        let t = keys
+                            .issue(*user, Role::Employee, *sign_ins.get(user)?)
+                            .ok()?;
                         tokens.insert(*user, t.clone());
                         t
                     }

@@ -114,6 +114,8 @@ pub struct AuthSettings {
     pub bootstrap_admin_email: String,
     pub login_account_burst: u32,
     pub login_account_period_secs: u64,
+    pub login_account_ceiling_burst: u32,
+    pub login_account_ceiling_period_secs: u64,
     pub login_address_burst: u32,
     pub login_address_period_secs: u64,
     pub trust_forwarded_for: bool,

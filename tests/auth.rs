@@ -251,6 +251,126 @@ async fn logout_revokes_the_sign_in(backend: Backend) {
     assert_eq!(unknown.0, 204, "logging out twice is fine");
 }
 
+/// An access token ends with its sign-in, at once: after logout, and for every token of a
+/// sign-in whose refresh token was presented twice; another sign-in of the same person goes on.
+async fn access_tokens_end_with_their_sign_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Employee, None);
+    let access = |t: &serde_json::Value| t["access_token"].as_str().unwrap().to_owned();
+
+    let kept = app.login(&user).await;
+    let first = app.login(&user).await;
+    assert_eq!(app.get_as(&access(&first), "/api/v1/me").await.0, 200);
+    let out = app
+        .post_json(
+            "/api/v1/auth/logout",
+            json!({"refresh_token": first["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(out.0, 204);
+    let after = app.get_as(&access(&first), "/api/v1/me").await;
+    let problem = assert_problem(&after, 401, "invalid_token");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sign-in has ended"),
+        "{problem}"
+    );
+
+    let second = app.login(&user).await;
+    let rotated = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": second["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(rotated.0, 200, "{}", rotated.2);
+    assert_eq!(app.get_as(&access(&rotated.2), "/api/v1/me").await.0, 200);
+    let reused = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": second["refresh_token"]}),
+        )
+        .await;
+    assert_problem(&reused, 401, "refresh_token_reused");
+    for token in [access(&second), access(&rotated.2)] {
+        assert_problem(
+            &app.get_as(&token, "/api/v1/me").await,
+            401,
+            "invalid_token",
+        );
+    }
+    assert_eq!(
+        app.get_as(&access(&kept), "/api/v1/me").await.0,
+        200,
+        "the other sign-in is untouched"
+    );
+}
+
+/// Correctly signed tokens whose times do not add up are refused: issued in the future, not
+/// valid yet, living longer than tomoni's tokens do, or without a sign-in.
+async fn tokens_with_odd_times_or_no_sign_in_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Employee, None);
+    let good = app.token(&user);
+    assert_eq!(app.get_as(&good, "/api/v1/me").await.0, 200);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload: serde_json::Value =
+        serde_json::from_slice(&b64.decode(good.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let key = EncodingKey::from_secret(app.settings.jwt.secret.expose().as_bytes());
+    let resign = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut claims = payload.clone();
+        change(&mut claims);
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+    };
+    // The unchanged claims, signed again, still work: the refusals below are the changes'.
+    assert_eq!(app.get_as(&resign(&|_| {}), "/api/v1/me").await.0, 200);
+    let now = Utc::now().timestamp();
+    let ttl = app.settings.jwt.access_ttl_secs as i64;
+    type Change = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: [(&str, Change); 5] = [
+        (
+            "issued in the future",
+            Box::new(move |c| {
+                c["iat"] = json!(now + 3600);
+                c["nbf"] = json!(now);
+                c["exp"] = json!(now + 3600 + ttl);
+            }),
+        ),
+        (
+            "not valid yet",
+            Box::new(move |c| {
+                c["nbf"] = json!(now + 600);
+            }),
+        ),
+        (
+            "a year long",
+            Box::new(move |c| {
+                c["exp"] = json!(now + 365 * 86_400);
+            }),
+        ),
+        (
+            "no sign-in",
+            Box::new(|c| {
+                c.as_object_mut().unwrap().remove("sid");
+            }),
+        ),
+        (
+            "an unknown sign-in",
+            Box::new(|c| {
+                c["sid"] = json!(tomoni::db::Id::new().to_string());
+            }),
+        ),
+    ];
+    for (what, change) in cases {
+        let got = app.get_as(&resign(&*change), "/api/v1/me").await;
+        assert_eq!(got.0, 401, "{what}: {}", got.2);
+        assert_eq!(got.2["code"], "invalid_token", "{what}");
+    }
+}
+
 /// Claims as an attacker would craft them.
 fn claims(app: &TestApp, user: &common::TestUser, aud: &str, exp_offset: i64) -> serde_json::Value {
     let now = Utc::now().timestamp();
@@ -349,6 +469,8 @@ both_backends!(
     logout_revokes_the_sign_in,
     forged_and_stale_tokens_are_rejected,
     token_responses_are_not_cached,
+    access_tokens_end_with_their_sign_in,
+    tokens_with_odd_times_or_no_sign_in_are_refused,
 );
 
 /// The per-account and per-address limits answer 429 with Retry-After, and sign-in works again
@@ -397,12 +519,13 @@ async fn login_rate_limit_trips_and_recovers(backend: Backend) {
     let got = app.post_json("/api/v1/auth/login", right).await;
     assert_eq!(got.0, 200, "recovered: {}", got.2);
 
-    // Per address: one client trying many accounts (4 attempts so far from this address).
-    for n in 0..2 {
+    // Per address: one client trying many accounts. Two failures so far from this address:
+    // the refused attempt took nothing and the successful sign-in gave its attempt back.
+    for n in 0..4 {
         let other =
             json!({"email": format!("nobody{n}@example.com"), "password": "whatever-whatever"});
         let got = app.post_json("/api/v1/auth/login", other).await;
-        if n == 0 {
+        if n < 3 {
             assert_problem(&got, 401, "invalid_credentials");
         } else {
             assert_problem(&got, 429, "too_many_attempts");
@@ -410,4 +533,94 @@ async fn login_rate_limit_trips_and_recovers(backend: Backend) {
     }
 }
 
-both_backends!(login_rate_limit_trips_and_recovers);
+/// Signs in from `address` (the test server trusts X-Forwarded-For) and returns the status.
+async fn login_from(app: &TestApp, address: &str, email: &str, password: &str) -> u16 {
+    let mut res = app
+        .client()
+        .post(app.url("/api/v1/auth/login"))
+        .insert_header(("X-Forwarded-For", address))
+        .send_json(&json!({"email": email, "password": password}))
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let _ = res.body().await;
+    status
+}
+
+/// Only failures count: a person signing in many times is never refused, and their wrong
+/// passwords count as before.
+async fn successful_sign_ins_do_not_count(backend: Backend) {
+    let db = common::TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.auth.trust_forwarded_for = true;
+    settings.auth.login_account_burst = 2;
+    settings.auth.login_account_period_secs = 3600;
+    settings.auth.login_account_ceiling_burst = 3;
+    settings.auth.login_account_ceiling_period_secs = 3600;
+    settings.auth.login_address_burst = 4;
+    settings.auth.login_address_period_secs = 3600;
+    let app = TestApp::spawn_with(db, settings).await;
+    let user = app.user(Role::Employee, None);
+    for n in 0..10 {
+        let got = login_from(&app, "198.51.100.1", &user.email, &user.password).await;
+        assert_eq!(got, 200, "sign-in {n}");
+    }
+    for _ in 0..2 {
+        let got = login_from(&app, "198.51.100.1", &user.email, "wrong-password").await;
+        assert_eq!(got, 401);
+    }
+    let got = login_from(&app, "198.51.100.1", &user.email, &user.password).await;
+    assert_eq!(got, 429, "two failures spend the budget");
+}
+
+/// Someone guessing a colleague's password from one machine is stopped there, and the
+/// colleague still signs in from theirs; guesses spread over many machines meet the account's
+/// ceiling.
+async fn a_guesser_cannot_lock_the_owner_out_from_everywhere(backend: Backend) {
+    let db = common::TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.auth.trust_forwarded_for = true;
+    settings.auth.login_account_burst = 5;
+    settings.auth.login_account_period_secs = 3600;
+    settings.auth.login_account_ceiling_burst = 8;
+    settings.auth.login_account_ceiling_period_secs = 3600;
+    settings.auth.login_address_burst = 30;
+    settings.auth.login_address_period_secs = 3600;
+    let app = TestApp::spawn_with(db, settings).await;
+    let user = app.user(Role::Employee, None);
+    let guesser = "203.0.113.9";
+    for n in 0..5 {
+        let got = login_from(&app, guesser, &user.email, &format!("guess-{n}-guess")).await;
+        assert_eq!(got, 401, "guess {n}");
+    }
+    assert_eq!(
+        login_from(&app, guesser, &user.email, "guess-5-guess").await,
+        429
+    );
+    assert_eq!(
+        login_from(&app, guesser, &user.email, &user.password).await,
+        429,
+        "the guesser's machine stays refused, even with the right password"
+    );
+    assert_eq!(
+        login_from(&app, "198.51.100.7", &user.email, &user.password).await,
+        200,
+        "the owner, from their own machine"
+    );
+    // Three more failures from three other machines reach the ceiling of eight.
+    for n in 1..=3 {
+        let got = login_from(&app, &format!("192.0.2.{n}"), &user.email, "nope-nope").await;
+        assert_eq!(got, 401, "machine {n}");
+    }
+    assert_eq!(
+        login_from(&app, "192.0.2.200", &user.email, "nope-nope").await,
+        429,
+        "the ceiling over all addresses"
+    );
+}
+
+both_backends!(
+    login_rate_limit_trips_and_recovers,
+    successful_sign_ins_do_not_count,
+    a_guesser_cannot_lock_the_owner_out_from_everywhere,
+);

@@ -962,7 +962,89 @@ async fn the_employee_roster_is_upserted_by_employee_number(backend: Backend) {
     );
 }
 
-both_backends!(the_employee_roster_is_upserted_by_employee_number);
+/// The users import's dry run refuses what the import refuses: a name with a line break, HR
+/// changing an admin's row and granting the hr role, each named by its file line (the quoted
+/// two-line name moves the rows after it down); a dry run that passes writes nothing, not even
+/// the invitations it would send.
+async fn the_users_dry_run_applies_the_imports_rules(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let hr = app.token(&app.user(Role::Hr, None));
+    let admin = app.user(Role::Admin, None);
+    let number: String = {
+        use diesel::prelude::*;
+        tomoni::db::schema::users::table
+            .filter(tomoni::db::schema::users::id.eq(admin.id))
+            .select(tomoni::db::schema::users::employee_number)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    let file = format!(
+        "employee_number,email,display_name,site_code,role,active\n\
+         N-1,n1@example.com,\"Two\nLines\",,employee,true\n\
+         {number},{},Admin Renamed,,coordinator,true\n\
+         N-2,n2@example.com,Would Be HR,,hr,true\n",
+        admin.email
+    );
+    let before = user_rows(&app);
+    let outbox_before = outbox_rows(&app);
+    for query in ["?dry_run=true", ""] {
+        let (status, _, body) = post_users(&app, &hr, query, file.clone()).await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["code"], "import_rejected");
+        let lines: Vec<(i64, String)> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["line"].as_i64().unwrap(),
+                    e["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (2, "line_break".to_owned()),
+                (4, "refused".to_owned()),
+                (5, "refused".to_owned())
+            ],
+            "{query}: file lines, the header being 1 and line 2 spanning two: {body}"
+        );
+    }
+    assert_eq!(user_rows(&app), before, "nothing written");
+
+    let fine = "employee_number,email,display_name,site_code,role,active\n\
+                N-1,n1@example.com,New One,,employee,true\n";
+    let (status, _, body) = post_users(&app, &hr, "?dry_run=true&invite=true", fine.into()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["created"], 1);
+    assert_eq!(body["invited"], 1);
+    assert_eq!(body["dry_run"], true);
+    assert_eq!(user_rows(&app), before, "the dry run wrote no user");
+    assert_eq!(outbox_rows(&app), outbox_before, "and queued no invitation");
+}
+
+fn user_rows(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    tomoni::db::schema::users::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+fn outbox_rows(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    tomoni::db::schema::outbox::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+both_backends!(
+    the_employee_roster_is_upserted_by_employee_number,
+    the_users_dry_run_applies_the_imports_rules,
+);
 
 /// `tomoni import participations FILE --as EMAIL` does what the API does.
 #[actix_web::test]

@@ -128,7 +128,9 @@ async fn a_killed_server_keeps_every_acknowledged_sign_up(backend: Backend) {
                     },
                 )
                 .unwrap();
-                keys.issue(id, Role::Employee).unwrap()
+                let sign_in = tomoni::db::Id::new();
+                tomoni::auth::refresh::issue(conn, id, sign_in, 3600).unwrap();
+                keys.issue(id, Role::Employee, sign_in).unwrap()
             })
             .collect();
         (event, tokens)

@@ -42,10 +42,15 @@ pub struct TokenResponse {
     pub refresh_token: String,
 }
 
-fn tokens(state: &AppState, caller: &Caller, refresh_token: String) -> AppResult<TokenResponse> {
+fn tokens(
+    state: &AppState,
+    caller: &Caller,
+    sign_in: crate::db::Id,
+    refresh_token: String,
+) -> AppResult<TokenResponse> {
     let access_token = state
         .tokens
-        .issue(caller.id, caller.role)
+        .issue(caller.id, caller.role, sign_in)
         .map_err(AppError::internal)?;
     Ok(TokenResponse {
         access_token,
@@ -65,7 +70,7 @@ fn tokens(state: &AppState, caller: &Caller, refresh_token: String) -> AppResult
          content_type = "application/problem+json"),
         (status = 422, description = "The body is not a login request", body = crate::error::Problem,
          content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts for this account or address; see Retry-After",
+        (status = 429, description = "Too many failed attempts for this account (from this address or from all) or from this address; see Retry-After",
          body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
@@ -82,11 +87,17 @@ pub async fn login(
     let st = state.clone();
     let response = web::block(move || -> AppResult<TokenResponse> {
         let caller = signin::verify_password(&st.pool, &email, &given)?;
+        signin::succeeded(&st.login_limiter, &email, address);
         let mut conn = st.pool.get()?;
-        let refresh_token =
-            refresh::issue(&mut conn, caller.id, None, st.settings.jwt.refresh_ttl_secs)?;
+        let sign_in = crate::db::Id::new();
+        let refresh_token = refresh::issue(
+            &mut conn,
+            caller.id,
+            sign_in,
+            st.settings.jwt.refresh_ttl_secs,
+        )?;
         tracing::info!(user = %caller.id, "signed in");
-        tokens(&st, &caller, refresh_token)
+        tokens(&st, &caller, sign_in, refresh_token)
     })
     .await??;
     // Tokens must not sit in a cache between the client and us.
@@ -116,7 +127,8 @@ pub async fn refresh_tokens(
             Rotation::Rotated {
                 caller,
                 refresh_token,
-            } => tokens(&st, &caller, refresh_token),
+                sign_in,
+            } => tokens(&st, &caller, sign_in, refresh_token),
             Rotation::Reused => {
                 tracing::warn!(
                     "a rotated refresh token was presented again; its sign-in is revoked"

@@ -102,7 +102,8 @@ pub fn caller_of(
 
 /// Whose token it is: one of ours (user id) or the identity provider's (a claim to match).
 enum Subject {
-    Own(Id),
+    /// The user and the sign-in the token names.
+    Own(Id, Id),
     External(Identity),
 }
 
@@ -135,14 +136,27 @@ pub fn from_bearer(
             let claims = tokens
                 .verify(token)
                 .map_err(|e| unauthorized("invalid_token", e.to_string()))?;
-            Subject::Own(claims.sub.parse().map_err(|_| {
+            let user = claims.sub.parse().map_err(|_| {
                 unauthorized("invalid_token", "the token's subject is not a user id")
-            })?)
+            })?;
+            let sign_in = claims
+                .sid
+                .parse()
+                .map_err(|_| unauthorized("invalid_token", "the token's sign-in is not an id"))?;
+            Subject::Own(user, sign_in)
         }
     };
     let mut conn = pool.get()?;
     let id = match subject {
-        Subject::Own(id) => Some(id),
+        Subject::Own(id, sign_in) => {
+            if !crate::auth::refresh::sign_in_holds(&mut conn, id, sign_in)? {
+                return Err(unauthorized(
+                    "invalid_token",
+                    "the sign-in has ended (logged out, or its refresh token was reused); sign in again",
+                ));
+            }
+            Some(id)
+        }
         Subject::External(identity) => find_by_identity(&mut conn, &identity)?,
     };
     let caller = match id {

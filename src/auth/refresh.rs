@@ -17,6 +17,8 @@ pub enum Rotation {
     Rotated {
         caller: Caller,
         refresh_token: String,
+        /// The sign-in (family) it continues, for the new access token.
+        sign_in: Id,
     },
     /// The token had been used before: its family is now revoked.
     Reused,
@@ -24,13 +26,8 @@ pub enum Rotation {
     Invalid(&'static str),
 }
 
-/// Stores a new token (in `family`, or a new family) and returns its secret.
-pub fn issue(
-    conn: &mut AnyConnection,
-    user: Id,
-    family: Option<Id>,
-    ttl_secs: u64,
-) -> QueryResult<String> {
+/// Stores a new token in `family` (a new id for a new sign-in) and returns its secret.
+pub fn issue(conn: &mut AnyConnection, user: Id, family: Id, ttl_secs: u64) -> QueryResult<String> {
     let secret = new_refresh_secret();
     let now = Timestamp::now();
     let ttl = Duration::seconds(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2_000_000));
@@ -38,7 +35,7 @@ pub fn issue(
         .values((
             rt::id.eq(Id::new()),
             rt::user_id.eq(user),
-            rt::family_id.eq(family.unwrap_or_default()),
+            rt::family_id.eq(family),
             rt::token_hash.eq(hash_refresh_secret(&secret)),
             rt::created_at.eq(now),
             rt::expires_at.eq(Timestamp::from(now.get() + ttl)),
@@ -94,10 +91,11 @@ pub fn rotate(conn: &mut AnyConnection, presented: &str, ttl_secs: u64) -> Query
             revoke_family(conn, family, now)?;
             return Ok(Rotation::Invalid("the account is deactivated"));
         };
-        let refresh_token = issue(conn, user, Some(family), ttl_secs)?;
+        let refresh_token = issue(conn, user, family, ttl_secs)?;
         Ok(Rotation::Rotated {
             caller,
             refresh_token,
+            sign_in: family,
         })
     })
 }
@@ -114,6 +112,20 @@ pub fn revoke(conn: &mut AnyConnection, presented: &str) -> QueryResult<()> {
         revoke_family(conn, family, Timestamp::now())?;
     }
     Ok(())
+}
+
+/// Whether `user`'s sign-in `family` still holds: some token of it is not revoked. Logout,
+/// reuse detection, a password change and deactivation revoke every token of a family, so an
+/// access token naming it stops working on its next request. (A family whose last token merely
+/// expired still holds: its access tokens live minutes, the refresh token days.)
+pub fn sign_in_holds(conn: &mut AnyConnection, user: Id, family: Id) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        rt::table
+            .filter(rt::family_id.eq(family))
+            .filter(rt::user_id.eq(user))
+            .filter(rt::revoked_at.is_null()),
+    ))
+    .get_result(conn)
 }
 
 fn revoke_family(conn: &mut AnyConnection, family: Id, now: Timestamp) -> QueryResult<usize> {

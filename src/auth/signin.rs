@@ -13,11 +13,17 @@ use crate::db::{Id, Pool};
 use crate::error::{AppError, AppResult};
 use crate::input::normalize_email;
 
-/// 429 with `Retry-After` when this account or address has tried too often.
+/// 429 with `Retry-After` when this account (from this address, or from everywhere) or this
+/// address has failed too often; takes one attempt from each budget.
 pub fn check_limit(limiter: &LoginLimiter, email: &str, address: Option<IpAddr>) -> AppResult<()> {
     limiter
         .check(&normalize_email(email), address)
         .map_err(|wait| too_many_attempts("sign-in", wait))
+}
+
+/// The sign-in `check_limit` let through succeeded: only failures count against the limits.
+pub fn succeeded(limiter: &LoginLimiter, email: &str, address: Option<IpAddr>) {
+    limiter.succeeded(&normalize_email(email), address);
 }
 
 /// 429 with `Retry-After` when "forgot password" was asked too often for this address or client

@@ -1,7 +1,9 @@
 //! Access tokens (HS256 JWTs) and refresh-token secrets.
 //!
-//! Access tokens are short-lived and stateless; refresh tokens are opaque random strings of
-//! which only a SHA-256 hash is stored, so a database leak does not leak usable tokens.
+//! Access tokens are short-lived and name their sign-in (`sid`, the refresh-token family), so
+//! logging out or a detected refresh-token reuse ends them at once rather than after their
+//! lifetime; refresh tokens are opaque random strings of which only a SHA-256 hash is stored,
+//! so a database leak does not leak usable tokens.
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -21,7 +23,11 @@ pub struct Claims {
     pub sub: String,
     pub role: Role,
     pub iat: i64,
+    /// Not before: the same as `iat` in tokens tomoni issues.
+    pub nbf: i64,
     pub exp: i64,
+    /// The sign-in the token belongs to: its refresh-token family.
+    pub sid: String,
     /// Unique per token, for log correlation.
     pub jti: String,
 }
@@ -51,8 +57,9 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
-        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
-        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp", "nbf", "sub", "iss", "aud"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS as u64;
         TokenKeys {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
@@ -63,8 +70,13 @@ impl TokenKeys {
         }
     }
 
-    /// A signed access token for `user`, valid for `access_ttl_secs`.
-    pub fn issue(&self, user: Id, role: Role) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A signed access token for `user`'s sign-in `sign_in`, valid for `access_ttl_secs`.
+    pub fn issue(
+        &self,
+        user: Id,
+        role: Role,
+        sign_in: Id,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -72,20 +84,26 @@ impl TokenKeys {
             sub: user.to_string(),
             role,
             iat: now,
+            nbf: now,
             exp: now + self.access_ttl_secs,
+            sid: sign_in.to_string(),
             jti: Id::new().to_string(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
     /// Checks signature (HS256 only: a token of any other algorithm is refused), issuer,
-    /// audience and expiry.
+    /// audience, expiry and not-before, then that the token was not issued in the future and
+    /// lives no longer than tomoni's own tokens do (a token that passed the signature check
+    /// yet says otherwise was not made by this configuration's `issue`). Whether its sign-in
+    /// still holds is the database's to say (`auth::refresh::sign_in_holds`).
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::Invalid("not valid yet".into()),
                 ErrorKind::InvalidSignature => TokenError::Invalid("bad signature".into()),
                 ErrorKind::InvalidAlgorithm => TokenError::Invalid("algorithm not accepted".into()),
                 ErrorKind::InvalidAudience => TokenError::Invalid("wrong audience".into()),
@@ -94,9 +112,20 @@ impl TokenKeys {
                     TokenError::Invalid(format!("missing claim {c}"))
                 }
                 _ => TokenError::Invalid("malformed token".into()),
-            })
+            })?;
+        let now = Utc::now().timestamp();
+        if claims.iat > now + LEEWAY_SECS {
+            return Err(TokenError::Invalid("issued in the future".into()));
+        }
+        if claims.exp - claims.iat > self.access_ttl_secs + LEEWAY_SECS {
+            return Err(TokenError::Invalid("lives longer than allowed".into()));
+        }
+        Ok(claims)
     }
 }
+
+/// Clock difference between machines tolerated on `exp`, `nbf` and `iat`, in seconds.
+const LEEWAY_SECS: i64 = 30;
 
 /// A new refresh-token secret: 32 random bytes as 64 hex characters.
 pub fn new_refresh_secret() -> String {
@@ -136,7 +165,7 @@ mod tests {
         let a = keys("a-secret-a-secret-a-secret-a-secret");
         let b = keys("b-secret-b-secret-b-secret-b-secret");
         let id = Id::new();
-        let token = a.issue(id, Role::Hr).unwrap();
+        let token = a.issue(id, Role::Hr, Id::new()).unwrap();
         let claims = a.verify(&token).unwrap();
         assert_eq!(claims.sub, id.to_string());
         assert_eq!(claims.role, Role::Hr);

@@ -76,10 +76,11 @@ pub fn read_csv_versions(
     let header = versions[version];
     let mut rows = Vec::new();
     let mut errors = Vec::new();
+    let mut lines = Lines::new(bytes);
     for record in reader.records() {
         match record {
             Ok(r) => {
-                let line = r.position().map_or(0, |p| p.line());
+                let line = r.position().map_or(0, |p| lines.at(p.byte()));
                 if r.len() != header.len() {
                     errors.push(
                         FieldError::new(
@@ -108,7 +109,7 @@ pub fn read_csv_versions(
                 }
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| lines.at(p.byte()));
                 let (code, message) = match e.kind() {
                     csv::ErrorKind::Utf8 { .. } => {
                         ("invalid_utf8", "the line is not valid UTF-8".to_owned())
@@ -120,6 +121,44 @@ pub fn read_csv_versions(
         }
     }
     Ok((version, (rows, errors)))
+}
+
+/// The file line (the header is line 1) a record starts on, as a spreadsheet or an editor
+/// numbers them: counted from the record's byte offset, so a quoted cell holding line breaks
+/// moves the records after it down by as many lines. Records come in file order, so counting
+/// goes forward from the last answer.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Lines<'a> {
+        Lines {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    fn at(&mut self, byte: u64) -> u64 {
+        let mut byte = usize::try_from(byte).map_or(self.bytes.len(), |b| b.min(self.bytes.len()));
+        // After a CRLF the reader may place the next record on the LF; the record itself starts
+        // after the line break (blank lines are skipped, so none starts with one).
+        while matches!(self.bytes.get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        if byte > self.offset {
+            let breaks = self.bytes[self.offset..byte]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            self.line += breaks as u64;
+            self.offset = byte;
+        }
+        self.line
+    }
 }
 
 pub fn rejected(errors: Vec<FieldError>) -> AppError {
@@ -262,4 +301,28 @@ pub fn import_sites(
         }
         Ok(report)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_numbered_by_file_line() {
+        let text = "a,b\n1,x\n2,\"two\nlines\"\n3,y\r\n4,z\n";
+        let (rows, errors) = read_csv(text.as_bytes(), &["a", "b"]).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        let lines: Vec<u64> = rows.iter().map(|(line, _)| *line).collect();
+        assert_eq!(lines, [2, 3, 5, 6]);
+    }
+
+    #[test]
+    fn bad_lines_name_their_file_line_after_a_multi_line_cell() {
+        let text = "\u{feff}a,b\n\"one\ntwo\nthree\",x\nonly-one-column\n";
+        let (rows, errors) = read_csv(text.as_bytes(), &["a", "b"]).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, 2);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, Some(5), "{errors:?}");
+    }
 }

@@ -1,7 +1,7 @@
 //! Users import: `employee_number,email,display_name,site_code,role,active`, upsert by employee
 //! number. The file is validated whole first (one bad row rejects it with every bad row named);
 //! then each row goes through the same create/update rules as the API (who may grant which
-//! role, audit), all in one transaction.
+//! role, audit), all in one transaction — the dry run too, rolled back at the end.
 
 use std::collections::{HashMap, HashSet};
 
@@ -199,59 +199,102 @@ pub fn import(
         invited,
         dry_run,
     };
-    if dry_run {
-        return Ok(report);
-    }
+    // The dry run goes through the very same calls as the import, in a transaction that is
+    // then rolled back: whatever the real import would refuse (who may change an admin or grant
+    // hr, the last-admin rule, ...) it refuses too, and nothing stays written, invitations
+    // included. Each row runs under a savepoint, so that every refused row is reported, not
+    // only the first.
     let total = rows.len() as u64;
-    write_transaction(conn, |conn| {
+    let done = write_transaction(conn, |conn| {
+        let mut refused = Vec::new();
         for (i, r) in rows.into_iter().enumerate() {
             let line = r.line;
-            let at_line = |e: AppError| {
-                let mut field = FieldError::new("row", "refused", e.to_problem().detail);
-                field.line = Some(line);
-                rejected(vec![field])
-            };
-            match existing.get(&r.number) {
-                Some((id, _)) => {
-                    let patch = UserPatch {
-                        email: Some(r.email),
-                        display_name: Some(r.name),
-                        site_id: Some(r.site.map(Into::into)),
-                        role: Some(r.role),
-                        active: Some(r.active),
-                        ..UserPatch::default()
-                    };
-                    changes::update(conn, caller, *id, patch, request_id.clone())
-                        .map_err(at_line)?;
+            let applied = conn
+                .transaction(|conn| apply(conn, caller, &existing, r, invite, request_id.clone()));
+            match applied {
+                Ok(()) => {}
+                // A field the API's rules refuse is named with its column and reason; any other
+                // refusal (a permission, the last-admin rule) is the row's, in the rule's words.
+                Err(e) if e.status().is_client_error() && !e.field_errors().is_empty() => {
+                    refused.extend(e.field_errors().iter().map(|f| f.clone().at_line(line)));
                 }
-                None => {
-                    let req = CreateUser {
-                        employee_number: r.number,
-                        email: r.email,
-                        display_name: r.name,
-                        site_id: r.site.map(Into::into),
-                        role: Some(r.role),
-                        locale: None,
-                        password: None,
-                        coordinated_site_ids: Vec::new(),
-                    };
-                    let user =
-                        changes::create(conn, caller, req, request_id.clone()).map_err(at_line)?;
-                    if !r.active {
-                        let patch = UserPatch {
-                            active: Some(false),
-                            ..UserPatch::default()
-                        };
-                        changes::update(conn, caller, Id::from(user.id), patch, request_id.clone())
-                            .map_err(at_line)?;
-                    } else if let Some(ttl) = invite {
-                        changes::invite(conn, caller, Id::from(user.id), ttl, request_id.clone())
-                            .map_err(at_line)?;
-                    }
+                Err(e) if e.status().is_client_error() => {
+                    refused.push(FieldError::new("row", "refused", e.detail()).at_line(line));
                 }
+                Err(e) => return Err(Stop::Failed(e)),
             }
             progress(i as u64 + 1, total);
         }
-        Ok(report)
-    })
+        if !refused.is_empty() {
+            return Err(Stop::Failed(rejected(refused)));
+        }
+        if dry_run {
+            return Err(Stop::DryRun);
+        }
+        Ok(())
+    });
+    match done {
+        Ok(()) | Err(Stop::DryRun) => Ok(report),
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
+/// Why the import's transaction ends without committing.
+enum Stop {
+    Failed(AppError),
+    /// The dry run went through every row: roll it back.
+    DryRun,
+}
+
+impl From<diesel::result::Error> for Stop {
+    fn from(e: diesel::result::Error) -> Stop {
+        Stop::Failed(e.into())
+    }
+}
+
+/// One row through the API's own create and update calls.
+fn apply(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    existing: &HashMap<String, (Id, String)>,
+    r: Row,
+    invite: Option<chrono::Duration>,
+    request_id: Option<String>,
+) -> AppResult<()> {
+    match existing.get(&r.number) {
+        Some((id, _)) => {
+            let patch = UserPatch {
+                email: Some(r.email),
+                display_name: Some(r.name),
+                site_id: Some(r.site.map(Into::into)),
+                role: Some(r.role),
+                active: Some(r.active),
+                ..UserPatch::default()
+            };
+            changes::update(conn, caller, *id, patch, request_id)?;
+        }
+        None => {
+            let req = CreateUser {
+                employee_number: r.number,
+                email: r.email,
+                display_name: r.name,
+                site_id: r.site.map(Into::into),
+                role: Some(r.role),
+                locale: None,
+                password: None,
+                coordinated_site_ids: Vec::new(),
+            };
+            let user = changes::create(conn, caller, req, request_id.clone())?;
+            if !r.active {
+                let patch = UserPatch {
+                    active: Some(false),
+                    ..UserPatch::default()
+                };
+                changes::update(conn, caller, Id::from(user.id), patch, request_id)?;
+            } else if let Some(ttl) = invite {
+                changes::invite(conn, caller, Id::from(user.id), ttl, request_id)?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -144,6 +144,7 @@ async fn sign_in(
     let ttl_hours = state.settings.auth.session_ttl_hours;
     let started = web::block(move || -> Result<String, AppError> {
         let caller = signin::verify_password(&st.pool, &given_email, &password)?;
+        signin::succeeded(&st.login_limiter, &given_email, address);
         let mut conn = st.pool.get()?;
         let secret = session::start(
             &mut conn,

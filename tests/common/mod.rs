@@ -526,8 +526,12 @@ impl TestApp {
 
     /// An access token for `user`, minted with the app's own key (skips the password check).
     pub fn token(&self, user: &TestUser) -> String {
+        // A sign-in of its own, as a login makes: access tokens name theirs.
+        let sign_in = db::Id::new();
+        tomoni::auth::refresh::issue(&mut self.conn(), user.id, sign_in, 3600).expect("sign in");
         let keys = TokenKeys::new(&self.settings.jwt.secret, &self.settings.jwt);
-        keys.issue(user.id, user.role).expect("issue token")
+        keys.issue(user.id, user.role, sign_in)
+            .expect("issue token")
     }
 
     /// POSTs JSON and returns status, content type and body.
