@@ -101,6 +101,23 @@ fn shown(m: Metric, v: f64) -> f64 {
     (v * scale).round() / scale + 0.0
 }
 
+/// `v` as the report prints it, digits grouped by thousands: "153,788", "12,345.7". The
+/// pages show the figures this way, so a cell reads the same on the page, in the CSV and on
+/// the chart.
+pub fn printed(m: Metric, v: f64) -> String {
+    grouped(shown(m, v), decimals(m) as usize)
+}
+
+/// A change as printed: "+1,234", "-12.5", "0".
+pub fn printed_change(m: Metric, v: f64) -> String {
+    let text = printed(m, v);
+    if shown(m, v) > 0.0 {
+        format!("+{text}")
+    } else {
+        text
+    }
+}
+
 fn cell(m: Metric, v: f64) -> Cell<'static> {
     Cell::Fixed(shown(m, v), decimals(m) as usize)
 }

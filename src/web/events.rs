@@ -174,14 +174,14 @@ fn span(lang: Lang, e: &Event) -> String {
 }
 
 #[derive(Serialize)]
-struct Choice {
-    id: String,
-    name: String,
+pub(crate) struct Choice {
+    pub id: String,
+    pub name: String,
 }
 
 /// The filter form's lists of companies and categories: reference data that changes a few times
 /// a year, read once a minute rather than on every page.
-mod lookups {
+pub(crate) mod lookups {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 

@@ -17,6 +17,7 @@ pub mod page;
 pub mod password;
 pub mod profile;
 pub mod signin;
+pub mod stats;
 pub mod visitor;
 
 use actix_web::http::header;
@@ -38,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     account::routes(cfg);
     profile::routes(cfg);
     coordinator::routes(cfg);
+    stats::routes(cfg);
 }
 
 async fn home() -> HttpResponse {

@@ -49,6 +49,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("manage_record.html"),
     template!("manage_programs.html"),
     template!("manage_program.html"),
+    template!("stats.html"),
+    template!("stats_breakdown.html"),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
