@@ -10,6 +10,7 @@ pub mod coordinator;
 pub mod events;
 pub mod form;
 pub mod guard;
+pub mod hr;
 pub mod i18n;
 pub mod mine;
 pub mod oidc;
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     profile::routes(cfg);
     coordinator::routes(cfg);
     stats::routes(cfg);
+    hr::routes(cfg);
 }
 
 async fn home() -> HttpResponse {

@@ -51,6 +51,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("manage_program.html"),
     template!("stats.html"),
     template!("stats_breakdown.html"),
+    template!("hr_imports.html"),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

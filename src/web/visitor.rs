@@ -105,6 +105,7 @@ impl Visitor {
             csrf => self.session.as_ref().map(|s| s.csrf_token.clone()),
             user_name => self.session.as_ref().map(|s| s.display_name.clone()),
             manager => self.session.as_ref().is_some_and(|s| crate::web::coordinator::runs_sites(&s.caller)),
+            hr => self.session.as_ref().is_some_and(|s| crate::web::hr::is_hr(&s.caller)),
         }
     }
 

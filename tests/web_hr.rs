@@ -1,0 +1,270 @@
+//! HR's pages over real HTTP, as a browser without JavaScript sends them: the imports page
+//! checks an employee file and shows every bad line with its line and column, writes nothing
+//! until "Import", and imports the fixed file; employees and coordinators find no such page,
+//! HR no site-registry import, and a form without the session's token does nothing.
+
+mod common;
+
+use common::web::{Browser, Page};
+use common::{Backend, TestApp};
+use diesel::prelude::*;
+use tomoni::auth::Role;
+use tomoni::db::schema::users;
+
+const BOUNDARY: &str = "----tomoni-test-boundary-7MA4YWxkTrZu0gW";
+
+/// A multipart/form-data body with text fields and, if given, a file field.
+fn multipart(fields: &[(&str, &str)], file: Option<&str>) -> Vec<u8> {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    if let Some(text) = file {
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"people.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n{text}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    body.into_bytes()
+}
+
+async fn send(browser: &Browser, app: &TestApp, body: Vec<u8>) -> Page {
+    let cookies = browser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut res = awc::Client::new()
+        .post(app.url("/hr/imports"))
+        .insert_header(("Cookie", cookies))
+        .insert_header(("Sec-Fetch-Site", "same-origin"))
+        .insert_header((
+            "Content-Type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        ))
+        .send_body(body)
+        .await
+        .expect("POST");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.body().limit(8 << 20).await.expect("body");
+    Page {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn user_count(app: &TestApp) -> i64 {
+    users::table.count().get_result(&mut app.conn()).unwrap()
+}
+
+/// The rows of the bad-lines table: (line, column, reason).
+fn bad_lines(page: &Page) -> Vec<(String, String, String)> {
+    let Some(start) = page.body.find("<table id=\"bad-lines\"") else {
+        return Vec::new();
+    };
+    let html = &page.body[start..start + page.body[start..].find("</table>").unwrap()];
+    html.split("<tr><td class=\"num\">")
+        .skip(1)
+        .map(|row| {
+            let line = row[..row.find("</td>").unwrap()].to_owned();
+            let column =
+                row[row.find("<code>").unwrap() + 6..row.find("</code>").unwrap()].to_owned();
+            let rest = &row[row.find("</code></td><td>").unwrap() + 16..];
+            (line, column, rest[..rest.find("</td>").unwrap()].to_owned())
+        })
+        .collect()
+}
+
+const HEADER: &str = "employee_number,email,display_name,site_code,role,active";
+
+async fn hr_checks_a_file_sees_its_bad_lines_fixes_and_imports(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.site("OSA");
+    let hr = app.user(Role::Hr, None);
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &hr).await;
+    let page = browser.get(&app, "/hr/imports").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("href=\"/hr/imports\""), "in the menu");
+    assert!(
+        !page.body.contains("value=\"sites\""),
+        "the site registry is the admins'"
+    );
+    let csrf = page.csrf();
+    let before = user_count(&app);
+
+    let bad = format!(
+        "{HEADER}\n\
+         H-1,hana@example.com,Hana Mori,OSA,employee,true\n\
+         H-2,not-an-email,Jiro Abe,OSA,employee,true\n\
+         H-3,kei@example.com,Kei Ota,NOWHERE,employee,true\n"
+    );
+    let checked = send(
+        &browser,
+        &app,
+        multipart(
+            &[("csrf", &csrf), ("kind", "users"), ("action", "check")],
+            Some(&bad),
+        ),
+    )
+    .await;
+    assert_eq!(checked.status, 422, "{}", checked.body);
+    let lines = bad_lines(&checked);
+    assert_eq!(
+        lines
+            .iter()
+            .map(|(l, c, _)| (l.as_str(), c.as_str()))
+            .collect::<Vec<_>>(),
+        [("3", "email"), ("4", "site_code")],
+        "both bad lines, with their file line and column: {lines:?}"
+    );
+    assert!(lines.iter().all(|(_, _, reason)| !reason.is_empty()));
+    assert!(
+        !checked.body.contains("id=\"confirm\""),
+        "nothing to import"
+    );
+    assert_eq!(user_count(&app), before, "nothing written");
+
+    let fixed = bad
+        .replace("not-an-email", "jiro@example.com")
+        .replace("NOWHERE", "OSA");
+    let checked = send(
+        &browser,
+        &app,
+        multipart(
+            &[("csrf", &csrf), ("kind", "users"), ("action", "check")],
+            Some(&fixed),
+        ),
+    )
+    .await;
+    assert_eq!(checked.status, 200, "{}", checked.body);
+    assert!(checked.body.contains("id=\"confirm\""), "{}", checked.body);
+    assert!(
+        checked.body.contains("<dt>Created</dt><dd>3</dd>"),
+        "three to create"
+    );
+    assert_eq!(user_count(&app), before, "a check writes nothing");
+
+    // "Import" sends the checked text back, not the file.
+    let content = {
+        let at = checked.body.find("<textarea name=\"content\"").unwrap();
+        let from = at + checked.body[at..].find('>').unwrap() + 1;
+        let to = from + checked.body[from..].find("</textarea>").unwrap();
+        checked.body[from..to]
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#x27;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+    };
+    assert_eq!(content, fixed, "the checked file, unchanged");
+    let imported = send(
+        &browser,
+        &app,
+        multipart(
+            &[
+                ("csrf", &csrf),
+                ("kind", "users"),
+                ("content", &content),
+                ("action", "import"),
+            ],
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    assert!(imported.body.contains("id=\"imported\""));
+    assert_eq!(user_count(&app), before + 3);
+    let names: Vec<String> = users::table
+        .filter(users::employee_number.eq_any(["H-1", "H-2", "H-3"]))
+        .select(users::display_name)
+        .order(users::employee_number)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(names, ["Hana Mori", "Jiro Abe", "Kei Ota"]);
+}
+
+async fn only_hr_and_admins_reach_the_imports(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let site = app.site("KOB");
+    let file = format!("{HEADER}\nX-1,x@example.com,X,KOB,employee,true\n");
+    for user in [
+        app.user(Role::Employee, Some(site)),
+        app.coordinator(&[site]),
+    ] {
+        let mut browser = Browser::default();
+        browser.sign_in(&app, &user).await;
+        let page = browser.get(&app, "/hr/imports").await;
+        assert_eq!(page.status, 404, "{:?}", user.role);
+        assert!(
+            !page.body.contains("href=\"/hr/imports\""),
+            "not in the menu"
+        );
+        let csrf = browser.get(&app, "/my/profile").await.csrf();
+        let sent = send(
+            &browser,
+            &app,
+            multipart(
+                &[("csrf", &csrf), ("kind", "users"), ("action", "import")],
+                Some(&file),
+            ),
+        )
+        .await;
+        assert_eq!(sent.status, 404, "{:?}: {}", user.role, sent.body);
+    }
+    let hr = app.user(Role::Hr, None);
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &hr).await;
+    let csrf = browser.get(&app, "/hr/imports").await.csrf();
+    let sites = "code,name,company_code,country,region,timezone,opened_on,closed_on\n";
+    let refused = send(
+        &browser,
+        &app,
+        multipart(
+            &[("csrf", &csrf), ("kind", "sites"), ("action", "check")],
+            Some(sites),
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, 404, "HR imports no site registry");
+    // Without the session's token nothing happens.
+    let before = user_count(&app);
+    let forged = send(
+        &browser,
+        &app,
+        multipart(
+            &[
+                ("csrf", "not-the-token"),
+                ("kind", "users"),
+                ("action", "import"),
+            ],
+            Some(&file),
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(user_count(&app), before);
+    let empty = send(
+        &browser,
+        &app,
+        multipart(
+            &[("csrf", &csrf), ("kind", "users"), ("action", "check")],
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(empty.status, 422);
+    assert!(empty.body.contains("id=\"problem\""));
+}
+
+both_backends!(
+    hr_checks_a_file_sees_its_bad_lines_fixes_and_imports,
+    only_hr_and_admins_reach_the_imports,
+);
