@@ -1,7 +1,8 @@
-//! HR's imports page in a real headless Chromium: HR uploads an employee file with two bad
+//! HR's pages in a real headless Chromium. Imports: HR uploads an employee file with two bad
 //! lines and sees both with their line and column, uploads the fixed file, checks it and
-//! imports it; English at desktop width, Japanese at phone width, axe-core clean. Screenshots
-//! for the docs with `TOMONI_SCREENSHOTS=docs/screenshots`.
+//! imports it. People: HR finds people, adds a coordinator (a refused email first), changes and
+//! deactivates them. English at desktop width, Japanese at phone width, axe-core clean on every
+//! page. Screenshots for the docs with `TOMONI_SCREENSHOTS=docs/screenshots`.
 
 mod common;
 
@@ -120,4 +121,151 @@ async fn hr_fixes_two_bad_lines_and_imports(backend: Backend) {
     }
 }
 
-both_backends!(hr_fixes_two_bad_lines_and_imports);
+async fn hr_adds_changes_and_deactivates_a_person(backend: Backend) {
+    let db_name = backend.name();
+    let app = TestApp::spawn(backend).await;
+    app.site("OSA");
+    app.site("KOB");
+    app.employees(3, None);
+    let hr = app.user(Role::Hr, None);
+    for (lang, width, height) in [("en", 1280, 900), ("ja", 390, 844)] {
+        let test = format!("hr_people_{lang}-{db_name}");
+        let Some(chrome) = Chrome::start(&test, &app.url(""), width, height).await else {
+            return;
+        };
+        let label = if lang == "en" {
+            "en-desktop"
+        } else {
+            "ja-phone"
+        };
+        let number = format!("P-{lang}");
+        chrome.goto("/hr/people").await;
+        chrome.sign_in(&hr).await;
+        chrome.expect_path("signed in", "/hr/people").await;
+        chrome.goto(&format!("/lang/{lang}?next=/hr/people")).await;
+        chrome.find("the list", "#people").await;
+        chrome.axe(&format!("people ({lang})")).await;
+        chrome.click("new person", "#new-person").await;
+        chrome.find("the form", "#person").await;
+        chrome.axe(&format!("new person ({lang})")).await;
+        chrome.fill("name", "#display_name", "Daichi Mori").await;
+        chrome
+            .fill("email", "#email", &format!("daichi.{lang}@example.com"))
+            .await;
+        chrome.fill("number", "#employee_number", &number).await;
+        chrome.set_value("role", "#role", "coordinator").await;
+        chrome
+            .fill("sites", "#coordinated_site_ids", "OSA, NOPE")
+            .await;
+        chrome.click("create", "#save-person").await;
+        chrome
+            .find("the refusal", "#problem-coordinated_site_ids")
+            .await;
+        chrome.axe(&format!("refused person ({lang})")).await;
+        chrome.shot("person-refused", label).await;
+        chrome
+            .fill("sites", "#coordinated_site_ids", "OSA, KOB")
+            .await;
+        chrome.click("create", "#save-person").await;
+        chrome.find("created", "#notice").await;
+        chrome.axe(&format!("person ({lang})")).await;
+        chrome.shot("person", label).await;
+        let sites: i64 = tomoni::db::schema::coordinator_sites::table
+            .inner_join(users::table)
+            .filter(users::employee_number.eq(&number))
+            .count()
+            .get_result(&mut app.conn())
+            .expect("count");
+        assert_eq!(sites, 2, "coordinates OSA and KOB ({lang})");
+        chrome.click("deactivate", "#deactivate").await;
+        chrome.find("deactivated", "#inactive").await;
+        let active: bool = users::table
+            .filter(users::employee_number.eq(&number))
+            .select(users::active)
+            .first(&mut app.conn())
+            .expect("person");
+        assert!(!active, "deactivated ({lang})");
+        chrome.goto("/hr/people?q=daichi").await;
+        chrome.find("found", "#people").await;
+        chrome.axe(&format!("found people ({lang})")).await;
+        chrome.shot("people", label).await;
+        chrome.close().await;
+    }
+}
+
+async fn hr_downloads_a_participation_workbook(backend: Backend) {
+    let db_name = backend.name();
+    let app = TestApp::spawn(backend).await;
+    let hr = app.user(Role::Hr, None);
+    let site = app.site("OSA");
+    let people = app.employees(4, Some(site));
+    let mut csv = String::from(
+        "site_code,program_code,program_title,theme,categories,event_date,employee_number,hours\n",
+    );
+    let mut numbers = Vec::new();
+    for p in &people {
+        let n = app.employee_number(p);
+        csv.push_str(&format!(
+            "OSA,RIVER,River clean-up,nature,,2025-05-10,{n},2.5\n"
+        ));
+        numbers.push(n);
+    }
+    app.import_participations(&app.token(&hr), csv).await;
+    for (lang, width, height) in [("en", 1280, 900), ("ja", 390, 844)] {
+        let test = format!("hr_exports_{lang}-{db_name}");
+        let Some(chrome) = Chrome::start(&test, &app.url(""), width, height).await else {
+            return;
+        };
+        let label = if lang == "en" {
+            "en-desktop"
+        } else {
+            "ja-phone"
+        };
+        chrome.goto("/hr/exports").await;
+        chrome.sign_in(&hr).await;
+        chrome.expect_path("signed in", "/hr/exports").await;
+        chrome.goto(&format!("/lang/{lang}?next=/hr/exports")).await;
+        chrome.find("the form", "#export").await;
+        chrome.axe(&format!("exports ({lang})")).await;
+        chrome.set_value("year", "#fiscal_year", "2026").await;
+        chrome.fill("purpose", "#purpose", "FY2026 report").await;
+        chrome.click("download", "#download").await;
+        let file = chrome.downloaded("the workbook", ".xlsx").await;
+        let rows = {
+            use calamine::Reader;
+            let mut book: calamine::Xlsx<_> = calamine::open_workbook(&file).expect("opens");
+            let sheet = book.sheet_names()[0].clone();
+            let range = book.worksheet_range(&sheet).expect("sheet");
+            range
+                .rows()
+                .map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            rows.len(),
+            1 + numbers.len(),
+            "header and four records ({lang})"
+        );
+        let col = rows[0]
+            .iter()
+            .position(|h| h == "employee_number")
+            .expect("column");
+        let mut got: Vec<String> = rows[1..].iter().map(|r| r[col].clone()).collect();
+        got.sort();
+        let mut want = numbers.clone();
+        want.sort();
+        assert_eq!(got, want, "{lang}");
+        // The export is listed, with its purpose, once the page is read again.
+        chrome.goto("/hr/exports").await;
+        chrome.expect_text("listed", "#past", "FY2026 report").await;
+        chrome.axe(&format!("exports listed ({lang})")).await;
+        chrome.shot("exports", label).await;
+        chrome.close().await;
+    }
+}
+
+both_backends!(
+    hr_downloads_a_participation_workbook,
+    hr_fixes_two_bad_lines_and_imports,
+    hr_adds_changes_and_deactivates_a_person,
+);

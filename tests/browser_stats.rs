@@ -1,7 +1,9 @@
 //! The statistics dashboard in a real headless Chromium on a `seed demo` database: an employee
 //! opens it on a desktop in English and on a phone in Japanese; the table's cells as the
 //! browser shows them are `GET /api/v1/stats/mdd`'s figures; the dashboard and a breakdown pass
-//! axe-core. Screenshots for the docs with `TOMONI_SCREENSHOTS=docs/screenshots`.
+//! axe-core; the employee finds no people, imports, exports or administration pages. HR sets
+//! the year's objectives on their page and reads the data-quality checks, axe-core clean in
+//! both languages. Screenshots for the docs with `TOMONI_SCREENSHOTS=docs/screenshots`.
 
 mod common;
 
@@ -86,6 +88,24 @@ async fn the_dashboard_in_a_browser_shows_the_apis_figures(backend: Backend) {
     chrome.find("breakdown", "#breakdown tbody tr").await;
     chrome.axe("breakdown (en)").await;
     chrome.shot("stats-breakdown", "en-desktop").await;
+    // The dashboard is everyone's; HR's and administrators' pages are not.
+    for path in [
+        "/hr/people",
+        "/hr/imports",
+        "/hr/exports",
+        "/admin",
+        "/quality",
+    ] {
+        chrome.goto(path).await;
+        chrome
+            .expect_text(path, "main", "There is nothing here.")
+            .await;
+        let menu = chrome.page_text().await;
+        assert!(
+            !menu.contains("People") && !menu.contains("Exports"),
+            "no HR menu for an employee: {menu}"
+        );
+    }
     chrome.close().await;
 
     let test = format!("stats_phone-{db_name}");
@@ -111,4 +131,67 @@ async fn the_dashboard_in_a_browser_shows_the_apis_figures(backend: Backend) {
     chrome.close().await;
 }
 
-both_backends!(the_dashboard_in_a_browser_shows_the_apis_figures);
+async fn hr_sets_objectives_and_reads_the_quality_checks(backend: Backend) {
+    let db_name = backend.name();
+    let app = TestApp::spawn(backend).await;
+    seeded(&app);
+    let hr = app.user(Role::Hr, None);
+    let (_, _, api) = app.get_as(&app.token(&hr), "/api/v1/stats/mdd").await;
+    let fy = api["to"].as_i64().expect("to");
+    let participants = api["years"]
+        .as_array()
+        .and_then(|y| y.last())
+        .and_then(|y| y["figures"]["participants"].as_f64())
+        .expect("participants");
+    for (lang, width, height) in [("en", 1280, 900), ("ja", 390, 844)] {
+        let test = format!("objectives_{lang}-{db_name}");
+        let Some(chrome) = Chrome::start(&test, &app.url(""), width, height).await else {
+            return;
+        };
+        let label = if lang == "en" {
+            "en-desktop"
+        } else {
+            "ja-phone"
+        };
+        let page = format!("/stats/{fy}/objectives");
+        chrome.goto(&page).await;
+        chrome.sign_in(&hr).await;
+        chrome.expect_path("signed in", &page).await;
+        chrome.goto(&format!("/lang/{lang}?next={page}")).await;
+        chrome.find("the form", "#objectives-form").await;
+        chrome.axe(&format!("objectives ({lang})")).await;
+        // A target twice the year's participants: half of it reached, "some progress".
+        chrome
+            .set_value("kind", "#kind_participants", "absolute")
+            .await;
+        chrome
+            .fill(
+                "value",
+                "#value_participants",
+                &(participants * 2.0).to_string(),
+            )
+            .await;
+        chrome.click("save", "#save-objectives").await;
+        chrome.find("saved", "#saved").await;
+        let grade = if lang == "en" {
+            "Some progress"
+        } else {
+            "一部進展"
+        };
+        chrome
+            .expect_text("graded", "#objectives [data-metric=participants]", grade)
+            .await;
+        chrome.axe(&format!("objectives saved ({lang})")).await;
+        chrome.shot("objectives", label).await;
+        chrome.goto(&format!("/quality?fiscal_year={fy}")).await;
+        chrome.find("the checks", "#checks").await;
+        chrome.axe(&format!("quality ({lang})")).await;
+        chrome.shot("quality", label).await;
+        chrome.close().await;
+    }
+}
+
+both_backends!(
+    the_dashboard_in_a_browser_shows_the_apis_figures,
+    hr_sets_objectives_and_reads_the_quality_checks,
+);

@@ -1,32 +1,24 @@
 //! HTTP handlers for exports and the participation import.
 //!
 //! An export answers 200 only once its parameters, the caller's rights and a database
-//! connection are settled; the rows then stream from a blocking thread through a bounded
-//! channel. Every export of personal data is written to the audit log with its purpose, filters
-//! and row count — also when the client stops reading half-way (`completed: false`).
+//! connection are settled; the rows then stream (`exports::download`, shared with HR's exports
+//! page), and every export is audited with its purpose, filters and row count.
 
-use crate::http::resource;
-use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 use tracing_actix_web::RequestId;
 use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::attendance::model::Approval;
-use crate::audit;
 use crate::auth::Caller;
-use crate::db::{AnyConnection, Id};
-use crate::error::{AppError, AppResult, Problem};
+use crate::db::Id;
+use crate::error::{AppResult, Problem};
+use crate::exports::download::{self, Export, ParticipationRequest};
 use crate::exports::import::{self, ParticipationReport};
-use crate::exports::{hours, participations};
-use crate::http::{format_param, with_conn};
+use crate::http::{download_response, format_param, resource, with_conn};
 use crate::programs::records_scope;
-use crate::sheet::ChannelWriter;
-use crate::sheet::{Kind, Sheet};
-use crate::stats::rollup;
-use crate::time::checked_year;
+use crate::sheet::Kind;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -46,18 +38,6 @@ pub struct ParticipationQuery {
     pub bom: Option<bool>,
 }
 
-fn purpose(p: Option<&str>) -> AppResult<String> {
-    let p = p.map(str::trim).unwrap_or_default();
-    if (3..=500).contains(&p.chars().count()) {
-        Ok(p.to_owned())
-    } else {
-        Err(AppError::bad_request(
-            "purpose_required",
-            "say why the data is exported: purpose=... (3 to 500 characters)",
-        ))
-    }
-}
-
 fn kind(format: Option<&str>, bom: Option<bool>) -> AppResult<Kind> {
     Ok(match format_param(format, &["csv", "xlsx"])? {
         "xlsx" => Kind::Xlsx,
@@ -67,112 +47,16 @@ fn kind(format: Option<&str>, bom: Option<bool>) -> AppResult<Kind> {
     })
 }
 
-type WriteRows = Box<
-    dyn FnOnce(
-            &mut AnyConnection,
-            &mut Sheet<ChannelWriter>,
-        ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>>
-        + Send,
->;
-
-/// What one export is.
-struct Export {
-    kind: Kind,
-    name: String,
-    version: &'static str,
-    action: &'static str,
-    details: serde_json::Value,
-    caller: Id,
-    request_id: String,
-    rows: WriteRows,
-}
-
-/// Streams `export` from a blocking thread; audits it when done.
+/// Streams `export` (see `exports::download`).
 async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpResponse> {
-    // Its own place and its own connection: however long the client takes, the pool the API
-    // answers from is untouched (a download holds neither for longer than the stall timeout).
-    let slot = state.export_slots.take(export.caller)?;
-    let database = state.settings.database.clone();
     let stall = std::time::Duration::from_secs(state.settings.exports.stall_timeout_secs);
-    let mut conn = web::block(move || crate::db::connect(&database))
-        .await?
-        .map_err(AppError::database_unavailable)?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let headers = (
-        export.kind.content_type(),
-        format!(
-            "attachment; filename=\"{}.{}\"",
-            export.name,
-            export.kind.extension()
-        ),
-        export.version,
-    );
-    // Set when the file is incomplete: the response then ends with an error, never like a
-    // finished file, even if the error could not be queued behind the unread chunks.
-    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let failed_flag = failed.clone();
-    actix_web::rt::task::spawn_blocking(move || {
-        // `errors` is the last sender: the client sees the end of the file only once it is
-        // dropped, below, after the audit entry and after the slot is given back, so a client
-        // that starts its next export on reading the end is never refused by its own last one.
-        let errors = tx.clone();
-        let sheet_name = export.name.clone();
-        let writer = ChannelWriter::new(tx).stalling_after(stall);
-        let written = Sheet::new(export.kind, writer, &sheet_name)
-            .map_err(Into::into)
-            .and_then(|mut sheet| {
-                let n = (export.rows)(&mut conn, &mut sheet)?;
-                sheet.finish()?;
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(n)
-            });
-        let (rows, completed) = match &written {
-            Ok(n) => (*n, true),
-            Err(e) => {
-                tracing::warn!(error = %e, export = export.action, "export ended early");
-                // Best effort: a client that stopped reading has a full channel, and waiting
-                // for it would keep the slot and the connection after all.
-                failed_flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                let _ = errors.try_send(Err(std::io::Error::other("export failed")));
-                (0, false)
-            }
-        };
-        let mut details = export.details;
-        details["rows"] = json!(rows);
-        details["completed"] = json!(completed);
-        details["format"] = json!(export.kind.extension());
-        let entry = audit::Entry {
-            actor: Some(export.caller),
-            action: export.action,
-            entity_type: "export",
-            entity_id: None,
-            details,
-            request_id: Some(export.request_id),
-        };
-        if let Err(e) = audit::record(&mut conn, entry) {
-            tracing::error!(error = %e, "could not audit an export");
-        }
-        drop(slot);
-        drop(errors);
-    });
-    let body = futures_util::stream::unfold(Some(rx), move |rx| {
-        let failed = failed.clone();
-        async move {
-            let mut rx = rx?;
-            match rx.recv().await {
-                Some(item) => Some((item, Some(rx))),
-                None if failed.load(std::sync::atomic::Ordering::SeqCst) => {
-                    Some((Err(std::io::Error::other("export failed")), None))
-                }
-                None => None,
-            }
-        }
-    });
-    Ok(HttpResponse::Ok()
-        .content_type(headers.0)
-        .insert_header(("Content-Disposition", headers.1))
-        .insert_header(("X-Export-Version", headers.2))
-        .insert_header(("Cache-Control", "no-store"))
-        .streaming(body))
+    let d = download::start(&state.export_slots, &state.settings.database, stall, export).await?;
+    Ok(download_response(
+        d.content_type,
+        d.disposition,
+        d.version,
+        d.body,
+    ))
 }
 
 /// Participation records (column set `participations/2`, see the README) as CSV or XLSX,
@@ -192,45 +76,19 @@ pub async fn export_participations(
     q: web::Query<ParticipationQuery>,
 ) -> AppResult<HttpResponse> {
     // Who may export comes first; a site the coordinator does not run is refused with it.
-    let site_id = q.site_id.map(Id::from);
-    let sites = records_scope(&caller, site_id)?;
     let q = q.into_inner();
-    let purpose = purpose(q.purpose.as_deref())?;
-    let kind = kind(q.format.as_deref(), q.bom)?;
-    let fy = q
-        .fiscal_year
-        .map(|y| checked_year("fiscal_year", y))
-        .transpose()?;
-    let filter = participations::Filter {
-        fiscal_year: fy,
-        site_id,
+    let request = ParticipationRequest {
+        purpose: q.purpose,
+        fiscal_year: q.fiscal_year,
+        site_id: q.site_id.map(Id::from),
         company_id: q.company_id.map(Id::from),
         approval: q.approval,
-        sites,
     };
-    let details =
-        json!({"purpose": purpose, "filters": &filter, "version": participations::VERSION});
-    let name = match fy {
-        Some(y) => format!("participations-fy{y}"),
-        None => "participations".to_owned(),
-    };
-    stream(
-        &state,
-        Export {
-            kind,
-            name,
-            version: participations::VERSION,
-            action: "export.participations",
-            details,
-            caller: caller.id,
-            request_id: request_id.to_string(),
-            rows: Box::new(move |c, sheet| {
-                let fiscal = rollup::calendar(c)?;
-                participations::write(c, fiscal, &filter, sheet)
-            }),
-        },
-    )
-    .await
+    records_scope(&caller, request.site_id)?;
+    download::purpose(request.purpose.as_deref())?;
+    let kind = kind(q.format.as_deref(), q.bom)?;
+    let export = download::participations(&caller, request_id.to_string(), kind, request)?;
+    stream(&state, export).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -263,26 +121,16 @@ pub async fn export_hours(
 ) -> AppResult<HttpResponse> {
     crate::exports::require_hr(&caller)?;
     let q = q.into_inner();
-    let purpose = purpose(q.purpose.as_deref())?;
+    download::purpose(q.purpose.as_deref())?;
     let kind = kind(q.format.as_deref(), q.bom)?;
-    let fy = checked_year("fiscal_year", q.fiscal_year)?;
-    stream(
-        &state,
-        Export {
-            kind,
-            name: format!("hours-fy{fy}"),
-            version: hours::VERSION,
-            action: "export.hours",
-            details: json!({"purpose": purpose, "filters": {"fiscal_year": fy}, "version": hours::VERSION}),
-            caller: caller.id,
-            request_id: request_id.to_string(),
-            rows: Box::new(move |c, sheet| {
-                let fiscal = rollup::calendar(c)?;
-                hours::write(c, fiscal, fy, sheet)
-            }),
-        },
-    )
-    .await
+    let export = download::hours(
+        &caller,
+        request_id.to_string(),
+        kind,
+        q.purpose.as_deref(),
+        q.fiscal_year,
+    )?;
+    stream(&state, export).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

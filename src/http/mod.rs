@@ -30,6 +30,22 @@ pub async fn with_conn<T: Send + 'static>(
     .await?
 }
 
+/// A download's response: streamed as it is written, never cached, named, with its column
+/// set's version (`X-Export-Version`), for the API's exports and the pages' alike.
+pub fn download_response(
+    content_type: &'static str,
+    disposition: String,
+    version: &'static str,
+    body: impl futures_util::Stream<Item = Result<web::Bytes, std::io::Error>> + 'static,
+) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CONTENT_DISPOSITION, disposition))
+        .insert_header(("X-Export-Version", version))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(body)
+}
+
 /// The `?format=` a caller chose among `allowed` (the first is the default); 400
 /// `invalid_query` listing the choices for anything else.
 pub fn format_param<'a>(

@@ -133,6 +133,21 @@ fn check_account(caller: &Caller, role: Role, is_self: bool) -> AppResult<()> {
     }
 }
 
+/// The roles `caller` may give an account (the pages offer exactly these).
+pub fn grantable_roles(caller: &Caller) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| check_grant(caller, *r).is_ok())
+        .collect()
+}
+
+/// Whether `caller` may change `user`'s account at all (a page shows it read-only otherwise);
+/// the same rules [`update`] and [`invite`] apply.
+pub fn may_manage(caller: &Caller, user: &User) -> bool {
+    super::require_manager(caller).is_ok()
+        && check_account(caller, user.role, caller.id == Id::from(user.id)).is_ok()
+}
+
 /// An invitation as the API answers it (the link itself is only in the mail).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Invitation {

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod assets;
 pub mod checkin;
+pub mod choices;
 pub mod coordinator;
 pub mod events;
 pub mod form;
@@ -13,10 +14,12 @@ pub mod guard;
 pub mod hr;
 pub mod i18n;
 pub mod mine;
+pub mod objectives;
 pub mod oidc;
 pub mod page;
 pub mod password;
 pub mod profile;
+pub mod quality;
 pub mod signin;
 pub mod stats;
 pub mod visitor;
@@ -41,6 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     profile::routes(cfg);
     coordinator::routes(cfg);
     stats::routes(cfg);
+    objectives::routes(cfg);
+    quality::routes(cfg);
     hr::routes(cfg);
 }
 

@@ -51,7 +51,12 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("manage_program.html"),
     template!("stats.html"),
     template!("stats_breakdown.html"),
+    template!("stats_objectives.html"),
+    template!("quality.html"),
     template!("hr_imports.html"),
+    template!("hr_people.html"),
+    template!("hr_exports.html"),
+    template!("hr_person.html"),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

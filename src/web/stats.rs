@@ -180,7 +180,7 @@ async fn dashboard(
         .strip_prefix("site:")
         .and_then(|v| v.parse::<uuid::Uuid>().ok())
         .map(Id::from);
-    let (report, lookups, site_name) = {
+    let (report, lookups, site_name, objectives) = {
         let q = ReportQuery {
             from: q.from.clone(),
             to: q.to.clone(),
@@ -197,6 +197,14 @@ async fn dashboard(
                 Some(l) => l,
                 None => crate::web::events::lookups::load(c)?,
             };
+            // The objectives are the group's: shown with the group's table only.
+            let objectives = match &report {
+                Ok(r) if q.scope.trim().is_empty() => {
+                    let fiscal = crate::stats::rollup::calendar(c)?;
+                    Some(crate::stats::objectives::get(c, fiscal, r.to)?)
+                }
+                _ => None,
+            };
             let site_name = match chosen_site {
                 Some(site) => crate::org::sites::names(c, &[site])?
                     .into_iter()
@@ -204,7 +212,7 @@ async fn dashboard(
                     .map(|(_, name)| name),
                 None => None,
             };
-            Ok((report, lookups, site_name))
+            Ok((report, lookups, site_name, objectives))
         })
         .await
         .map_err(|e| who.visitor.error(e))?
@@ -292,6 +300,7 @@ async fn dashboard(
         in_progress_through => in_progress,
         last_year,
         breakdowns => page::data(&breakdowns),
+        objectives => objectives.map(|o| page::data(crate::web::objectives::lines(lang, &o.objectives))),
         query => q.encoded(),
         ..who.visitor.context()
     };

@@ -32,7 +32,7 @@ pub struct Chrome {
     pub base: String,
     test: String,
     driver: Child,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Chrome {
@@ -81,7 +81,12 @@ impl Chrome {
                     format!("--user-data-dir={}", profile.path().display()),
                     format!("--window-size={width},{height}"),
                 ],
-                "prefs": {"intl.accept_languages": "en"},
+                "prefs": {
+                    "intl.accept_languages": "en",
+                    // Downloads land in the profile's folder, without asking.
+                    "download.default_directory": profile.path().join("downloads"),
+                    "download.prompt_for_download": false,
+                },
             }
         });
         let caps = match caps {
@@ -115,8 +120,32 @@ impl Chrome {
             base: base.trim_end_matches('/').to_owned(),
             test: test.to_owned(),
             driver,
-            _profile: profile,
+            profile,
         })
+    }
+
+    /// The file the browser downloaded whose name ends with `suffix`, once it is complete
+    /// (Chromium writes `*.crdownload` until then); each look is paced by a round trip to the
+    /// driver, as the other waits are.
+    pub async fn downloaded(&self, step: &str, suffix: &str) -> PathBuf {
+        let folder = self.profile.path().join("downloads");
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::time::Instant::now() < deadline {
+            let done = std::fs::read_dir(&folder)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .find(|e| e.file_name().to_string_lossy().ends_with(suffix));
+            if let Some(file) = done {
+                return file.path();
+            }
+            let _ = self.client.current_url().await;
+        }
+        self.fail(
+            step,
+            format!("no download ending {suffix} in {}", folder.display()),
+        )
+        .await
     }
 
     pub async fn goto(&self, path: &str) {

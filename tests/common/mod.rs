@@ -534,6 +534,30 @@ impl TestApp {
             .expect("issue token")
     }
 
+    /// The participation history `csv` imported through the API as `token`; asserts 200.
+    pub async fn import_participations(&self, token: &str, csv: String) {
+        let mut res = self
+            .client()
+            .post(self.url("/api/v1/imports/participations"))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("content-type", "text/csv"))
+            .send_body(csv)
+            .await
+            .expect("import");
+        let (status, _, body) = read_json(&mut res).await;
+        assert_eq!(status, 200, "participation import: {body}");
+    }
+
+    /// A user's employee number.
+    pub fn employee_number(&self, user: &TestUser) -> String {
+        use diesel::prelude::*;
+        tomoni::db::schema::users::table
+            .find(user.id)
+            .select(tomoni::db::schema::users::employee_number)
+            .first(&mut self.conn())
+            .expect("the user's number")
+    }
+
     /// POSTs JSON and returns status, content type and body.
     pub async fn post_json(
         &self,

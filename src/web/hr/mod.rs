@@ -2,7 +2,9 @@
 //! see answers 404 (the service's 403 "forbidden" turned into "nothing here"), so a page says
 //! nothing about what it would hold.
 
+pub mod exports;
 pub mod imports;
+pub mod people;
 
 use actix_web::web;
 
@@ -13,6 +15,8 @@ use crate::web::visitor::SignedIn;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     imports::routes(cfg);
+    exports::routes(cfg);
+    people::routes(cfg);
 }
 
 /// Whether the caller sees HR's pages: HR and administrators.
