@@ -51,20 +51,12 @@ async fn hr_fixes_two_bad_lines_and_imports(backend: Backend) {
     )
     .expect("fixed file");
 
-    for (lang, width, height) in [("en", 1280, 900), ("ja", 390, 844)] {
-        let test = format!("hr_imports_{lang}-{db_name}");
-        let Some(chrome) = Chrome::start(&test, &app.url(""), width, height).await else {
+    for lang in ["en", "ja"] {
+        let test = format!("hr_imports-{db_name}");
+        let Some((chrome, label)) = Chrome::signed_in(&test, &app, &hr, lang, "/hr/imports").await
+        else {
             return;
         };
-        let label = if lang == "en" {
-            "en-desktop"
-        } else {
-            "ja-phone"
-        };
-        chrome.goto("/hr/imports").await;
-        chrome.sign_in(&hr).await;
-        chrome.expect_path("signed in", "/hr/imports").await;
-        chrome.goto(&format!("/lang/{lang}?next=/hr/imports")).await;
         chrome.find("the form", "#upload").await;
         chrome.axe(&format!("imports ({lang})")).await;
         let file = chrome.find("file input", "#file").await;
@@ -128,21 +120,13 @@ async fn hr_adds_changes_and_deactivates_a_person(backend: Backend) {
     app.site("KOB");
     app.employees(3, None);
     let hr = app.user(Role::Hr, None);
-    for (lang, width, height) in [("en", 1280, 900), ("ja", 390, 844)] {
-        let test = format!("hr_people_{lang}-{db_name}");
-        let Some(chrome) = Chrome::start(&test, &app.url(""), width, height).await else {
+    for lang in ["en", "ja"] {
+        let test = format!("hr_people-{db_name}");
+        let number = format!("P-{lang}");
+        let Some((chrome, label)) = Chrome::signed_in(&test, &app, &hr, lang, "/hr/people").await
+        else {
             return;
         };
-        let label = if lang == "en" {
-            "en-desktop"
-        } else {
-            "ja-phone"
-        };
-        let number = format!("P-{lang}");
-        chrome.goto("/hr/people").await;
-        chrome.sign_in(&hr).await;
-        chrome.expect_path("signed in", "/hr/people").await;
-        chrome.goto(&format!("/lang/{lang}?next=/hr/people")).await;
         chrome.find("the list", "#people").await;
         chrome.axe(&format!("people ({lang})")).await;
         chrome.click("new person", "#new-person").await;
@@ -211,20 +195,12 @@ async fn hr_downloads_a_participation_workbook(backend: Backend) {
         numbers.push(n);
     }
     app.import_participations(&app.token(&hr), csv).await;
-    for (lang, width, height) in [("en", 1280, 900), ("ja", 390, 844)] {
-        let test = format!("hr_exports_{lang}-{db_name}");
-        let Some(chrome) = Chrome::start(&test, &app.url(""), width, height).await else {
+    for lang in ["en", "ja"] {
+        let test = format!("hr_exports-{db_name}");
+        let Some((chrome, label)) = Chrome::signed_in(&test, &app, &hr, lang, "/hr/exports").await
+        else {
             return;
         };
-        let label = if lang == "en" {
-            "en-desktop"
-        } else {
-            "ja-phone"
-        };
-        chrome.goto("/hr/exports").await;
-        chrome.sign_in(&hr).await;
-        chrome.expect_path("signed in", "/hr/exports").await;
-        chrome.goto(&format!("/lang/{lang}?next=/hr/exports")).await;
         chrome.find("the form", "#export").await;
         chrome.axe(&format!("exports ({lang})")).await;
         chrome.set_value("year", "#fiscal_year", "2026").await;

@@ -4,6 +4,7 @@
 //! (a row, named by a cookie) is `auth::session`; the cookie never authenticates `/api/`.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod checkin;
 pub mod choices;
@@ -47,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     objectives::routes(cfg);
     quality::routes(cfg);
     hr::routes(cfg);
+    admin::routes(cfg);
 }
 
 async fn home() -> HttpResponse {

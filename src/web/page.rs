@@ -53,6 +53,11 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("stats_breakdown.html"),
     template!("stats_objectives.html"),
     template!("quality.html"),
+    template!("admin.html"),
+    template!("admin_registry.html"),
+    template!("admin_record.html"),
+    template!("admin_outbox.html"),
+    template!("admin_audit.html"),
     template!("hr_imports.html"),
     template!("hr_people.html"),
     template!("hr_exports.html"),
@@ -184,6 +189,31 @@ pub fn shown_on_form(error: &AppError) -> bool {
 pub fn field_text(field: &crate::error::FieldError, lang: Lang) -> String {
     lang.lookup(&format!("field.{}", field.code))
         .map_or_else(|| field.message.clone(), str::to_owned)
+}
+
+/// Keyset paging of a list read with one row more than a page: cuts `rows` to `page` and
+/// gives the address of the next page (`link` of the last row shown) when there is one.
+pub fn next_page<T>(rows: &mut Vec<T>, page: i64, link: impl Fn(&T) -> String) -> Option<String> {
+    let page = usize::try_from(page).unwrap_or(0);
+    let more = rows.len() > page;
+    rows.truncate(page);
+    more.then(|| rows.last().map(link)).flatten()
+}
+
+/// A refusal's fields in the reader's words, for a form whose own texts are `{prefix}.{field}.
+/// {code}` ("1 to 64 characters" says more for an employee number than the service's generic
+/// code does), else the catalogue's `field.{code}`, else the service's.
+pub fn field_problems(error: &AppError, lang: Lang, prefix: &str) -> Vec<Value> {
+    error
+        .field_errors()
+        .iter()
+        .map(|f| {
+            let message = lang
+                .lookup(&format!("{prefix}.{}.{}", f.field, f.code))
+                .map_or_else(|| field_text(f, lang), str::to_owned);
+            minijinja::context! { field => f.field.clone(), message }
+        })
+        .collect()
 }
 
 /// A refusal shown beside a form: its first field's problem, else the error's message.

@@ -106,6 +106,7 @@ impl Visitor {
             user_name => self.session.as_ref().map(|s| s.display_name.clone()),
             manager => self.session.as_ref().is_some_and(|s| crate::web::coordinator::runs_sites(&s.caller)),
             hr => self.session.as_ref().is_some_and(|s| crate::web::hr::is_hr(&s.caller)),
+            admin => self.session.as_ref().is_some_and(|s| crate::web::admin::is_admin(&s.caller)),
             reads_records => self.session.as_ref().is_some_and(|s| crate::web::quality::reads_records(s.caller.role)),
         }
     }

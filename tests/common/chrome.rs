@@ -124,6 +124,28 @@ impl Chrome {
         })
     }
 
+    /// A browser for `lang` — English at desktop width, Japanese at phone width — with `user`
+    /// signed in on `path` in that language, and the label its screenshots take.
+    pub async fn signed_in(
+        test: &str,
+        app: &super::TestApp,
+        user: &super::TestUser,
+        lang: &str,
+        path: &str,
+    ) -> Option<(Chrome, &'static str)> {
+        let (width, height, label) = if lang == "en" {
+            (1280, 900, "en-desktop")
+        } else {
+            (390, 844, "ja-phone")
+        };
+        let chrome = Chrome::start(&format!("{test}_{lang}"), &app.url(""), width, height).await?;
+        chrome.goto(path).await;
+        chrome.sign_in(user).await;
+        chrome.expect_path("signed in", path).await;
+        chrome.goto(&format!("/lang/{lang}?next={path}")).await;
+        Some((chrome, label))
+    }
+
     /// The file the browser downloaded whose name ends with `suffix`, once it is complete
     /// (Chromium writes `*.crdownload` until then); each look is paced by a round trip to the
     /// driver, as the other waits are.

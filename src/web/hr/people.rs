@@ -177,15 +177,9 @@ async fn list(
         Ok(people) => (StatusCode::OK, None, people),
         Err(e) => (e.status(), Some(page::message(&e, lang)), Vec::new()),
     };
-    let more = people.len() as i64 > PAGE;
-    people.truncate(PAGE as usize);
-    let next = more
-        .then(|| {
-            people
-                .last()
-                .map(|u| format!("?{}&after={}", q.encoded(), u.id))
-        })
-        .flatten();
+    let next = page::next_page(&mut people, PAGE, |u| {
+        format!("?{}&after={}", q.encoded(), u.id)
+    });
     let lines: Vec<Line> = people
         .iter()
         .map(|u| Line {
@@ -358,22 +352,6 @@ impl PersonForm {
     }
 }
 
-/// A refusal's fields in the reader's words: this page's own text for the field and code
-/// (`people.problem.{field}.{code}`: "1 to 64 characters" says more for a number than for a
-/// name), else the catalogue's `field.{code}`, else the service's.
-fn problems(error: &AppError, lang: Lang) -> Vec<minijinja::Value> {
-    error
-        .field_errors()
-        .iter()
-        .map(|f| {
-            let message = lang
-                .lookup(&format!("people.problem.{}.{}", f.field, f.code))
-                .map_or_else(|| page::field_text(f, lang), str::to_owned);
-            minijinja::context! { field => f.field.clone(), message }
-        })
-        .collect()
-}
-
 /// What the person page shows besides the form.
 #[derive(Default)]
 struct Shown {
@@ -424,7 +402,7 @@ fn render(
         updated => user.map(|u| lang.when(u.updated_at, "UTC")),
         notice => shown.notice,
         problem => error.map(|e| page::message(e, lang)),
-        problems => error.map(|e| problems(e, lang)).unwrap_or_default(),
+        problems => error.map(|e| page::field_problems(e, lang, "people.problem")).unwrap_or_default(),
         ..who.visitor.context()
     };
     page::html(status, "hr_person.html", ctx)
