@@ -207,16 +207,7 @@ async fn hr_downloads_a_participation_workbook(backend: Backend) {
         chrome.fill("purpose", "#purpose", "FY2026 report").await;
         chrome.click("download", "#download").await;
         let file = chrome.downloaded("the workbook", ".xlsx").await;
-        let rows = {
-            use calamine::Reader;
-            let mut book: calamine::Xlsx<_> = calamine::open_workbook(&file).expect("opens");
-            let sheet = book.sheet_names()[0].clone();
-            let range = book.worksheet_range(&sheet).expect("sheet");
-            range
-                .rows()
-                .map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>())
-                .collect::<Vec<_>>()
-        };
+        let rows = common::xlsx_rows(&std::fs::read(&file).expect("the workbook"));
         assert_eq!(
             rows.len(),
             1 + numbers.len(),

@@ -575,6 +575,18 @@ async fn breakdowns_split_the_same_figures(backend: Backend) {
     assert!(csv.starts_with('\u{feff}'), "a BOM for Excel");
     let last = csv.lines().last().unwrap();
     assert!(last.starts_with(",Total,2,3,6,"), "{csv}");
+    // The same sheet as XLSX: the same rows, numbers as numbers.
+    let (status, ct, xlsx) = app
+        .get_bytes(
+            &token,
+            "/api/v1/stats/mdd/2025/breakdown?by=site&format=xlsx",
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(ct.contains("spreadsheetml"), "{ct}");
+    let rows = common::xlsx_rows(&xlsx);
+    assert_eq!(rows.len(), csv.lines().count(), "{rows:?}");
+    assert_eq!(&rows.last().unwrap()[1..5], ["Total", "2", "3", "6"]);
     assert_problem(
         &app.get_as(&token, "/api/v1/stats/mdd/2025/breakdown?by=weekday")
             .await,

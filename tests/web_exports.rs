@@ -130,17 +130,7 @@ async fn hr_downloads_participations_and_hours_and_sees_them_listed(backend: Bac
     let (status, ct, xlsx) = download(&browser, &app, &form(&csrf, &[])).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&xlsx));
     assert!(ct.contains("spreadsheetml"), "{ct}");
-    let rows = {
-        use calamine::Reader;
-        let mut book: calamine::Xlsx<_> =
-            calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).expect("an XLSX file");
-        let sheet = book.sheet_names()[0].clone();
-        let range = book.worksheet_range(&sheet).expect("the sheet");
-        range
-            .rows()
-            .map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>())
-            .collect::<Vec<_>>()
-    };
+    let rows = common::xlsx_rows(&xlsx);
     assert_eq!(rows.len(), 1 + 5, "{rows:?}");
     let col = rows[0]
         .iter()

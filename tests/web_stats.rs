@@ -189,6 +189,12 @@ async fn the_annual_table_shows_the_apis_figures(backend: Backend) {
         .unwrap();
     let api_csv = res.body().await.unwrap();
     assert_eq!(csv.body.as_bytes(), &api_csv[..], "the same CSV");
+    let (status, _, xlsx) = browser_bytes(&browser, &app, "/stats/report.xlsx").await;
+    assert_eq!(status, 200);
+    let (_, _, api_xlsx) = app.get_bytes(&token, "/api/v1/stats/mdd?format=xlsx").await;
+    let rows = common::xlsx_rows(&xlsx);
+    assert_eq!(rows, common::xlsx_rows(&api_xlsx), "the same table");
+    assert_eq!(rows.len(), 1 + 10, "a header and the ten figures: {rows:?}");
     let svg = browser.get(&app, "/stats/report.svg").await;
     assert_eq!(svg.status, 200);
     assert_eq!(svg.header("content-type").as_deref(), Some("image/svg+xml"));
@@ -299,6 +305,68 @@ async fn breakdowns_drill_from_a_company_to_its_sites(backend: Backend) {
         "header, the sites, the total: {}",
         csv.body
     );
+    let path = format!("/stats/{fy}/breakdown.xlsx?by=site&company={company}");
+    let (status, ct, xlsx) = browser_bytes(&browser, &app, &path).await;
+    assert_eq!(status, 200);
+    assert!(ct.contains("spreadsheetml"), "{ct}");
+    assert_eq!(common::xlsx_rows(&xlsx).len(), site_rows.len() + 2);
+
+    // The chart draws the figure the table is sorted by, in the table's order, with a title
+    // and a description stating every number; its SVG downloads.
+    let sorted = browser
+        .get(
+            &app,
+            &format!("/stats/{fy}/breakdown?by=company&sort=person_days"),
+        )
+        .await;
+    let chart = between(
+        &sorted.body,
+        "<figure class=\"chart\" id=\"breakdown-chart\">",
+        "</figure>",
+    );
+    assert!(chart.contains("<title id=\"bars-title\">"), "{chart}");
+    let desc = between(&chart, "<desc id=\"bars-desc\">", "</desc>");
+    assert!(desc.starts_with("Person-days: "), "{desc}");
+    let rows = table(&sorted, "breakdown", "key");
+    let first = &rows[0];
+    assert!(
+        desc.contains(&format!("{} {}", first.1, first.2[4])),
+        "the first row, with its person-days, opens the description: {desc} / {first:?}"
+    );
+    let svg = browser
+        .get(
+            &app,
+            &format!("/stats/{fy}/breakdown.svg?by=company&sort=person_days"),
+        )
+        .await;
+    assert_eq!(svg.status, 200);
+    assert_eq!(svg.header("content-type").as_deref(), Some("image/svg+xml"));
+    assert!(svg.body.contains(&desc), "the same chart");
+}
+
+/// A download's bytes as the signed-in browser gets them.
+async fn browser_bytes(browser: &Browser, app: &TestApp, path: &str) -> (u16, String, Vec<u8>) {
+    let cookies = browser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut res = app
+        .client()
+        .get(app.url(path))
+        .insert_header(("Cookie", cookies))
+        .send()
+        .await
+        .unwrap();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = res.body().limit(16 << 20).await.unwrap();
+    (res.status().as_u16(), ct, body.to_vec())
 }
 
 async fn bad_input_is_a_message_and_strangers_sign_in_first(backend: Backend) {

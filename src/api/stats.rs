@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::http::json::Deferred;
 use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
+use crate::sheet::Kind;
 use crate::stats::breakdown::{self, Breakdown, By};
 use crate::stats::mdd::Scope;
 use crate::stats::objectives::{self, Objectives, ObjectivesInput};
@@ -35,8 +36,8 @@ pub struct MddQuery {
     pub site_id: Option<uuid::Uuid>,
     pub company_id: Option<uuid::Uuid>,
     pub region: Option<Region>,
-    /// `json` (default), `csv` (the report table) or `svg` (a chart).
-    #[param(pattern = "^(json|csv|svg)$")]
+    /// `json` (default), `csv` or `xlsx` (the report table) or `svg` (a chart).
+    #[param(pattern = "^(json|csv|xlsx|svg)$")]
     pub format: Option<String>,
     /// CSV: start with a byte-order mark (Excel then reads UTF-8).
     pub bom: Option<bool>,
@@ -49,7 +50,7 @@ pub struct MddQuery {
 /// summary tables kept in step with every change, so the answer never scans raw attendance.
 #[utoipa::path(get, path = "/api/v1/stats/mdd", tag = "statistics", security(("bearer" = [])),
     params(MddQuery),
-    responses((status = 200, description = "The figures (JSON; CSV with format=csv; SVG with format=svg)", body = MddReport),
+    responses((status = 200, description = "The figures (JSON; CSV with format=csv, XLSX with format=xlsx; SVG with format=svg)", body = MddReport),
               (status = 400, description = "Bad years, several scopes or an unknown format", body = Problem, content_type = "application/problem+json")))]
 pub async fn mdd_report(
     state: web::Data<AppState>,
@@ -57,7 +58,7 @@ pub async fn mdd_report(
     q: web::Query<MddQuery>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let format = format_param(q.format.as_deref(), &["json", "csv", "svg"])?;
+    let format = format_param(q.format.as_deref(), &["json", "csv", "xlsx", "svg"])?;
     let scope = Scope {
         site_id: q.site_id.map(Id::from),
         company_id: q.company_id.map(Id::from),
@@ -82,6 +83,13 @@ pub async fn mdd_report(
                 format!("attachment; filename=\"mdd-fy{from}-fy{to}.csv\""),
             ))
             .body(report::csv(&years, q.bom.unwrap_or(false)).map_err(AppError::internal)?)),
+        "xlsx" => Ok(HttpResponse::Ok()
+            .content_type(Kind::Xlsx.content_type())
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"mdd-fy{from}-fy{to}.xlsx\""),
+            ))
+            .body(report::sheet(&years, Kind::Xlsx).map_err(AppError::internal)?)),
         "svg" => {
             let lang = report::Lang::parse(Some(lang));
             Ok(HttpResponse::Ok()
@@ -104,8 +112,8 @@ pub async fn mdd_report(
 #[serde(deny_unknown_fields)]
 pub struct BreakdownQuery {
     pub by: By,
-    /// `json` (default) or `csv`.
-    #[param(pattern = "^(json|csv)$")]
+    /// `json` (default), `csv` or `xlsx`.
+    #[param(pattern = "^(json|csv|xlsx)$")]
     pub format: Option<String>,
     /// CSV: start with a byte-order mark (Excel then reads UTF-8).
     pub bom: Option<bool>,
@@ -115,7 +123,7 @@ pub struct BreakdownQuery {
 /// those with nothing recorded included, with the year's `total` (see `Breakdown`).
 #[utoipa::path(get, path = "/api/v1/stats/mdd/{fy}/breakdown", tag = "statistics", security(("bearer" = [])),
     params(("fy" = i32, Path, minimum = 1900, maximum = 2200, description = "Fiscal year"), BreakdownQuery),
-    responses((status = 200, description = "The groups (JSON; CSV with format=csv)", body = Breakdown),
+    responses((status = 200, description = "The groups (JSON; CSV with format=csv, XLSX with format=xlsx)", body = Breakdown),
               (status = 400, description = "Bad year or grouping", body = Problem, content_type = "application/problem+json")))]
 pub async fn mdd_breakdown(
     state: web::Data<AppState>,
@@ -124,25 +132,34 @@ pub async fn mdd_breakdown(
     q: web::Query<BreakdownQuery>,
 ) -> AppResult<HttpResponse> {
     let fy = checked_year("fiscal year", fy.into_inner())?;
-    let format = format_param(q.format.as_deref(), &["json", "csv"])?;
+    let format = format_param(q.format.as_deref(), &["json", "csv", "xlsx"])?;
     let by = q.by;
     let result = with_conn(&state.pool, move |c| {
         let fiscal = rollup::calendar(c)?;
         breakdown::breakdown(c, fiscal, fy, by)
     })
     .await?;
-    if format == "csv" {
+    if format != "json" {
         let by_name = serde_json::to_value(by)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
+        let kind = match format {
+            "xlsx" => Kind::Xlsx,
+            _ => Kind::Csv {
+                bom: q.bom.unwrap_or(false),
+            },
+        };
         return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
+            .content_type(kind.content_type())
             .insert_header((
                 "Content-Disposition",
-                format!("attachment; filename=\"mdd-fy{fy}-by-{by_name}.csv\""),
+                format!(
+                    "attachment; filename=\"mdd-fy{fy}-by-{by_name}.{}\"",
+                    kind.extension()
+                ),
             ))
-            .body(breakdown::csv(&result, q.bom.unwrap_or(false)).map_err(AppError::internal)?));
+            .body(breakdown::sheet(&result, kind).map_err(AppError::internal)?));
     }
     Ok(HttpResponse::Ok().json(result))
 }

@@ -227,11 +227,17 @@ pub fn breakdown(
 /// The key of the category row of programmes without a category.
 pub const NO_CATEGORY: &str = "none";
 
-/// The breakdown as a sheet: the group's key and label, then every figure, then the total.
+/// The breakdown as CSV: see [`sheet`].
 pub fn csv(b: &Breakdown, bom: bool) -> std::io::Result<Vec<u8>> {
+    sheet(b, crate::sheet::Kind::Csv { bom })
+}
+
+/// The breakdown as a sheet (CSV or XLSX): the group's key and label, then every figure, then
+/// the total.
+pub fn sheet(b: &Breakdown, kind: crate::sheet::Kind) -> std::io::Result<Vec<u8>> {
     use crate::sheet::{Cell, Sheet};
     use crate::stats::mdd::Metric;
-    let mut sheet = Sheet::csv_in_memory(bom);
+    let mut sheet = Sheet::new(kind, Vec::new(), "Breakdown")?;
     let mut header = vec!["Key", "Group"];
     header.extend(Metric::ALL.iter().map(|m| m.label()));
     sheet.header(&header)?;

@@ -126,7 +126,12 @@ fn cell(m: Metric, v: f64) -> Cell<'static> {
 /// percent), through the shared sheet writer (RFC 4180). The change is computed from the
 /// figures as printed, so a reader who subtracts the printed columns gets the printed change.
 pub fn csv(years: &[YearReport], bom: bool) -> std::io::Result<Vec<u8>> {
-    let mut sheet = Sheet::csv_in_memory(bom);
+    sheet(years, crate::sheet::Kind::Csv { bom })
+}
+
+/// The report table as CSV or XLSX (the same cells).
+pub fn sheet(years: &[YearReport], kind: crate::sheet::Kind) -> std::io::Result<Vec<u8>> {
+    let mut sheet = Sheet::new(kind, Vec::new(), "Report")?;
     let mut header = vec!["Figure".to_owned()];
     header.extend(years.iter().map(|y| {
         let mark = if y.in_progress { " (in progress)" } else { "" };
@@ -439,6 +444,86 @@ pub fn svg(years: &[YearReport], title: &str, lang: Lang) -> String {
     s
 }
 
+/// Characters of a group's name the bar chart shows before it shortens it (the description
+/// keeps it whole).
+const BAR_LABEL_CHARS: usize = 26;
+
+/// One figure per group as horizontal bars, in the order given (a breakdown's rows as the
+/// table sorts them): a title, a description that states every number, a labelled bar per
+/// group, each number as the table prints it.
+pub fn bars(title: &str, metric: Metric, figure: &str, rows: &[(String, f64)]) -> String {
+    const W: f64 = 720.0;
+    const LEFT: f64 = 210.0;
+    const RIGHT: f64 = 90.0;
+    const TOP: f64 = 70.0;
+    const ROW: f64 = 26.0;
+    let h = TOP + ROW * rows.len().max(1) as f64 + 34.0;
+    let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max);
+    let step = tick_step(max);
+    let ticks = (max / step).ceil().max(1.0) as usize;
+    let scale_max = step * ticks as f64;
+    let x_of = |v: f64| LEFT + (W - LEFT - RIGHT) * v / scale_max;
+    let desc: Vec<String> = rows
+        .iter()
+        .map(|(label, v)| format!("{label} {}", printed(metric, *v)))
+        .collect();
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\" \
+         role=\"img\" aria-labelledby=\"bars-title bars-desc\" \
+         font-family=\"'Noto Sans CJK JP', 'Noto Sans', sans-serif\" font-size=\"12\">\n\
+         <title id=\"bars-title\">{}</title>\n<desc id=\"bars-desc\">{}: {}</desc>\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n\
+         <text x=\"16\" y=\"28\" font-size=\"16\" font-weight=\"bold\">{}</text>\n\
+         <text x=\"16\" y=\"50\" font-size=\"13\">{}</text>\n",
+        escape(title),
+        escape(figure),
+        escape(&desc.join(", ")),
+        escape(title),
+        escape(figure),
+    );
+    let bottom = TOP + ROW * rows.len().max(1) as f64;
+    for t in 0..=ticks {
+        let v = step * t as f64;
+        let x = x_of(v);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"{}\"/>\
+             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#333\">{}</text>",
+            TOP - 6.0,
+            if t == 0 { "#333" } else { "#ddd" },
+            bottom + 18.0,
+            grouped(v, 0)
+        );
+    }
+    for (i, (label, v)) in rows.iter().enumerate() {
+        let y = TOP + ROW * i as f64;
+        let shown: String = if label.chars().count() > BAR_LABEL_CHARS {
+            let mut cut: String = label.chars().take(BAR_LABEL_CHARS - 1).collect();
+            cut.push('\u{2026}');
+            cut
+        } else {
+            label.clone()
+        };
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
+             <rect x=\"{LEFT}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#2f6f4f\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            LEFT - 8.0,
+            y + ROW * 0.62,
+            escape(&shown),
+            y + 4.0,
+            x_of(*v) - LEFT,
+            ROW - 8.0,
+            x_of(*v) + 4.0,
+            y + ROW * 0.62,
+            printed(metric, *v),
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,6 +533,23 @@ mod tests {
         assert_eq!(title(2011, 2012, Lang::En), "Fiscal 2011\u{2013}2012");
         assert_eq!(title(2012, 2012, Lang::En), "Fiscal 2012");
         assert_eq!(title(2011, 2012, Lang::Ja), "2011\u{ff5e}2012年度");
+    }
+
+    #[test]
+    fn bars_state_every_number_and_shorten_only_the_drawn_names() {
+        let long = "Minamisanriku Recovery Support Office".to_owned();
+        let rows = vec![(long.clone(), 1234.0), ("Kobe".to_owned(), 7.0)];
+        let svg = bars(
+            "FY2012 by site",
+            Metric::Participants,
+            "Participants",
+            &rows,
+        );
+        assert!(svg.contains(&format!(
+            "<desc id=\"bars-desc\">Participants: {long} 1,234, Kobe 7</desc>"
+        )));
+        assert!(svg.contains(">Minamisanriku Recovery Su\u{2026}<"), "{svg}");
+        assert_eq!(svg.matches("fill=\"#2f6f4f\"").count(), 2, "a bar per row");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::db::Id;
 use crate::error::{AppError, AppResult};
 use crate::http::with_conn;
 use crate::org::sites::Region;
+use crate::sheet::Kind;
 use crate::stats::breakdown::{self, By};
 use crate::stats::mdd::{Metric, Scope};
 use crate::stats::report::{self, YearReport};
@@ -22,9 +23,12 @@ use crate::web::visitor::SignedIn;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stats", web::get().to(dashboard))
         .route("/stats/report.csv", web::get().to(report_csv))
+        .route("/stats/report.xlsx", web::get().to(report_xlsx))
         .route("/stats/report.svg", web::get().to(report_svg))
         .route("/stats/{fy}/breakdown", web::get().to(breakdown_page))
-        .route("/stats/{fy}/breakdown.csv", web::get().to(breakdown_csv));
+        .route("/stats/{fy}/breakdown.csv", web::get().to(breakdown_csv))
+        .route("/stats/{fy}/breakdown.xlsx", web::get().to(breakdown_xlsx))
+        .route("/stats/{fy}/breakdown.svg", web::get().to(breakdown_svg));
 }
 
 /// The dashboard's form. Text, not numbers: a bad year is a message on the form, not a 400
@@ -320,13 +324,41 @@ async fn report_csv(
     let body = report::csv(&r.years, bom)
         .map_err(AppError::internal)
         .map_err(|e| who.visitor.error(e))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        &format!("mdd-fy{}-fy{}.csv", r.from, r.to),
+        body,
+    ))
+}
+
+async fn report_xlsx(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    q: web::Query<ReportQuery>,
+) -> Result<HttpResponse, PageError> {
+    let q = q.into_inner();
+    let r = with_conn(&state.pool, move |c| read_report(c, &q))
+        .await
+        .map_err(|e| who.visitor.error(e))?;
+    let body = report::sheet(&r.years, Kind::Xlsx)
+        .map_err(AppError::internal)
+        .map_err(|e| who.visitor.error(e))?;
+    Ok(attachment(
+        Kind::Xlsx.content_type(),
+        &format!("mdd-fy{}-fy{}.xlsx", r.from, r.to),
+        body,
+    ))
+}
+
+/// A file to download, named.
+fn attachment(content_type: &'static str, name: &str, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"mdd-fy{}-fy{}.csv\"", r.from, r.to),
+            format!("attachment; filename=\"{name}\""),
         ))
-        .body(body))
+        .body(body)
 }
 
 async fn report_svg(
@@ -340,13 +372,11 @@ async fn report_svg(
         .await
         .map_err(|e| who.visitor.error(e))?;
     let title = report::title(r.from, r.to, lang);
-    Ok(HttpResponse::Ok()
-        .content_type("image/svg+xml")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"mdd-fy{}-fy{}.svg\"", r.from, r.to),
-        ))
-        .body(report::svg(&r.years, &title, lang)))
+    Ok(attachment(
+        "image/svg+xml",
+        &format!("mdd-fy{}-fy{}.svg", r.from, r.to),
+        report::svg(&r.years, &title, lang).into_bytes(),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -450,6 +480,79 @@ fn company_of(text: &str) -> AppResult<Option<Id>> {
     }
 }
 
+/// The rows in the order the reader asked for: by a figure or by name, either way round; months
+/// and the default in the breakdown's own order.
+fn sorted<'a>(
+    result: &'a breakdown::Breakdown,
+    q: &BreakdownQuery,
+) -> Vec<&'a breakdown::BreakdownRow> {
+    let descending = q.dir != "asc";
+    let mut rows: Vec<&breakdown::BreakdownRow> = result.rows.iter().collect();
+    match Metric::parse(&q.sort) {
+        Some(m) => rows.sort_by(|a, b| {
+            let (x, y) = (
+                a.figures.get(m).unwrap_or(0.0),
+                b.figures.get(m).unwrap_or(0.0),
+            );
+            let order = x.total_cmp(&y).then_with(|| a.label.cmp(&b.label));
+            if descending { order.reverse() } else { order }
+        }),
+        None if q.sort == "label" => {
+            rows.sort_by(|a, b| a.label.cmp(&b.label));
+            if descending {
+                rows.reverse();
+            }
+        }
+        None => {}
+    }
+    rows
+}
+
+/// Bars the breakdown chart draws at most (the table holds every group).
+const CHART_ROWS: usize = 20;
+
+/// The breakdown's chart: the figure the table is sorted by (participants otherwise), one bar
+/// per group in the table's order, the first [`CHART_ROWS`].
+fn bar_chart(
+    lang: Lang,
+    fy: i32,
+    by: By,
+    rows: &[&breakdown::BreakdownRow],
+    q: &BreakdownQuery,
+) -> String {
+    let metric = Metric::parse(&q.sort)
+        .filter(|m| columns().any(|c| c == *m))
+        .unwrap_or(Metric::Participants);
+    let title = page::fill(
+        lang,
+        "stats.breakdown_caption",
+        &[
+            ("year", &year_label(lang, fy)),
+            ("by", &lang.text(&format!("stats.by.{}", by_name(by)))),
+        ],
+    );
+    let mut figure = lang.text(&format!("stats.metric.{}", metric.as_str()));
+    if rows.len() > CHART_ROWS {
+        figure = format!(
+            "{figure} — {}",
+            page::fill(
+                lang,
+                "stats.chart_first",
+                &[
+                    ("n", &CHART_ROWS.to_string()),
+                    ("of", &lang.number(rows.len() as i64))
+                ]
+            )
+        );
+    }
+    let bars: Vec<(String, f64)> = rows
+        .iter()
+        .take(CHART_ROWS)
+        .map(|r| (r.label.clone(), r.figures.get(metric).unwrap_or(0.0)))
+        .collect();
+    report::bars(&title, metric, &figure, &bars)
+}
+
 #[derive(Serialize)]
 struct BreakdownLine {
     key: String,
@@ -488,26 +591,9 @@ async fn breakdown_page(
     })
     .await
     .map_err(|e| who.visitor.error(e))?;
-    let sort = Metric::parse(&q.sort);
     let descending = q.dir != "asc";
-    let mut rows: Vec<&breakdown::BreakdownRow> = result.rows.iter().collect();
-    match sort {
-        Some(m) => rows.sort_by(|a, b| {
-            let (x, y) = (
-                a.figures.get(m).unwrap_or(0.0),
-                b.figures.get(m).unwrap_or(0.0),
-            );
-            let order = x.total_cmp(&y).then_with(|| a.label.cmp(&b.label));
-            if descending { order.reverse() } else { order }
-        }),
-        None if q.sort == "label" => {
-            rows.sort_by(|a, b| a.label.cmp(&b.label));
-            if descending {
-                rows.reverse();
-            }
-        }
-        None => {}
-    }
+    let rows = sorted(&result, &q);
+    let chart = bar_chart(lang, fy, by, &rows, &q);
     let lines: Vec<BreakdownLine> = rows
         .iter()
         .map(|r| BreakdownLine {
@@ -580,6 +666,12 @@ async fn breakdown_page(
         total => page::data(&total),
         csv => format!("/stats/{fy}/breakdown.csv?by={}{}", by_name(by),
             company.map_or_else(String::new, |c| format!("&company={c}"))),
+        xlsx => format!("/stats/{fy}/breakdown.xlsx?by={}{}", by_name(by),
+            company.map_or_else(String::new, |c| format!("&company={c}"))),
+        svg => format!("/stats/{fy}/breakdown.svg?by={}{}&sort={}&dir={}", by_name(by),
+            company.map_or_else(String::new, |c| format!("&company={c}")),
+            crate::web::encode(&q.sort), crate::web::encode(&q.dir)),
+        chart,
         ..who.visitor.context()
     };
     page::html(StatusCode::OK, "stats_breakdown.html", ctx)
@@ -602,11 +694,59 @@ async fn breakdown_csv(
     let body = breakdown::csv(&result, bom)
         .map_err(AppError::internal)
         .map_err(|e| who.visitor.error(e))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"mdd-fy{fy}-by-{}.csv\"", by_name(by)),
-        ))
-        .body(body))
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        &format!("mdd-fy{fy}-by-{}.csv", by_name(by)),
+        body,
+    ))
+}
+
+/// The breakdown the query asks for, read for a download.
+async fn breakdown_for(
+    state: &AppState,
+    who: &SignedIn,
+    fy: i32,
+    q: &BreakdownQuery,
+) -> Result<(By, breakdown::Breakdown), PageError> {
+    let by = by_of(&q.by).map_err(|e| who.visitor.error(e))?;
+    let company = company_of(&q.company).map_err(|e| who.visitor.error(e))?;
+    let result = with_conn(&state.pool, move |c| read_breakdown(c, fy, by, company))
+        .await
+        .map_err(|e| who.visitor.error(e))?;
+    Ok((by, result))
+}
+
+async fn breakdown_xlsx(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    fy: web::Path<i32>,
+    q: web::Query<BreakdownQuery>,
+) -> Result<HttpResponse, PageError> {
+    let fy = fy.into_inner();
+    let (by, result) = breakdown_for(&state, &who, fy, &q).await?;
+    let body = breakdown::sheet(&result, Kind::Xlsx)
+        .map_err(AppError::internal)
+        .map_err(|e| who.visitor.error(e))?;
+    Ok(attachment(
+        Kind::Xlsx.content_type(),
+        &format!("mdd-fy{fy}-by-{}.xlsx", by_name(by)),
+        body,
+    ))
+}
+
+async fn breakdown_svg(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    fy: web::Path<i32>,
+    q: web::Query<BreakdownQuery>,
+) -> Result<HttpResponse, PageError> {
+    let fy = fy.into_inner();
+    let (by, result) = breakdown_for(&state, &who, fy, &q).await?;
+    let rows = sorted(&result, &q);
+    let chart = bar_chart(who.lang(), fy, by, &rows, &q);
+    Ok(attachment(
+        "image/svg+xml",
+        &format!("mdd-fy{fy}-by-{}.svg", by_name(by)),
+        chart.into_bytes(),
+    ))
 }

@@ -534,6 +534,25 @@ impl TestApp {
             .expect("issue token")
     }
 
+    /// GET with a bearer token: status, content type and the bytes.
+    pub async fn get_bytes(&self, token: &str, path: &str) -> (u16, String, Vec<u8>) {
+        let mut res = self
+            .client()
+            .get(self.url(path))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .send()
+            .await
+            .expect("request");
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = res.body().limit(64 << 20).await.expect("body");
+        (res.status().as_u16(), ct, body.to_vec())
+    }
+
     /// The participation history `csv` imported through the API as `token`; asserts 200.
     pub async fn import_participations(&self, token: &str, csv: String) {
         let mut res = self
@@ -696,4 +715,19 @@ pub fn admin_principal() -> tomoni::auth::Caller {
         site_id: None,
         sites: Vec::new(),
     }
+}
+
+/// The cells of an XLSX file's first sheet as text, row by row (panics on a file that is not
+/// one: the test is then about a broken download).
+pub fn xlsx_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec()))
+            .expect("an XLSX file");
+    let sheet = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&sheet).expect("the first sheet");
+    range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
 }
