@@ -12,33 +12,13 @@ use diesel::prelude::*;
 use tomoni::auth::Role;
 use tomoni::db::schema::audit_log;
 
-/// A download as the browser receives it: status, content type and the bytes.
+/// The exports form posted; the file (or the page) as the browser receives it.
 async fn download(
     browser: &Browser,
     app: &TestApp,
     form: &[(&str, &str)],
 ) -> (u16, String, Vec<u8>) {
-    let cookies = browser
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let mut res = awc::Client::new()
-        .post(app.url("/hr/exports"))
-        .insert_header(("Cookie", cookies))
-        .insert_header(("Sec-Fetch-Site", "same-origin"))
-        .send_form(&form)
-        .await
-        .expect("POST");
-    let ct = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = res.body().limit(32 << 20).await.expect("body");
-    (res.status().as_u16(), ct, body.to_vec())
+    browser.download(app, "/hr/exports", Some(form)).await
 }
 
 fn exports_audited(app: &TestApp) -> i64 {

@@ -32,15 +32,9 @@ fn multipart(fields: &[(&str, &str)], file: Option<&str>) -> Vec<u8> {
 }
 
 async fn send(browser: &Browser, app: &TestApp, body: Vec<u8>) -> Page {
-    let cookies = browser
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
     let mut res = awc::Client::new()
         .post(app.url("/hr/imports"))
-        .insert_header(("Cookie", cookies))
+        .insert_header(("Cookie", browser.cookie_header()))
         .insert_header(("Sec-Fetch-Site", "same-origin"))
         .insert_header((
             "Content-Type",

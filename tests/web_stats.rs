@@ -189,7 +189,7 @@ async fn the_annual_table_shows_the_apis_figures(backend: Backend) {
         .unwrap();
     let api_csv = res.body().await.unwrap();
     assert_eq!(csv.body.as_bytes(), &api_csv[..], "the same CSV");
-    let (status, _, xlsx) = browser_bytes(&browser, &app, "/stats/report.xlsx").await;
+    let (status, _, xlsx) = browser.download(&app, "/stats/report.xlsx", None).await;
     assert_eq!(status, 200);
     let (_, _, api_xlsx) = app.get_bytes(&token, "/api/v1/stats/mdd?format=xlsx").await;
     let rows = common::xlsx_rows(&xlsx);
@@ -306,7 +306,7 @@ async fn breakdowns_drill_from_a_company_to_its_sites(backend: Backend) {
         csv.body
     );
     let path = format!("/stats/{fy}/breakdown.xlsx?by=site&company={company}");
-    let (status, ct, xlsx) = browser_bytes(&browser, &app, &path).await;
+    let (status, ct, xlsx) = browser.download(&app, &path, None).await;
     assert_eq!(status, 200);
     assert!(ct.contains("spreadsheetml"), "{ct}");
     assert_eq!(common::xlsx_rows(&xlsx).len(), site_rows.len() + 2);
@@ -342,31 +342,6 @@ async fn breakdowns_drill_from_a_company_to_its_sites(backend: Backend) {
     assert_eq!(svg.status, 200);
     assert_eq!(svg.header("content-type").as_deref(), Some("image/svg+xml"));
     assert!(svg.body.contains(&desc), "the same chart");
-}
-
-/// A download's bytes as the signed-in browser gets them.
-async fn browser_bytes(browser: &Browser, app: &TestApp, path: &str) -> (u16, String, Vec<u8>) {
-    let cookies = browser
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let mut res = app
-        .client()
-        .get(app.url(path))
-        .insert_header(("Cookie", cookies))
-        .send()
-        .await
-        .unwrap();
-    let ct = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = res.body().limit(16 << 20).await.unwrap();
-    (res.status().as_u16(), ct, body.to_vec())
 }
 
 async fn bad_input_is_a_message_and_strangers_sign_in_first(backend: Backend) {

@@ -54,7 +54,8 @@ pub struct Browser {
 }
 
 impl Browser {
-    fn cookie_header(&self) -> String {
+    /// The `Cookie` header this browser sends.
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -107,6 +108,34 @@ impl Browser {
         let page = Self::read(req.send().await.expect("GET page")).await;
         self.remember(&page);
         page
+    }
+
+    /// A file as this browser downloads it (a GET, or the POST of `form`): status, content type
+    /// and the bytes, which need not be text.
+    pub async fn download(
+        &self,
+        app: &TestApp,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> (u16, String, Vec<u8>) {
+        let req = |r: awc::ClientRequest| {
+            r.insert_header(("Cookie", self.cookie_header()))
+                .insert_header(("Sec-Fetch-Site", "same-origin"))
+        };
+        let client = Self::client();
+        let sent = match form {
+            Some(form) => req(client.post(app.url(path))).send_form(&form).await,
+            None => req(client.get(app.url(path))).send().await,
+        };
+        let mut res = sent.expect("download");
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = res.body().limit(64 << 20).await.expect("body");
+        (res.status().as_u16(), ct, body.to_vec())
     }
 
     /// Posts `form` as a same-origin browser form would (`Sec-Fetch-Site: same-origin`).
