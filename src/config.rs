@@ -167,6 +167,9 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     pub json_limit_bytes: usize,
     pub upload_limit_bytes: usize,
+    /// The imports page checks and imports files from this size on after answering, showing
+    /// how far it has got; smaller files are answered at once.
+    pub import_background_bytes: usize,
     pub client_request_timeout_ms: u64,
     pub keep_alive_secs: u64,
     pub public_url: String,

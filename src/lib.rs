@@ -16,6 +16,7 @@ pub mod exports;
 pub mod http;
 pub mod ics;
 pub mod input;
+pub mod jobs;
 pub mod mail;
 pub mod metrics;
 pub mod org;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub idempotency_key: config::Secret,
     /// The bound on exports running at once.
     pub export_slots: crate::exports::slots::ExportSlots,
+    /// How far the imports this instance runs in the background have got.
+    pub import_progress: crate::jobs::Progress,
 }
 
 /// The first administrator's password file, in the data folder.
@@ -110,6 +112,7 @@ impl AppState {
             oidc,
             idempotency_key: config::Secret::new(format!("idempotency:{}", secret.expose())),
             export_slots: crate::exports::slots::ExportSlots::new(&settings_exports),
+            import_progress: crate::jobs::Progress::default(),
         })
     }
 

@@ -231,7 +231,39 @@ async fn hr_downloads_a_participation_workbook(backend: Backend) {
     }
 }
 
+async fn a_background_import_shows_it_is_working_then_its_outcome(backend: Backend) {
+    let db_name = backend.name();
+    let app = TestApp::spawn(backend).await;
+    let hr = app.user(Role::Hr, None);
+    for lang in ["en", "ja"] {
+        // A check that another instance runs: this one knows only that it is running.
+        let job = tomoni::jobs::start(&mut app.conn(), hr.id, "users", true, false).expect("job");
+        let path = format!("/hr/imports/jobs/{}", uuid::Uuid::from(job));
+        let test = format!("hr_import_job-{db_name}");
+        let Some((chrome, label)) = Chrome::signed_in(&test, &app, &hr, lang, &path).await else {
+            return;
+        };
+        chrome.find("working", "#running").await;
+        chrome.axe(&format!("import running ({lang})")).await;
+        chrome.shot("import-running", label).await;
+        let checked = format!("{HEADER}\nJ-1,jo@example.com,Jo Ito,,employee,true\n");
+        tomoni::jobs::finish(
+            &mut app.conn(),
+            job,
+            tomoni::jobs::Status::Done,
+            r#"{"report": {"rows": 1, "created": 1, "updated": 0}}"#,
+            Some(&checked),
+        )
+        .expect("finish");
+        // The page looks again by itself and shows the outcome, ready to import.
+        chrome.find("the outcome", "#confirm").await;
+        chrome.axe(&format!("import checked ({lang})")).await;
+        chrome.close().await;
+    }
+}
+
 both_backends!(
+    a_background_import_shows_it_is_working_then_its_outcome,
     hr_downloads_a_participation_workbook,
     hr_fixes_two_bad_lines_and_imports,
     hr_adds_changes_and_deactivates_a_person,

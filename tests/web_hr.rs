@@ -32,7 +32,10 @@ fn multipart(fields: &[(&str, &str)], file: Option<&str>) -> Vec<u8> {
 }
 
 async fn send(browser: &Browser, app: &TestApp, body: Vec<u8>) -> Page {
-    let mut res = awc::Client::new()
+    // Redirects are the test's to follow (a large file's import answers with its job's page).
+    let mut res = awc::Client::builder()
+        .disable_redirects()
+        .finish()
         .post(app.url("/hr/imports"))
         .insert_header(("Cookie", browser.cookie_header()))
         .insert_header(("Sec-Fetch-Site", "same-origin"))
@@ -258,7 +261,116 @@ async fn only_hr_and_admins_reach_the_imports(backend: Backend) {
     assert!(empty.body.contains("id=\"problem\""));
 }
 
+/// Follows a background import's page until it shows the outcome (each look is one request;
+/// the work itself takes milliseconds here, so the bound is generous).
+async fn outcome_of(browser: &mut Browser, app: &TestApp, job: &str) -> Page {
+    for _ in 0..2_000 {
+        let page = browser.get(app, job).await;
+        if !page.body.contains("id=\"running\"") {
+            return page;
+        }
+    }
+    panic!("the import at {job} did not end");
+}
+
+async fn a_large_file_is_checked_and_imported_in_the_background(backend: Backend) {
+    let db = common::TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.server.import_background_bytes = 64;
+    let app = TestApp::spawn_with(db, settings).await;
+    app.site("OSA");
+    let hr = app.user(Role::Hr, None);
+    let other_hr = app.user(Role::Hr, None);
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &hr).await;
+    let csrf = browser.get(&app, "/hr/imports").await.csrf();
+    let before = user_count(&app);
+    let bad = format!(
+        "{HEADER}\n\
+         L-1,lena@example.com,Lena Abe,OSA,employee,true\n\
+         L-2,mio@example.com,Mio Sato,NOWHERE,employee,true\n"
+    );
+    let started = send(
+        &browser,
+        &app,
+        multipart(
+            &[("csrf", &csrf), ("kind", "users"), ("action", "check")],
+            Some(&bad),
+        ),
+    )
+    .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let job = started.location().unwrap();
+    assert!(job.starts_with("/hr/imports/jobs/"), "{job}");
+    let checked = outcome_of(&mut browser, &app, &job).await;
+    assert_eq!(checked.status, 422, "{}", checked.body);
+    assert_eq!(
+        bad_lines(&checked)
+            .iter()
+            .map(|(l, c, _)| (l.as_str(), c.as_str()))
+            .collect::<Vec<_>>(),
+        [("3", "site_code")]
+    );
+    // Someone else's import is nobody else's business.
+    let mut other = Browser::default();
+    other.sign_in(&app, &other_hr).await;
+    assert_eq!(other.get(&app, &job).await.status, 404);
+
+    let fixed = bad.replace("NOWHERE", "OSA");
+    let started = send(
+        &browser,
+        &app,
+        multipart(
+            &[("csrf", &csrf), ("kind", "users"), ("action", "check")],
+            Some(&fixed),
+        ),
+    )
+    .await;
+    let checked = outcome_of(&mut browser, &app, &started.location().unwrap()).await;
+    assert_eq!(checked.status, 200, "{}", checked.body);
+    assert!(checked.body.contains("id=\"confirm\""));
+    assert!(checked.body.contains("<dt>Created</dt><dd>2</dd>"));
+    assert_eq!(user_count(&app), before, "a check writes nothing");
+    let started = send(
+        &browser,
+        &app,
+        multipart(
+            &[
+                ("csrf", &csrf),
+                ("kind", "users"),
+                ("content", &fixed),
+                ("action", "import"),
+            ],
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(started.status, 303);
+    let imported = outcome_of(&mut browser, &app, &started.location().unwrap()).await;
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    assert!(imported.body.contains("id=\"imported\""));
+    assert_eq!(user_count(&app), before + 2);
+
+    // A job another instance runs: the page says it is working and looks again by itself
+    // (htmx, every second; without script the reader follows the link).
+    let running = tomoni::jobs::start(&mut app.conn(), hr.id, "users", true, false).unwrap();
+    let page = browser
+        .get(
+            &app,
+            &format!("/hr/imports/jobs/{}", uuid::Uuid::from(running)),
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"running\""));
+    assert!(page.body.contains("hx-trigger=\"every 1s\""));
+    assert!(
+        page.body
+            .contains("<progress id=\"job-progress\"></progress>")
+    );
+}
+
 both_backends!(
+    a_large_file_is_checked_and_imported_in_the_background,
     hr_checks_a_file_sees_its_bad_lines_fixes_and_imports,
     only_hr_and_admins_reach_the_imports,
 );

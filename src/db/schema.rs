@@ -309,6 +309,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{Bool, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    import_jobs (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        dry_run -> Bool,
+        invite -> Bool,
+        status -> Text,
+        result -> Nullable<Text>,
+        content -> Nullable<Text>,
+        created_at -> UtcTime,
+        finished_at -> Nullable<UtcTime>,
+    }
+}
+
 diesel::joinable!(sites -> companies (company_id));
 diesel::joinable!(users -> sites (site_id));
 diesel::joinable!(coordinator_sites -> sites (site_id));
@@ -347,6 +365,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     password_links,
     web_sessions,
+    import_jobs,
     stats_year,
     stats_program_month,
     stats_members,

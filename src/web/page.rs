@@ -59,6 +59,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("admin_outbox.html"),
     template!("admin_audit.html"),
     template!("hr_imports.html"),
+    template!("hr_import_job.html"),
     template!("hr_people.html"),
     template!("hr_exports.html"),
     template!("hr_person.html"),

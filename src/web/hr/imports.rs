@@ -27,7 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/hr/imports")
             .route(web::get().to(form))
             .route(web::post().to(send)),
-    );
+    )
+    .route("/hr/imports/jobs/{id}", web::get().to(job_page));
 }
 
 /// What can be imported, by the form's value.
@@ -111,6 +112,8 @@ struct Outcome {
     /// The file passed the check: its text for the confirmation form.
     checked: Option<String>,
     imported: bool,
+    /// A refusal's status (422 for a rejected file).
+    status: Option<u16>,
 }
 
 async fn form(who: SignedIn) -> Result<HttpResponse, PageError> {
@@ -224,75 +227,299 @@ async fn send(
             outcome,
         );
     }
-    let dry_run = !sent.commit;
-    let invite = (kind == Kind::Users && sent.invite)
-        .then(|| chrono::Duration::hours(i64::from(state.settings.auth.invitation_ttl_hours)));
-    let request_id = request_id.to_string();
-    let bytes = sent.file;
-    let text = String::from_utf8(bytes.clone()).ok();
+    let work = Work {
+        kind,
+        dry_run: !sent.commit,
+        invite: kind == Kind::Users && sent.invite,
+        ttl: chrono::Duration::hours(i64::from(state.settings.auth.invitation_ttl_hours)),
+        request_id: request_id.to_string(),
+        bytes: sent.file,
+    };
+    if work.bytes.len() >= state.settings.server.import_background_bytes {
+        return in_background(&state, &who, &caller, work).await;
+    }
+    let text = String::from_utf8(work.bytes.clone()).ok();
+    let (dry_run, invite) = (work.dry_run, sent.invite);
     let importer = caller.clone();
-    let done = with_conn(&state.pool, move |c| {
-        let report = match kind {
+    let done = with_conn(&state.pool, move |c| work.run(c, &importer, |_, _| {})).await;
+    let outcome = match done.map_err(unseen) {
+        Ok(report) => Outcome::of_report(lang, &report, dry_run, text),
+        Err(e) if page::shown_on_form(&e) => Outcome::of_refusal(lang, &Refusal::of(&e)),
+        Err(e) => return Err(who.visitor.error(e)),
+    };
+    let status = outcome.status();
+    render(&who, &caller, kind, invite, status, outcome)
+}
+
+/// One import to run: what, how, and the file.
+struct Work {
+    kind: Kind,
+    dry_run: bool,
+    /// Mail new accounts an invitation (employee files).
+    invite: bool,
+    ttl: chrono::Duration,
+    request_id: String,
+    bytes: Vec<u8>,
+}
+
+impl Work {
+    /// Runs the import's service (or its check); its report as JSON.
+    fn run(
+        &self,
+        c: &mut crate::db::AnyConnection,
+        importer: &Caller,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<serde_json::Value, AppError> {
+        let (bytes, dry_run, request_id) =
+            (&self.bytes, self.dry_run, Some(self.request_id.clone()));
+        let report = match self.kind {
             Kind::Users => serde_json::to_value(crate::people::import::import(
                 c,
-                &importer,
-                &bytes,
+                importer,
+                bytes,
                 dry_run,
-                invite,
-                Some(request_id),
-                |_, _| {},
+                self.invite.then_some(self.ttl),
+                request_id,
+                progress,
             )?),
             Kind::Participations => serde_json::to_value(crate::exports::import::import(
-                c,
-                &importer,
-                &bytes,
-                dry_run,
-                Some(request_id),
-                |_, _| {},
+                c, importer, bytes, dry_run, request_id, progress,
             )?),
             Kind::Sites => serde_json::to_value(crate::org::import::import_sites(
-                c, &importer, &bytes, dry_run,
+                c, importer, bytes, dry_run,
             )?),
         };
         report.map_err(AppError::internal)
-    })
-    .await;
-    let outcome = match done.map_err(unseen) {
-        Ok(report) => Outcome {
-            counts: counts(lang, &report),
-            // Only a file that is text can be carried back; one that is not was refused above
-            // (the CSV reader names its line), so this is always `Some` after a clean check.
+    }
+}
+
+/// A refusal as a job keeps it: enough to show it again in either language.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct Refusal {
+    status: u16,
+    code: String,
+    detail: String,
+    errors: Vec<RefusedField>,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct RefusedField {
+    field: String,
+    code: String,
+    message: String,
+    line: Option<u64>,
+}
+
+impl Refusal {
+    fn of(e: &AppError) -> Refusal {
+        Refusal {
+            status: e.status().as_u16(),
+            code: e.code().to_owned(),
+            detail: e.detail().to_owned(),
+            errors: e
+                .field_errors()
+                .iter()
+                .map(|f| RefusedField {
+                    field: f.field.clone(),
+                    code: f.code.to_string(),
+                    message: f.message.clone(),
+                    line: f.line,
+                })
+                .collect(),
+        }
+    }
+
+    /// What broke that is not the file's fault (its detail is not for the reader).
+    fn failure() -> Refusal {
+        Refusal {
+            status: 500,
+            code: "internal".into(),
+            detail: String::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The page's sentence about it: how many lines need fixing, else the catalogue's text for
+    /// its code, else the service's detail (for a client error) or a generic line.
+    fn text(&self, lang: Lang) -> String {
+        if self.code == "import_rejected" {
+            let lines: std::collections::BTreeSet<Option<u64>> =
+                self.errors.iter().map(|f| f.line).collect();
+            return page::fill(lang, "imports.rejected", &[("n", &lines.len().to_string())]);
+        }
+        match lang.lookup(&format!("problem.{}", self.code)) {
+            Some(t) => t.to_owned(),
+            None if (400..500).contains(&self.status) => self.detail.clone(),
+            None => lang.text("error.title"),
+        }
+    }
+}
+
+impl Outcome {
+    fn of_report(
+        lang: Lang,
+        report: &serde_json::Value,
+        dry_run: bool,
+        text: Option<String>,
+    ) -> Outcome {
+        Outcome {
+            counts: counts(lang, report),
+            // Only a file that is text can be carried back; one that is not was refused (the
+            // CSV reader names its line), so this is always `Some` after a clean check.
             checked: if dry_run { text } else { None },
             imported: !dry_run,
             ..Outcome::default()
-        },
-        Err(e) if page::shown_on_form(&e) => Outcome {
-            problem: Some(if e.code() == "import_rejected" {
-                let lines: std::collections::BTreeSet<Option<u64>> =
-                    e.field_errors().iter().map(|f| f.line).collect();
-                page::fill(lang, "imports.rejected", &[("n", &lines.len().to_string())])
-            } else {
-                page::message(&e, lang)
-            }),
-            bad_lines: e
-                .field_errors()
+        }
+    }
+
+    fn of_refusal(lang: Lang, r: &Refusal) -> Outcome {
+        Outcome {
+            problem: Some(r.text(lang)),
+            status: Some(r.status),
+            bad_lines: r
+                .errors
                 .iter()
                 .map(|f| BadLine {
                     line: f.line,
                     column: f.field.clone(),
-                    reason: page::field_text(f, lang),
+                    reason: page::field_text(
+                        &crate::error::FieldError {
+                            field: f.field.clone(),
+                            code: f.code.clone().into(),
+                            message: f.message.clone(),
+                            line: f.line,
+                        },
+                        lang,
+                    ),
                 })
                 .collect(),
             ..Outcome::default()
-        },
-        Err(e) => return Err(who.visitor.error(e)),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match (&self.problem, self.status) {
+            (None, _) => StatusCode::OK,
+            (Some(_), Some(s)) => {
+                StatusCode::from_u16(s).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            (Some(_), None) => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+}
+
+/// Starts `work` after answering: a job row every instance can read, the import on a blocking
+/// thread reporting how far it has got, then the outcome on the row; the browser goes to the
+/// job's page.
+async fn in_background(
+    state: &AppState,
+    who: &SignedIn,
+    caller: &Caller,
+    work: Work,
+) -> Result<HttpResponse, PageError> {
+    let (user, kind, dry_run, invite) = (caller.id, work.kind, work.dry_run, work.invite);
+    let job = with_conn(&state.pool, move |c| {
+        crate::jobs::start(c, user, kind.name(), dry_run, invite)
+    })
+    .await
+    .map_err(|e| who.visitor.error(e))?;
+    let pool = state.pool.clone();
+    let progress = state.import_progress.clone();
+    let importer = caller.clone();
+    progress.set(job, 0, 0);
+    actix_web::rt::task::spawn_blocking(move || {
+        let text = if work.dry_run {
+            String::from_utf8(work.bytes.clone()).ok()
+        } else {
+            None
+        };
+        let ran = pool.get().map_err(AppError::from).and_then(|mut c| {
+            work.run(&mut c, &importer, |done, total| {
+                progress.set(job, done, total)
+            })
+        });
+        let (status, result, content) = match ran.map_err(unseen) {
+            Ok(report) => (
+                crate::jobs::Status::Done,
+                serde_json::json!({ "report": report }),
+                text,
+            ),
+            Err(e) if e.status().is_client_error() => (
+                crate::jobs::Status::Rejected,
+                serde_json::json!({ "problem": Refusal::of(&e) }),
+                None,
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "a background import failed");
+                (
+                    crate::jobs::Status::Failed,
+                    serde_json::json!({ "problem": Refusal::failure() }),
+                    None,
+                )
+            }
+        };
+        let recorded = pool.get().map_err(AppError::from).and_then(|mut c| {
+            crate::jobs::finish(&mut c, job, status, &result.to_string(), content.as_deref())
+        });
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "could not record how a background import ended");
+        }
+        progress.forget(job);
+    });
+    Ok(crate::web::see_other(&format!("/hr/imports/jobs/{job}")))
+}
+
+/// A background import's page: how far it has got while it runs (the page reloads itself each
+/// second, no script needed), then its outcome as the imports page shows it.
+async fn job_page(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, PageError> {
+    let caller = super::require_hr(&who)?;
+    let lang = who.lang();
+    let id = crate::db::Id::from(id.into_inner());
+    let user = caller.id;
+    let job = with_conn(&state.pool, move |c| crate::jobs::find(c, id, user))
+        .await
+        .map_err(|e| who.visitor.error(e))?;
+    let kind = Kind::parse(&job.kind).ok_or_else(|| {
+        who.visitor
+            .error(AppError::internal("a job of an unknown kind"))
+    })?;
+    if job.status == crate::jobs::Status::Running {
+        let (done, total) = state.import_progress.get(id).unwrap_or((0, 0));
+        let ctx = minijinja::context! {
+            active => "imports",
+            kind_name => lang.text(&format!("imports.kind.{}", kind.name())),
+            dry_run => job.dry_run,
+            done,
+            total,
+            done_text => lang.number(done as i64),
+            total_text => lang.number(total as i64),
+            refresh => format!("/hr/imports/jobs/{id}"),
+            ..who.visitor.context()
+        };
+        return page::html(StatusCode::OK, "hr_import_job.html", ctx);
+    }
+    let stored: serde_json::Value = job
+        .result
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default();
+    let outcome = match (job.status, stored.get("report"), stored.get("problem")) {
+        (crate::jobs::Status::Done, Some(report), _) => {
+            Outcome::of_report(lang, report, job.dry_run, job.content)
+        }
+        (_, _, Some(problem)) => {
+            let refusal: Refusal =
+                serde_json::from_value(problem.clone()).unwrap_or_else(|_| Refusal::failure());
+            Outcome::of_refusal(lang, &refusal)
+        }
+        _ => Outcome::of_refusal(lang, &Refusal::failure()),
     };
-    let status = if outcome.problem.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    render(&who, &caller, kind, sent.invite, status, outcome)
+    let status = outcome.status();
+    render(&who, &caller, kind, job.invite, status, outcome)
 }
 
 /// The counts a report may hold, in the order the page lists them.
