@@ -154,8 +154,19 @@ async fn list(
     let caller = super::require_hr(&who)?;
     let lang = who.lang();
     // Read by hand so that a mangled address is a message on the page, as a bad choice is.
-    let q: ListQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let filter = q.filter();
+    let (q, filter) = match serde_urlencoded::from_str::<ListQuery>(req.query_string()) {
+        Ok(q) => {
+            let filter = q.filter();
+            (q, filter)
+        }
+        Err(_) => (
+            ListQuery::default(),
+            Err(AppError::bad_request(
+                "invalid_query",
+                "the filters in the address cannot be read",
+            )),
+        ),
+    };
     let asked = filter.is_ok();
     let (found, sites) = with_conn(&state.pool, move |c| {
         let found = match filter {
