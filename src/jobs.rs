@@ -57,6 +57,7 @@ pub struct Job {
     pub result: Option<String>,
     /// After a passed check: the file's text, for the form that imports it.
     pub content: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Records a new running job of `user`; the user's earlier finished jobs go (a person follows
@@ -121,6 +122,7 @@ type Row = (
     String,
     Option<String>,
     Option<String>,
+    Timestamp,
 );
 
 /// `user`'s job `id`; 404 for anyone else's (a job's outcome names people and lines).
@@ -136,10 +138,11 @@ pub fn find(conn: &mut AnyConnection, id: Id, user: Id) -> AppResult<Job> {
             import_jobs::status,
             import_jobs::result,
             import_jobs::content,
+            import_jobs::created_at,
         ))
         .first(conn)
         .optional()?;
-    let (id, kind, dry_run, invite, status, result, content) =
+    let (id, kind, dry_run, invite, status, result, content, created_at) =
         row.ok_or_else(|| AppError::not_found("no such import"))?;
     Ok(Job {
         id,
@@ -149,6 +152,7 @@ pub fn find(conn: &mut AnyConnection, id: Id, user: Id) -> AppResult<Job> {
         status: Status::parse(&status),
         result,
         content,
+        created_at: created_at.into(),
     })
 }
 

@@ -367,6 +367,26 @@ async fn a_large_file_is_checked_and_imported_in_the_background(backend: Backend
         page.body
             .contains("<progress id=\"job-progress\"></progress>")
     );
+    // One that nobody has run for hours stopped with its instance: nothing was written.
+    diesel::update(
+        tomoni::db::schema::import_jobs::table
+            .filter(tomoni::db::schema::import_jobs::id.eq(running)),
+    )
+    .set(
+        tomoni::db::schema::import_jobs::created_at.eq(tomoni::db::Timestamp::from(
+            chrono::Utc::now() - chrono::Duration::hours(2),
+        )),
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    let page = browser
+        .get(
+            &app,
+            &format!("/hr/imports/jobs/{}", uuid::Uuid::from(running)),
+        )
+        .await;
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert!(page.body.contains("Upload the file again."));
 }
 
 both_backends!(

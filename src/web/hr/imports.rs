@@ -329,6 +329,16 @@ impl Refusal {
         }
     }
 
+    /// A job whose instance stopped before it ended.
+    fn stopped() -> Refusal {
+        Refusal {
+            status: 503,
+            code: "import_stopped".into(),
+            detail: String::new(),
+            errors: Vec::new(),
+        }
+    }
+
     /// What broke that is not the file's fault (its detail is not for the reader).
     fn failure() -> Refusal {
         Refusal {
@@ -469,6 +479,10 @@ async fn in_background(
     Ok(crate::web::see_other(&format!("/hr/imports/jobs/{job}")))
 }
 
+/// A running job older than this that no instance here is running has stopped: even the
+/// largest file allowed is checked or imported in well under a minute.
+const STALE_AFTER: chrono::Duration = chrono::Duration::minutes(30);
+
 /// A background import's page: how far it has got while it runs (the page reloads itself each
 /// second, no script needed), then its outcome as the imports page shows it.
 async fn job_page(
@@ -487,8 +501,17 @@ async fn job_page(
         who.visitor
             .error(AppError::internal("a job of an unknown kind"))
     })?;
+    let here = state.import_progress.get(id);
+    let stale = here.is_none() && chrono::Utc::now() - job.created_at > STALE_AFTER;
+    if job.status == crate::jobs::Status::Running && stale {
+        // The instance running it stopped (a restart, a crash): its transaction went with it,
+        // so nothing of the file was written.
+        let outcome = Outcome::of_refusal(lang, &Refusal::stopped());
+        let status = outcome.status();
+        return render(&who, &caller, kind, job.invite, status, outcome);
+    }
     if job.status == crate::jobs::Status::Running {
-        let (done, total) = state.import_progress.get(id).unwrap_or((0, 0));
+        let (done, total) = here.unwrap_or((0, 0));
         let ctx = minijinja::context! {
             active => "imports",
             kind_name => lang.text(&format!("imports.kind.{}", kind.name())),
