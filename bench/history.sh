@@ -7,6 +7,12 @@
 #   bench/history.sh                  # SECONDS_EACH=4 REPEAT=2; both backends
 #   BACKENDS=postgres bench/history.sh
 #   LEVELS="8 32" HISTORIES="0 500" bench/history.sh
+#   DEFAULTS=1 bench/history.sh       # the server as a user runs it: see below
+#
+# By default the server is tuned for measuring (mail worker off, warn-level logs). DEFAULTS=1
+# runs it as a user would: the mail worker on, delivering every confirmation over SMTP to a sink
+# this script starts on loopback (it accepts and discards), and info-level logs (a line per
+# request, to the server's log file).
 #
 # Every request is a new (employee, event) pair over 2,000 upcoming events 3 h long and 4 h apart,
 # each employee's events in shuffled order, so no overlap rule refuses one and the sign-ups a
@@ -148,8 +154,63 @@ run_history() { # postgres|sqlite
     stop_server
 }
 
+# An SMTP server on loopback that accepts every message and keeps none; sets SINK_PORT.
+start_smtp_sink() {
+    python3 - "$WORK/smtp.port" <<'PY' >"$WORK/smtp.log" 2>&1 &
+import asyncio, sys
+
+received = 0
+
+async def session(reader, writer):
+    global received
+    writer.write(b"220 sink ESMTP\r\n")
+    data = False
+    while line := await reader.readline():
+        if data:
+            if line in (b".\r\n", b".\n"):
+                data = False
+                received += 1
+                open(sys.argv[1] + ".received", "w").write(str(received))
+                writer.write(b"250 2.0.0 queued\r\n")
+            continue
+        verb = line[:4].upper()
+        if verb in (b"EHLO", b"HELO"):
+            writer.write(b"250-sink\r\n250 8BITMIME\r\n")
+        elif verb == b"DATA":
+            data = True
+            writer.write(b"354 go ahead\r\n")
+        elif verb == b"QUIT":
+            writer.write(b"221 bye\r\n")
+            break
+        else:
+            writer.write(b"250 2.0.0 ok\r\n")
+        await writer.drain()
+    writer.close()
+
+async def main():
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    open(sys.argv[1], "w").write(str(server.sockets[0].getsockname()[1]))
+    async with server:
+        await server.serve_forever()
+
+asyncio.run(main())
+PY
+    SINK=$!
+    for _ in $(seq 50); do [ -s "$WORK/smtp.port" ] && break; sleep 0.1; done
+    [ -s "$WORK/smtp.port" ] || { echo "the SMTP sink did not start" >&2; exit 1; }
+    trap 'kill "$SINK" 2>/dev/null || true; cleanup' EXIT
+    SINK_PORT=$(cat "$WORK/smtp.port")
+}
+
 history_main() {
     HISTORIES=${HISTORIES:-0 100 500}
+    if [ "${DEFAULTS:-0}" = 1 ]; then
+        start_smtp_sink
+        EXTRA_ENV="$EXTRA_ENV TOMONI__LOG__LEVEL=info TOMONI__MAIL__WORKER_ENABLED=true \
+TOMONI__MAIL__TRANSPORT=smtp TOMONI__MAIL__SMTP__HOST=127.0.0.1 TOMONI__MAIL__SMTP__PORT=$SINK_PORT \
+TOMONI__MAIL__SMTP__TLS=none"
+        echo "server as a user runs it: mail worker on (SMTP to a sink on port $SINK_PORT), info-level logs"
+    fi
     read -r -a LEVEL_LIST <<<"${LEVELS:-1 8 32 64}"
     echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr);" \
         "histories ${HISTORIES// /\/} earlier sign-ups; connections ${LEVEL_LIST[*]}; $REPEAT rounds of $DURATION s per figure, HTTP and pgbench alternating"
@@ -157,6 +218,9 @@ history_main() {
     for backend in ${BACKENDS:-postgres sqlite}; do
         run_history "$backend"
     done
+    if [ "${DEFAULTS:-0}" = 1 ]; then
+        echo "the SMTP sink received $(cat "$WORK/smtp.port.received" 2>/dev/null || echo 0) messages"
+    fi
 }
 
 history_main
