@@ -10,7 +10,7 @@ mod common;
 
 use common::smtp::SmtpSink;
 use common::web::{Browser, Page};
-use common::{Backend, TestApp, TestDb};
+use common::{Backend, TestApp, TestDb, TestUser};
 use diesel::prelude::*;
 use tomoni::auth::Role;
 use tomoni::db::Id;
@@ -319,6 +319,32 @@ async fn hr_finds_creates_invites_changes_and_deactivates_people(backend: Backen
     assert_eq!(saved.status, 303, "{}", saved.body);
 }
 
+/// Saves `user`'s page as its form would send it: `name` and `role` as given, the rest as the
+/// test's accounts have them (no home site, English, no coordinated sites).
+async fn save_person(
+    browser: &mut Browser,
+    app: &TestApp,
+    csrf: &str,
+    user: &TestUser,
+    name: &str,
+    role: &str,
+) -> Page {
+    let number = app.employee_number(user);
+    let form = [
+        ("csrf", csrf),
+        ("display_name", name),
+        ("email", user.email.as_str()),
+        ("employee_number", number.as_str()),
+        ("site_id", ""),
+        ("role", role),
+        ("locale", "en"),
+        ("coordinated_site_ids", ""),
+    ];
+    browser
+        .post(app, &format!("/hr/people/{}", user.id), &form)
+        .await
+}
+
 async fn people_pages_keep_the_api_rules(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let site = app.site("KOB");
@@ -371,27 +397,7 @@ async fn people_pages_keep_the_api_rules(backend: Backend) {
     assert!(page.body.contains("<fieldset disabled>"));
     assert!(!page.body.contains("id=\"deactivate\""));
     let csrf = page.csrf();
-    let admin_number: String = users::table
-        .find(admin.id)
-        .select(users::employee_number)
-        .first(&mut app.conn())
-        .unwrap();
-    let forced = browser
-        .post(
-            &app,
-            &format!("/hr/people/{}", admin.id),
-            &[
-                ("csrf", &csrf),
-                ("display_name", "Taken over"),
-                ("email", &admin.email),
-                ("employee_number", &admin_number),
-                ("site_id", ""),
-                ("role", "admin"),
-                ("locale", "en"),
-                ("coordinated_site_ids", ""),
-            ],
-        )
-        .await;
+    let forced = save_person(&mut browser, &app, &csrf, &admin, "Taken over", "admin").await;
     assert_eq!(forced.status, 403, "{}", forced.body);
     let off = browser
         .post(
@@ -408,27 +414,7 @@ async fn people_pages_keep_the_api_rules(backend: Backend) {
         .unwrap();
     assert!(name != "Taken over" && active);
     // Nor may HR make someone an administrator.
-    let employee_number: String = users::table
-        .find(employee.id)
-        .select(users::employee_number)
-        .first(&mut app.conn())
-        .unwrap();
-    let promote = browser
-        .post(
-            &app,
-            &format!("/hr/people/{}", employee.id),
-            &[
-                ("csrf", &csrf),
-                ("display_name", "Employee"),
-                ("email", &employee.email),
-                ("employee_number", &employee_number),
-                ("site_id", ""),
-                ("role", "admin"),
-                ("locale", "en"),
-                ("coordinated_site_ids", ""),
-            ],
-        )
-        .await;
+    let promote = save_person(&mut browser, &app, &csrf, &employee, "Employee", "admin").await;
     assert_eq!(promote.status, 403, "{}", promote.body);
     let role: String = users::table
         .find(employee.id)
@@ -465,22 +451,7 @@ async fn people_pages_keep_the_api_rules(backend: Backend) {
         "not on one's own page"
     );
     let csrf = page.csrf();
-    let demoted = browser
-        .post(
-            &app,
-            &format!("/hr/people/{}", admin.id),
-            &[
-                ("csrf", &csrf),
-                ("display_name", "Admin"),
-                ("email", &admin.email),
-                ("employee_number", &admin_number),
-                ("site_id", ""),
-                ("role", "employee"),
-                ("locale", "en"),
-                ("coordinated_site_ids", ""),
-            ],
-        )
-        .await;
+    let demoted = save_person(&mut browser, &app, &csrf, &admin, "Admin", "employee").await;
     assert_eq!(demoted.status, 409, "{}", demoted.body);
     assert!(demoted.body.contains("last active administrator"));
     let off = browser
