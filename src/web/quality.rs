@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::attendance::quality::{self, Severity};
 use crate::auth::Role;
-use crate::db::{Id, Timestamp};
+use crate::db::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::http::with_conn;
-use crate::web::choices::{self, Choice};
+use crate::web::choices::{self, Choice, Scoped};
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
 use crate::web::visitor::SignedIn;
@@ -54,15 +54,14 @@ impl Query {
     }
 
     fn scope(&self) -> AppResult<quality::Scope> {
-        let unknown = || AppError::bad_request("invalid_query", "the scope is not a known choice");
-        let id = |s: &str| s.parse::<uuid::Uuid>().map(Id::from).map_err(|_| unknown());
         let mut scope = quality::Scope::default();
-        match self.scope.trim().split_once(':') {
-            None if self.scope.trim().is_empty() => {}
-            Some(("site", v)) => scope.site_id = Some(id(v)?),
-            Some(("company", v)) => scope.company_id = Some(id(v)?),
-            Some(("region", v @ ("domestic" | "overseas"))) => scope.region = Some(v.to_owned()),
-            _ => return Err(unknown()),
+        match choices::scoped(&self.scope).ok_or_else(|| {
+            AppError::bad_request("invalid_query", "the scope is not a known choice")
+        })? {
+            Scoped::All => {}
+            Scoped::Site(id) => scope.site_id = Some(id),
+            Scoped::Company(id) => scope.company_id = Some(id),
+            Scoped::Region(r) => scope.region = Some(r.as_str().to_owned()),
         }
         Ok(scope)
     }

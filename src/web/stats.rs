@@ -11,11 +11,11 @@ use crate::AppState;
 use crate::db::Id;
 use crate::error::{AppError, AppResult};
 use crate::http::with_conn;
-use crate::org::sites::Region;
 use crate::sheet::Kind;
 use crate::stats::breakdown::{self, By};
 use crate::stats::mdd::{Metric, Scope};
 use crate::stats::report::{self, YearReport};
+use crate::web::choices::{self, Scoped};
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
 use crate::web::visitor::SignedIn;
@@ -60,22 +60,14 @@ impl ReportQuery {
     }
 
     fn scope(&self) -> AppResult<Scope> {
-        let unknown = || AppError::bad_request("invalid_query", "the scope is not a known choice");
-        let id = |s: &str| s.parse::<uuid::Uuid>().map(Id::from).map_err(|_| unknown());
         let mut scope = Scope::default();
-        match self.scope.trim().split_once(':') {
-            None if self.scope.trim().is_empty() => {}
-            Some(("company", v)) => scope.company_id = Some(id(v)?),
-            Some(("site", v)) => scope.site_id = Some(id(v)?),
-            Some(("region", v)) => {
-                let region = match v {
-                    "domestic" => Region::Domestic,
-                    "overseas" => Region::Overseas,
-                    _ => return Err(unknown()),
-                };
-                scope.region = Some(region.as_str().to_owned());
-            }
-            _ => return Err(unknown()),
+        match choices::scoped(&self.scope).ok_or_else(|| {
+            AppError::bad_request("invalid_query", "the scope is not a known choice")
+        })? {
+            Scoped::All => {}
+            Scoped::Company(id) => scope.company_id = Some(id),
+            Scoped::Site(id) => scope.site_id = Some(id),
+            Scoped::Region(r) => scope.region = Some(r.as_str().to_owned()),
         }
         Ok(scope)
     }
@@ -683,14 +675,9 @@ async fn breakdown_csv(
     fy: web::Path<i32>,
     q: web::Query<BreakdownQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let q = q.into_inner();
     let fy = fy.into_inner();
-    let by = by_of(&q.by).map_err(|e| who.visitor.error(e))?;
-    let company = company_of(&q.company).map_err(|e| who.visitor.error(e))?;
     let bom = matches!(q.bom.as_str(), "1" | "true" | "on");
-    let result = with_conn(&state.pool, move |c| read_breakdown(c, fy, by, company))
-        .await
-        .map_err(|e| who.visitor.error(e))?;
+    let (by, result) = breakdown_for(&state, &who, fy, &q).await?;
     let body = breakdown::csv(&result, bom)
         .map_err(AppError::internal)
         .map_err(|e| who.visitor.error(e))?;

@@ -18,7 +18,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::exports::download::{self, ParticipationRequest};
 use crate::http::{download_response, with_conn};
 use crate::sheet::Kind;
-use crate::web::choices::{self, Choice};
+use crate::web::choices::{self, Choice, Scoped};
 use crate::web::form::{Form, field};
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
@@ -140,17 +140,12 @@ fn invalid(field: &str, message: &str) -> AppError {
     AppError::validation(vec![FieldError::new(field, "invalid_choice", message)])
 }
 
-/// `site:ID` or `company:ID` ("" for everything).
+/// `site:ID` or `company:ID` ("" for everything): the site and the company asked for.
 fn scope(text: &str) -> AppResult<(Option<Id>, Option<Id>)> {
-    let id = |v: &str| {
-        v.parse::<uuid::Uuid>()
-            .map(Id::from)
-            .map_err(|_| invalid("scope", "choose a site or a company"))
-    };
-    match text.split_once(':') {
-        None if text.is_empty() => Ok((None, None)),
-        Some(("site", v)) => Ok((Some(id(v)?), None)),
-        Some(("company", v)) => Ok((None, Some(id(v)?))),
+    match choices::scoped(text) {
+        Some(Scoped::All) => Ok((None, None)),
+        Some(Scoped::Site(id)) => Ok((Some(id), None)),
+        Some(Scoped::Company(id)) => Ok((None, Some(id))),
         _ => Err(invalid("scope", "choose a site or a company")),
     }
 }

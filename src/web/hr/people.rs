@@ -17,6 +17,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::http::with_conn;
 use crate::people::changes::{self, CreateUser, UserPatch};
 use crate::people::users::{self, ListFilter, User};
+use crate::web::choices::{self, SiteChoice};
 use crate::web::form::{Form, field};
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
@@ -36,32 +37,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// People shown per page of the list.
 const PAGE: i64 = 50;
 
-/// A site as the forms offer it.
-#[derive(Debug, Clone, Serialize)]
-struct SiteChoice {
-    id: String,
-    code: String,
-    name: String,
-}
-
-/// Every site (open or closed: a person may still belong to a closed one), by name.
+/// Every site, open or closed (a person may still belong to a closed one), by name.
 fn site_choices(c: &mut AnyConnection) -> AppResult<Vec<SiteChoice>> {
-    let mut sites: Vec<SiteChoice> = crate::org::sites::list(
-        c,
-        &crate::org::sites::ListFilter {
-            limit: 10_000,
-            ..Default::default()
-        },
-    )?
-    .into_iter()
-    .map(|s| SiteChoice {
-        id: s.id.to_string(),
-        code: s.code,
-        name: s.name,
-    })
-    .collect();
-    sites.sort_by(|a, b| (&a.name, &a.code).cmp(&(&b.name, &b.code)));
-    Ok(sites)
+    choices::site_list(c, None)
 }
 
 fn role_name(lang: Lang, role: Role) -> String {
@@ -591,11 +569,6 @@ async fn save(
     }
 }
 
-/// A small form's only field besides the token.
-fn csrf_of(form: &[(String, String)]) -> &str {
-    field(form, "csrf")
-}
-
 /// The person's page showing a refusal of one of its buttons (invite, deactivate).
 async fn refused_action(
     state: &AppState,
@@ -619,7 +592,7 @@ async fn invite(
     id: web::Path<uuid::Uuid>,
     form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    who.check_csrf(csrf_of(&form))?;
+    who.check_csrf(field(&form, "csrf"))?;
     let caller = super::require_hr(&who)?;
     let id = Id::from(id.into_inner());
     let ttl = chrono::Duration::hours(i64::from(state.settings.auth.invitation_ttl_hours));
@@ -642,7 +615,7 @@ async fn set_active(
     id: web::Path<uuid::Uuid>,
     form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    who.check_csrf(csrf_of(&form))?;
+    who.check_csrf(field(&form, "csrf"))?;
     let caller = super::require_hr(&who)?;
     let id = Id::from(id.into_inner());
     let active = match field(&form, "active") {
