@@ -122,7 +122,8 @@ async fn coordinator_day(backend: Backend, lang: Lang, width: u32, height: u32, 
             &format!("{}T17:00", start + Duration::days(2)),
         )
         .await;
-    chrome.click("save", "#save").await;
+    // The page saved before has the same address and mark: wait for the new one.
+    chrome.click_to_new_page("save", "#save").await;
     chrome.find("saved again", "#saved").await;
 
     // The check-in screen: a check-in from the API shows up there by itself.

@@ -232,6 +232,26 @@ impl Chrome {
         }
     }
 
+    /// Clicks `css`, which loads a new page, and waits until the old page is gone (its root
+    /// element goes stale): a check that follows cannot read the old page as the new one, even
+    /// when both have the same address and the same marks (a form saved twice).
+    pub async fn click_to_new_page(&self, step: &str, css: &str) {
+        let old = match self.client.find(Locator::Css("html")).await {
+            Ok(e) => e,
+            Err(e) => self.fail(step, format!("no page: {e}")).await,
+        };
+        self.click(step, css).await;
+        let deadline = std::time::Instant::now() + PATIENCE;
+        // Each round trip to the driver is the wait: no sleeping.
+        while std::time::Instant::now() < deadline {
+            if old.tag_name().await.is_err() {
+                return;
+            }
+        }
+        self.fail(step, format!("clicking {css} loaded no new page"))
+            .await
+    }
+
     pub async fn fill(&self, step: &str, css: &str, text: &str) {
         let element = self.find(step, css).await;
         if let Err(e) = element.clear().await {
