@@ -8,15 +8,22 @@ use common::oidc::{CLIENT_ID, CLIENT_SECRET, Person, Provider};
 use common::web::{Browser, Page};
 use common::{Backend, TestApp, TestDb, TestUser};
 use tomoni::auth::Role;
-use tomoni::config::Secret;
+use tomoni::config::{IdpMatch, Secret};
 
 async fn app_with_provider(backend: &Backend) -> (TestApp, Provider) {
+    app_matching(backend, IdpMatch::Email, "email").await
+}
+
+/// The app with the provider configured, people matched by `match_by` from `claim`.
+async fn app_matching(backend: &Backend, match_by: IdpMatch, claim: &str) -> (TestApp, Provider) {
     let provider = Provider::start().await;
     let db = TestDb::new(backend);
     let mut settings = db.settings();
     settings.auth.oidc.issuer_url = provider.issuer.clone();
     settings.auth.oidc.client_id = CLIENT_ID.into();
     settings.auth.oidc.client_secret = Secret::new(CLIENT_SECRET);
+    settings.auth.oidc.match_by = match_by;
+    settings.auth.oidc.claim = claim.into();
     (TestApp::spawn_with(db, settings).await, provider)
 }
 
@@ -151,6 +158,15 @@ async fn a_sign_in_that_does_not_check_out_signs_nobody_in(backend: Backend) {
             401,
             "did not work",
         ),
+        (
+            "access token swapped",
+            Person {
+                wrong_at_hash: true,
+                ..good.clone()
+            },
+            401,
+            "did not work",
+        ),
         ("provider refuses", Person::default(), 401, "did not work"),
     ];
     for (what, person, status, says) in cases {
@@ -197,6 +213,35 @@ async fn a_sign_in_that_does_not_check_out_signs_nobody_in(backend: Backend) {
     assert_eq!(browser.session(), None);
 }
 
+async fn the_company_account_can_name_the_employee_by_number(backend: Backend) {
+    let (app, provider) = app_matching(&backend, IdpMatch::EmployeeNumber, "employee_number").await;
+    let user = employee(&app).await;
+    let number = app.employee_number(&user);
+    // The address at the provider is not the one tomoni knows: the number decides.
+    provider.sign_in_as(Person {
+        email: Some("someone.else@provider.example".into()),
+        employee_number: Some(number),
+        ..Person::default()
+    });
+    let mut browser = Browser::default();
+    let callback = to_callback(&app, &mut browser, "/my/signups").await;
+    let done = browser.get(&app, &path_of(&app, &callback)).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let profile = browser.get(&app, "/my/profile").await;
+    assert_eq!(profile.status, 200);
+    assert!(profile.body.contains(&user.email), "{}", profile.body);
+    // Without the claim nobody is signed in, and the page says what was missing.
+    provider.sign_in_as(Person {
+        email: Some(user.email.clone()),
+        ..Person::default()
+    });
+    let mut browser = Browser::default();
+    let callback = to_callback(&app, &mut browser, "/my/signups").await;
+    let page = browser.get(&app, &path_of(&app, &callback)).await;
+    assert_eq!(page.status, 401, "{}", page.body);
+    assert_eq!(browser.session(), None);
+}
+
 async fn without_a_provider_there_is_no_company_sign_in(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut browser = Browser::default();
@@ -215,5 +260,6 @@ async fn without_a_provider_there_is_no_company_sign_in(backend: Backend) {
 both_backends!(
     the_company_account_signs_in_the_matching_employee,
     a_sign_in_that_does_not_check_out_signs_nobody_in,
+    the_company_account_can_name_the_employee_by_number,
     without_a_provider_there_is_no_company_sign_in,
 );

@@ -1,22 +1,31 @@
 //! Signing in on the web pages through the company's identity provider with OpenID Connect:
-//! the authorization code flow with PKCE (RFC 7636, S256), `state` and `nonce`. The ID token is
-//! checked with the same library and rules as the API's external tokens (`auth::idp`): the
-//! provider's published keys, its issuer, our client id as audience, expiry; then the request's
-//! nonce. The person is matched to an existing, active tomoni user like those tokens are; the
-//! role always comes from tomoni.
+//! the authorization code flow with PKCE (S256), `state` and `nonce`, by the `openidconnect`
+//! crate: discovery (the document must name the issuer it came from), the authorization
+//! address, the code exchange (client secret by HTTP Basic) and the ID token's checks (the
+//! provider's published keys, RS256 or ES256, issuer, our client id as audience, expiry, the
+//! request's nonce, and the access token's hash when the token carries one). The person is then
+//! matched to an existing, active tomoni user like the API's external tokens are; the role
+//! always comes from tomoni.
 //!
 //! The flow's secrets (state, nonce, PKCE verifier, where to go back) travel in a short-lived
 //! cookie signed with a key derived from the service's secret, so any instance can finish a
-//! flow another began. Discovery and the token exchange are blocking HTTP calls (ureq; no
-//! redirects followed): run them on the blocking pool.
+//! flow another began. The crate's HTTP calls go through the service's blocking ureq agent (no
+//! redirects followed, bounded answers): run them on the blocking pool.
 
 use std::time::Duration;
 
-use base64::Engine;
-use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
+use openidconnect::{
+    AccessTokenHash, AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IdToken,
+    IdTokenVerifier, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RequestTokenError, Scope, TokenResponse,
+};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::auth::idp::Identity;
 use crate::config::{OidcSettings, Secret};
@@ -25,21 +34,15 @@ use crate::error::{AppError, AppResult};
 /// How long a person has at the provider before the flow must start again.
 const FLOW_SECS: i64 = 600;
 
+/// The most a provider's answer (discovery, keys, tokens) may weigh.
+const ANSWER_LIMIT: u64 = 1024 * 1024;
+
 /// The configured provider.
 pub struct Oidc {
     settings: OidcSettings,
     agent: ureq::Agent,
     flow_encode: EncodingKey,
     flow_decode: DecodingKey,
-}
-
-/// What the provider publishes about itself (the part we use).
-#[derive(Debug, Deserialize)]
-struct Metadata {
-    issuer: String,
-    authorization_endpoint: String,
-    token_endpoint: String,
-    jwks_uri: String,
 }
 
 /// The flow's secrets, kept by the browser in a signed cookie until the provider sends it back.
@@ -52,10 +55,33 @@ struct Flow {
     exp: i64,
 }
 
-#[derive(Deserialize)]
-struct TokenAnswer {
-    id_token: String,
+/// Every claim of the ID token beyond the standard ones, so that `auth.oidc.claim` can name a
+/// company-specific one (an employee number).
+#[derive(Debug, Serialize, Deserialize)]
+struct OtherClaims {
+    #[serde(flatten)]
+    claims: serde_json::Map<String, serde_json::Value>,
 }
+
+impl AdditionalClaims for OtherClaims {}
+
+/// The client discovery gives: an authorization address, maybe a token address.
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// The ID token read with [`OtherClaims`] (the crate's core client reads none).
+type CompanyIdToken = IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
 
 fn refused(detail: impl Into<String>) -> AppError {
     AppError::new(
@@ -74,14 +100,8 @@ fn unreachable_provider(e: impl std::fmt::Display) -> AppError {
     )
 }
 
-fn random_text() -> String {
-    use rand::RngExt;
-    let bytes: [u8; 32] = rand::rng().random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn challenge_of(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+fn bad_token(why: impl std::fmt::Display) -> AppError {
+    refused(format!("the ID token is not valid: {why}"))
 }
 
 impl Oidc {
@@ -90,8 +110,11 @@ impl Oidc {
         if settings.issuer_url.trim().is_empty() {
             return None;
         }
+        // The crate reads the provider's error answers itself, so statuses are not errors
+        // here; redirects are not followed (a redirect to an internal address would be SSRF).
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .max_redirects(0)
+            .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(10)))
             .build()
             .into();
@@ -109,52 +132,62 @@ impl Oidc {
         &self.settings.label
     }
 
-    fn issuer(&self) -> &str {
-        self.settings.issuer_url.trim().trim_end_matches('/')
+    /// One HTTP exchange for the crate, through our agent, the answer read up to a bound.
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, ureq::Error> {
+        let (parts, mut body) = self.agent.run(request)?.into_parts();
+        let bytes = body.with_config().limit(ANSWER_LIMIT).read_to_vec()?;
+        Ok(HttpResponse::from_parts(parts, bytes))
     }
 
-    fn discover(&self) -> AppResult<Metadata> {
-        let url = format!("{}/.well-known/openid-configuration", self.issuer());
-        let meta: Metadata = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(unreachable_provider)?
-            .body_mut()
-            .read_json()
-            .map_err(unreachable_provider)?;
-        // OpenID Connect Discovery: the document must name the issuer it was fetched from.
-        if meta.issuer.trim_end_matches('/') != self.issuer() {
-            return Err(unreachable_provider(format!(
-                "discovery names issuer {:?}",
-                meta.issuer
-            )));
-        }
-        Ok(meta)
+    fn issuer(&self) -> AppResult<IssuerUrl> {
+        IssuerUrl::new(
+            self.settings
+                .issuer_url
+                .trim()
+                .trim_end_matches('/')
+                .to_owned(),
+        )
+        .map_err(|e| unreachable_provider(format!("issuer_url: {e}")))
+    }
+
+    /// Discovery (which also fetches the provider's keys) and the client built on it.
+    fn client(&self, redirect_uri: &str) -> AppResult<Client> {
+        let send = |r| self.send(r);
+        let meta =
+            CoreProviderMetadata::discover(&self.issuer()?, &send).map_err(unreachable_provider)?;
+        let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(AppError::internal)?;
+        Ok(CoreClient::from_provider_metadata(
+            meta,
+            ClientId::new(self.settings.client_id.clone()),
+            Some(ClientSecret::new(
+                self.settings.client_secret.expose().to_owned(),
+            )),
+        )
+        .set_redirect_uri(redirect))
     }
 
     /// Starts a sign-in: the provider's address to send the browser to, and the flow cookie's
     /// value. `redirect_uri` is our callback as registered at the provider. Blocking.
     pub fn begin(&self, redirect_uri: &str, next: &str) -> AppResult<(String, String)> {
-        let meta = self.discover()?;
+        let client = self.client(redirect_uri)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("email".into()))
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge)
+            .url();
         let flow = Flow {
-            state: random_text(),
-            nonce: random_text(),
-            verifier: random_text(),
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            verifier: verifier.secret().clone(),
             next: next.to_owned(),
             exp: chrono::Utc::now().timestamp() + FLOW_SECS,
         };
-        let mut url = url::Url::parse(&meta.authorization_endpoint)
-            .map_err(|e| unreachable_provider(format!("authorization endpoint: {e}")))?;
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.settings.client_id)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", "openid email profile")
-            .append_pair("state", &flow.state)
-            .append_pair("nonce", &flow.nonce)
-            .append_pair("code_challenge", &challenge_of(&flow.verifier))
-            .append_pair("code_challenge_method", "S256");
         let cookie = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &flow, &self.flow_encode)
             .map_err(AppError::internal)?;
         Ok((url.to_string(), cookie))
@@ -183,106 +216,79 @@ impl Oidc {
                 "the sign-in did not start in this browser; try again",
             ));
         }
-        let meta = self.discover()?;
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            self.settings.client_id,
-            self.settings.client_secret.expose()
-        ));
-        let answer: TokenAnswer = match self
-            .agent
-            .post(&meta.token_endpoint)
-            .header("Authorization", &format!("Basic {basic}"))
-            .send_form([
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", redirect_uri),
-                ("code_verifier", flow.verifier.as_str()),
-            ]) {
-            Ok(mut res) => res.body_mut().read_json().map_err(unreachable_provider)?,
-            Err(ureq::Error::StatusCode(status)) if (400..500).contains(&status) => {
-                return Err(refused(
-                    "the identity provider did not accept the sign-in; try again",
-                ));
-            }
-            Err(e) => return Err(unreachable_provider(e)),
-        };
-        let jwks: JwkSet = self
-            .agent
-            .get(&meta.jwks_uri)
-            .call()
+        let client = self.client(redirect_uri)?;
+        let send = |r| self.send(r);
+        let answer = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(unreachable_provider)?
-            .body_mut()
-            .read_json()
-            .map_err(unreachable_provider)?;
-        let claims = self.verify_id_token(&answer.id_token, &jwks, &meta.issuer)?;
-        if claims.get("nonce").and_then(|n| n.as_str()) != Some(flow.nonce.as_str()) {
-            return Err(refused(
-                "the identity provider's answer is not for this sign-in",
-            ));
+            .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier))
+            .request(&send)
+            .map_err(|e| match e {
+                // The provider answered and said no (a used or foreign code, a wrong verifier).
+                RequestTokenError::ServerResponse(_) => {
+                    refused("the identity provider did not accept the sign-in; try again")
+                }
+                other => unreachable_provider(other),
+            })?;
+        let raw = answer
+            .id_token()
+            .ok_or_else(|| bad_token("the provider sent none"))?
+            .to_string();
+        let token: CompanyIdToken = raw.parse().map_err(|_| bad_token("malformed"))?;
+        let verifier: IdTokenVerifier<CoreJsonWebKey> =
+            client.id_token_verifier().set_allowed_algs([
+                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            ]);
+        let claims = token
+            .claims(&verifier, &Nonce::new(flow.nonce))
+            .map_err(|e| {
+                use openidconnect::ClaimsVerificationError as E;
+                match e {
+                    E::InvalidNonce(_) => {
+                        refused("the identity provider's answer is not for this sign-in")
+                    }
+                    other => bad_token(other),
+                }
+            })?;
+        // OpenID Connect Core 3.1.3.8: an at_hash, when present, must match the access token.
+        if let Some(expected) = claims.access_token_hash() {
+            let alg = token.signing_alg().map_err(bad_token)?;
+            let key = token.signing_key(&verifier).map_err(bad_token)?;
+            let actual =
+                AccessTokenHash::from_token(answer.access_token(), alg, key).map_err(bad_token)?;
+            if actual != *expected {
+                return Err(bad_token("the access token does not match it"));
+            }
         }
-        if self.settings.claim == "email"
-            && claims.get("email_verified").and_then(|v| v.as_bool()) == Some(false)
-        {
-            return Err(refused(
-                "the identity provider has not verified this email address",
-            ));
-        }
-        let value = claims
-            .get(&self.settings.claim)
-            .and_then(|v| v.as_str())
-            .map(str::trim)
+        let value = match self.settings.claim.as_str() {
+            "email" => {
+                if claims.email_verified() == Some(false) {
+                    return Err(refused(
+                        "the identity provider has not verified this email address",
+                    ));
+                }
+                claims.email().map(|e| e.as_str().to_owned())
+            }
+            "sub" => Some(claims.subject().as_str().to_owned()),
+            "preferred_username" => claims.preferred_username().map(|u| u.as_str().to_owned()),
+            other => claims
+                .additional_claims()
+                .claims
+                .get(other)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+        };
+        let value = value
+            .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .ok_or_else(|| refused(format!("the ID token has no {}", self.settings.claim)))?;
         Ok((
             Identity {
                 match_by: self.settings.match_by,
-                value: value.to_owned(),
+                value,
             },
             flow.next,
         ))
-    }
-
-    fn verify_id_token(
-        &self,
-        token: &str,
-        jwks: &JwkSet,
-        issuer: &str,
-    ) -> AppResult<serde_json::Value> {
-        let bad = |why: &str| refused(format!("the ID token is not valid: {why}"));
-        let header = jsonwebtoken::decode_header(token).map_err(|_| bad("malformed"))?;
-        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
-            return Err(bad("algorithm not accepted"));
-        }
-        let jwk = match &header.kid {
-            Some(kid) => jwks.find(kid),
-            None if jwks.keys.len() == 1 => jwks.keys.first(),
-            None => None,
-        }
-        .ok_or_else(|| bad("unknown signing key"))?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|_| bad("unusable signing key"))?;
-        let mut v = Validation::new(header.alg);
-        v.set_issuer(&[issuer]);
-        v.set_audience(&[self.settings.client_id.as_str()]);
-        v.set_required_spec_claims(&["exp", "iss", "aud"]);
-        v.leeway = 60;
-        jsonwebtoken::decode::<serde_json::Value>(token, &key, &v)
-            .map(|d| d.claims)
-            .map_err(|e| bad(&e.to_string()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::challenge_of;
-
-    /// S256 is base64url (no padding) of SHA-256: FIPS 180-2's "abc" vector
-    /// (ba7816bf...f20015ad) written that way.
-    #[test]
-    fn the_pkce_challenge_is_s256_of_the_verifier() {
-        assert_eq!(
-            challenge_of("abc"),
-            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
-        );
     }
 }

@@ -28,6 +28,10 @@ pub struct Person {
     pub wrong_key: bool,
     /// Put another nonce into the ID token than the request's.
     pub wrong_nonce: bool,
+    /// The company's `employee_number` claim, when the provider sends one.
+    pub employee_number: Option<String>,
+    /// An `at_hash` that belongs to another access token than the one handed out.
+    pub wrong_at_hash: bool,
 }
 
 impl Default for Person {
@@ -37,6 +41,8 @@ impl Default for Person {
             email_verified: true,
             wrong_key: false,
             wrong_nonce: false,
+            employee_number: None,
+            wrong_at_hash: false,
         }
     }
 }
@@ -210,19 +216,32 @@ async fn token(
     s.tokens_issued += 1;
     let now = chrono::Utc::now().timestamp();
     let person = grant.person;
-    let claims: Value = json!({
+    let access_token = "provider-access-token";
+    // OpenID Connect Core 3.1.3.6 for RS256: the left half of SHA-256 of the access token.
+    let hashed = if person.wrong_at_hash {
+        "another-access-token"
+    } else {
+        access_token
+    };
+    let at_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(&Sha256::digest(hashed.as_bytes())[..16]);
+    let mut claims: Value = json!({
         "iss": s.issuer, "sub": format!("sub-{}", person.email.clone().unwrap_or_default()),
         "aud": CLIENT_ID, "iat": now, "exp": now + 300,
         "nonce": if person.wrong_nonce { "another-nonce".to_owned() } else { grant.nonce },
         "email": person.email, "email_verified": person.email_verified,
+        "at_hash": at_hash,
     });
+    if let Some(number) = &person.employee_number {
+        claims["employee_number"] = json!(number);
+    }
     let signer = if person.wrong_key {
         key(1)
     } else {
         published()
     };
     HttpResponse::Ok().json(json!({
-        "access_token": "provider-access-token",
+        "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": 300,
         "id_token": sign(signer, Some("test-key"), &claims),
