@@ -206,11 +206,33 @@ async fn employee_path(backend: Backend, lang: Lang, width: u32, height: u32, la
     if !url.contains("/api/v1/me/calendar.ics?token=") {
         chrome.fail("feed address", format!("got {url:?}")).await;
     }
+    // The copy button exists only with the script (127.0.0.1 is a secure context, so the
+    // clipboard is open to it).
+    chrome.click("copy the feed address", "#feed-copy").await;
+    chrome
+        .expect_text(
+            "feed address copied",
+            "#feed-copy-status",
+            says(lang, "Copied.", "コピーしました。"),
+        )
+        .await;
+    let subscribe = chrome.find("subscribe link", "#feed-subscribe").await;
+    let webcal = subscribe
+        .attr("href")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if webcal != url.replacen("http://", "webcal://", 1) {
+        chrome
+            .fail("subscribe link", format!("got {webcal:?} for {url:?}"))
+            .await;
+    }
     chrome.axe("my calendar").await;
+    chrome.shot("calendar", label).await;
     chrome.goto("/my/profile").await;
     chrome.find("profile", "#display_name").await;
     chrome.axe("my profile").await;
-    chrome.shot("calendar", label).await;
 
     // Cancel before the deadline.
     chrome.goto(&format!("/events/{full}")).await;

@@ -176,9 +176,16 @@ fn render_calendar(
     url: Option<String>,
     off: bool,
 ) -> Result<HttpResponse, PageError> {
+    // The same address as webcal://, which phones and desktop calendar apps open as "subscribe".
+    let webcal = url.as_deref().and_then(|u| {
+        u.strip_prefix("https://")
+            .or_else(|| u.strip_prefix("http://"))
+            .map(|rest| format!("webcal://{rest}"))
+    });
     let ctx = minijinja::context! {
         active => "calendar",
         url => url,
+        webcal => webcal,
         off => off,
         ..who.visitor.context()
     };

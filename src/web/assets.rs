@@ -1,5 +1,5 @@
 //! The pages' static files, compiled into the binary: the vendored htmx and Simple.css (see
-//! `web/vendor/README.md` for versions and licences) and tomoni's own stylesheet. Nothing is
+//! `web/vendor/README.md` for versions and licences) and tomoni's own stylesheet and script (small enhancements only: every page works without it). Nothing is
 //! fetched from elsewhere.
 
 use actix_web::http::header;
@@ -26,6 +26,11 @@ const ASSETS: &[Asset] = &[
         path: "/assets/tomoni.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../web/static/tomoni.css"),
+    },
+    Asset {
+        path: "/assets/tomoni.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../web/static/tomoni.js"),
     },
     Asset {
         path: "/assets/favicon.svg",
