@@ -470,6 +470,19 @@ pub fn demo(
         built += 1;
         progress("statistics", built, years);
     })?;
+    // The report cycle as a real programme has it: the years before the last are closed, with
+    // the objectives the report graded them against (the last completed year stays open).
+    for fy in first_fy..last_fy {
+        let objectives: crate::stats::objectives::ObjectivesInput =
+            serde_json::from_value(serde_json::json!({"objectives": [
+                {"metric": "implementation_rate", "target": 60},
+                {"metric": "biodiversity_participants", "yoy_percent": 10},
+                {"metric": "participants", "yoy_percent": 5},
+            ]}))
+            .map_err(AppError::internal)?;
+        crate::stats::objectives::set(conn, fy, &objectives, None, None)?;
+        crate::stats::closing::close_by(conn, None, fy, None)?;
+    }
     // Fresh planner statistics after a bulk load (otherwise the first queries plan for empty
     // tables, and PostgreSQL's autovacuum catches up in the background).
     diesel::connection::SimpleConnection::batch_execute(conn, "ANALYZE")?;

@@ -323,6 +323,17 @@ fn table(cast: &Cast) -> Vec<Row> {
         row("set objectives", "PUT", "/api/v1/objectives/2026".into(),
             body(|| json!({"objectives": [{"metric": "implementation_rate", "target": 60}]})),
                                                                              [401, 200, 200, 403, 403, 403, 403]),
+        // The report cycle (rows that change nothing, so every caller meets the same state).
+        row("fiscal year status", "GET", "/api/v1/stats/years/2026".into(), None,
+                                                                             [401, 200, 200, 403, 403, 403, 403]),
+        row("close a year not ended", "POST", "/api/v1/stats/years/2200/close".into(), None,
+                                                                             [401, 409, 409, 403, 403, 403, 403]),
+        row("restate an open year", "POST", "/api/v1/stats/years/2020/restate".into(), body(|| json!({})),
+                                                                             [401, 409, 409, 403, 403, 403, 403]),
+        row("reopen an open year", "POST", "/api/v1/stats/years/2020/reopen".into(), body(|| json!({"reason": "check"})),
+                                                                             [401, 409, 403, 403, 403, 403, 403]),
+        row("a version never published", "GET", "/api/v1/stats/years/2020/versions/1".into(), None,
+                                                                             [401, 404, 404, 404, 404, 404, 404]),
     ]
 }
 
@@ -405,6 +416,12 @@ async fn authorization_comes_before_the_body(backend: Backend) {
         (&employee, "PATCH", format!("/api/v1/companies/{nowhere}")),
         (&employee, "PATCH", format!("/api/v1/partners/{nowhere}")),
         (&employee, "PUT", "/api/v1/objectives/2025".to_owned()),
+        (
+            &employee,
+            "POST",
+            "/api/v1/stats/years/2025/restate".to_owned(),
+        ),
+        (&hr, "POST", "/api/v1/stats/years/2025/reopen".to_owned()),
     ] {
         for body in [json!({}), json!({"no_such_field": 1}), json!([1, 2])] {
             let (status, _, problem) = app

@@ -262,7 +262,72 @@ async fn a_background_import_shows_it_is_working_then_its_outcome(backend: Backe
     }
 }
 
+/// HR closes the last ended year (English, desktop); a correction arrives through the API with
+/// its reason; HR restates the year (Japanese, phone). axe-core clean at each step.
+async fn hr_closes_and_restates_a_year(backend: Backend) {
+    use chrono::Datelike;
+    let db_name = backend.name();
+    let app = TestApp::spawn(backend).await;
+    let today = chrono::Utc::now().date_naive();
+    let fy = today.year() + i32::from(today.month() >= 4) - 1;
+    app.site("OSA");
+    let hr = app.user(Role::Hr, None);
+    let admin = app.user(Role::Admin, None);
+    let people = app.employees(3, None);
+    let day = chrono::NaiveDate::from_ymd_opt(fy - 1, 7, 1).expect("a day");
+    app.past_records(&hr, "OSA", "FOREST", "biodiversity", day, &people)
+        .await;
+    let test = format!("hr_years-{db_name}");
+    let Some((chrome, label)) = Chrome::signed_in(&test, &app, &hr, "en", "/hr/years").await else {
+        return;
+    };
+    chrome.axe("years (en)").await;
+    chrome
+        .click_to_new_page("close the year", &format!("#close-{fy}"))
+        .await;
+    chrome
+        .expect_text("closed", "#done", "The year is closed")
+        .await;
+    chrome.axe("closed (en)").await;
+    chrome.shot("years", label).await;
+    chrome.close().await;
+
+    app.reject_restating(&admin, &people[0], "7月の集計で重複")
+        .await;
+    let Some((chrome, label)) = Chrome::signed_in(&test, &app, &hr, "ja", "/hr/years").await else {
+        return;
+    };
+    chrome
+        .expect_text(
+            "the waiting correction",
+            &format!("#pending-{fy}"),
+            "7月の集計で重複",
+        )
+        .await;
+    chrome.axe("pending (ja)").await;
+    chrome.shot("years-pending", label).await;
+    chrome
+        .fill("note", &format!("#restate-note-{fy}"), "7月分の重複を修正")
+        .await;
+    chrome
+        .click_to_new_page("restate", &format!("#restate-{fy}"))
+        .await;
+    chrome
+        .expect_text("restated", "#done", "新しい版を公表しました")
+        .await;
+    chrome
+        .expect_text(
+            "version 2",
+            &format!("#versions-table-{fy}"),
+            "7月分の重複を修正",
+        )
+        .await;
+    chrome.axe("restated (ja)").await;
+    chrome.close().await;
+}
+
 both_backends!(
+    hr_closes_and_restates_a_year,
     a_background_import_shows_it_is_working_then_its_outcome,
     hr_downloads_a_participation_workbook,
     hr_fixes_two_bad_lines_and_imports,

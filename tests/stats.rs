@@ -94,6 +94,7 @@ fn record(
         role: Role::Admin,
         site_id: None,
         sites: Vec::new(),
+        restatement: None,
     };
     let done = roster::mark(conn, &marker, event, &marking, None, &settings(approve)).unwrap();
     done.items.into_iter().map(|a| Id::from(a.id)).collect()
@@ -105,6 +106,7 @@ fn admin_caller(admin: &TestUser) -> Caller {
         role: Role::Admin,
         site_id: None,
         sites: Vec::new(),
+        restatement: None,
     }
 }
 
@@ -749,6 +751,20 @@ async fn the_demo_seed_is_deterministic_and_summarised(backend: Backend) {
         let naive = mdd::naive(conn, fiscal, 2025..=2026, &Scope::default()).unwrap();
         assert_eq!(kept, naive);
         assert!(kept[&2026].participants > 1000, "{kept:?}");
+        // The years before the last (of two: 2025) are closed, graded against their
+        // objectives, and published as they are; the last completed one stays open.
+        {
+            let fy = 2025;
+            let closed = tomoni::stats::closing::status(conn, fy).unwrap();
+            assert!(
+                closed.closed && closed.versions.len() == 1,
+                "FY{fy}: {closed:?}"
+            );
+            let (_, published) = tomoni::stats::closing::published(conn, fy, None).unwrap();
+            assert_eq!(published.figures, kept[&fy]);
+            assert_eq!(published.objectives.objectives.len(), 3);
+        }
+        assert!(!tomoni::stats::closing::status(conn, 2026).unwrap().closed);
         let again = tomoni::seed::demo(conn, fiscal, today, &opts, &mut |_, _, _| {});
         assert!(
             again.is_err(),

@@ -144,6 +144,7 @@ fn world(backend: &Backend) -> World {
             role: Role::Admin,
             site_id: None,
             sites: Vec::new(),
+            restatement: None,
         },
         pool,
         sites,
@@ -220,7 +221,7 @@ fn apply(w: &World, conn: &mut AnyConnection, events: &[Id], op: &Op) {
                 "starts_at": start(*s).to_rfc3339(),
                 "ends_at": (start(*s) + chrono::Duration::hours(3)).to_rfc3339()}))
             .unwrap();
-            events::update_plan(conn, events[*event], &patch)
+            events::update_plan(conn, &w.admin, events[*event], &patch)
         }
         Op::Categorize {
             program: p,
@@ -238,7 +239,7 @@ fn apply(w: &World, conn: &mut AnyConnection, events: &[Id], op: &Op) {
             };
             let patch =
                 serde_json::from_value(json!({"categories": cats, "theme": theme})).unwrap();
-            program::update(conn, w.programs[*p], patch)
+            program::update(conn, &w.admin, w.programs[*p], patch)
         }
         Op::Rezone { site, overseas } => {
             let region = if *overseas { "overseas" } else { "domestic" };

@@ -21,6 +21,16 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
+/// The header a change to a closed fiscal year gives its reason in (UTF-8; see
+/// `stats::closing`). Its length is checked where it is used.
+pub const RESTATEMENT_REASON: &str = "restatement-reason";
+
+fn restatement(req: &HttpRequest) -> Option<String> {
+    let raw = req.headers().get(RESTATEMENT_REASON)?.as_bytes();
+    let text = String::from_utf8_lossy(raw).trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
 impl FromRequest for Caller {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Caller, AppError>>>>;
@@ -28,12 +38,17 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
+        let reason = restatement(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
             let token =
                 token.ok_or_else(|| unauthorized("unauthorized", "a bearer token is required"))?;
-            web::block(move || from_bearer(&state.pool, &state.tokens, state.idp.as_ref(), &token))
-                .await?
+            let mut caller = web::block(move || {
+                from_bearer(&state.pool, &state.tokens, state.idp.as_ref(), &token)
+            })
+            .await??;
+            caller.restatement = reason;
+            Ok(caller)
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod people;
 pub mod programs;
 pub mod signups;
 pub mod stats;
+pub mod years;
 
 use actix_web::web;
 
@@ -30,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     programs::routes(cfg);
     attendance::routes(cfg);
     stats::routes(cfg);
+    years::routes(cfg);
     mail::routes(cfg);
     exports::routes(cfg);
     audit::routes(cfg);

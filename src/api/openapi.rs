@@ -69,6 +69,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         feed::Doc::openapi(),
         attendance::Doc::openapi(),
         stats::Doc::openapi(),
+        years::Doc::openapi(),
         exports::Doc::openapi(),
         audit::Doc::openapi(),
         mail::Doc::openapi(),

@@ -16,6 +16,7 @@ use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
 use crate::sheet::Kind;
 use crate::stats::breakdown::{self, Breakdown, By};
+use crate::stats::closing::{self, View};
 use crate::stats::mdd::Scope;
 use crate::stats::objectives::{self, Objectives, ObjectivesInput};
 use crate::stats::report::{self, MddReport};
@@ -44,6 +45,10 @@ pub struct MddQuery {
     /// SVG: the chart's language, `en` (default) or `ja`.
     #[param(pattern = "^(en|ja)$")]
     pub lang: Option<String>,
+    /// Closed years: `published` (default; the last published version), `current` (as the
+    /// records are now) or `both` (published, with `current` and `differences`).
+    #[param(pattern = "^(published|current|both)$")]
+    pub figures: Option<String>,
 }
 
 /// The annual-report figures per fiscal year with the change on the year before. Counted from
@@ -66,15 +71,13 @@ pub async fn mdd_report(
     };
     let (to, from) = (q.to, q.from);
     let lang = crate::http::choice_param("lang", q.lang.as_deref(), &["en", "ja"])?;
-    let selected = with_conn(&state.pool, move |c| report::select(c, &scope, from, to)).await?;
+    let view = View::parse(q.figures.as_deref())?;
+    let selected = with_conn(&state.pool, move |c| {
+        report::select(c, &scope, from, to, view)
+    })
+    .await?;
     let (fiscal, from, to) = (selected.fiscal, selected.from, selected.to);
-    let years = report::build(
-        fiscal,
-        from,
-        to,
-        &selected.figures,
-        selected.in_progress.as_ref(),
-    );
+    let years = selected.report();
     match format {
         "csv" => Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
@@ -117,6 +120,23 @@ pub struct BreakdownQuery {
     pub format: Option<String>,
     /// CSV: start with a byte-order mark (Excel then reads UTF-8).
     pub bom: Option<bool>,
+    /// A closed year: `published` (default) or `current`.
+    #[param(pattern = "^(published|current)$")]
+    pub figures: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FiguresQuery {
+    /// A closed year: `published` (default) or `current`.
+    #[param(pattern = "^(published|current)$")]
+    pub figures: Option<String>,
+}
+
+/// `published` or `current` (breakdowns and objectives have no side-by-side view).
+fn one_view(given: Option<&str>) -> AppResult<View> {
+    crate::http::choice_param("figures", given, &["published", "current"])?;
+    View::parse(given)
 }
 
 /// One fiscal year's figures per site, company, region, theme, category or month: every group,
@@ -134,9 +154,10 @@ pub async fn mdd_breakdown(
     let fy = checked_year("fiscal year", fy.into_inner())?;
     let format = format_param(q.format.as_deref(), &["json", "csv", "xlsx"])?;
     let by = q.by;
+    let view = one_view(q.figures.as_deref())?;
     let result = with_conn(&state.pool, move |c| {
         let fiscal = rollup::calendar(c)?;
-        breakdown::breakdown(c, fiscal, fy, by)
+        closing::breakdown_as(c, fiscal, fy, by, view)
     })
     .await?;
     if format != "json" {
@@ -166,17 +187,19 @@ pub async fn mdd_breakdown(
 
 /// The year's objectives with the actual figures and their grades.
 #[utoipa::path(get, path = "/api/v1/objectives/{fy}", tag = "statistics", security(("bearer" = [])),
-    params(("fy" = i32, Path, minimum = 1900, maximum = 2200, description = "Fiscal year")),
-    responses((status = 200, description = "Objectives and grades", body = Objectives)))]
+    params(("fy" = i32, Path, minimum = 1900, maximum = 2200, description = "Fiscal year"), FiguresQuery),
+    responses((status = 200, description = "Objectives and grades (a closed year's as published unless figures=current)", body = Objectives)))]
 pub async fn get_objectives(
     state: web::Data<AppState>,
     _caller: Caller,
     fy: web::Path<i32>,
+    q: web::Query<FiguresQuery>,
 ) -> AppResult<HttpResponse> {
     let fy = checked_year("fiscal year", fy.into_inner())?;
+    let view = one_view(q.figures.as_deref())?;
     let result = with_conn(&state.pool, move |c| {
         let fiscal = rollup::calendar(c)?;
-        objectives::get(c, fiscal, fy)
+        closing::objectives_as(c, fiscal, fy, view)
     })
     .await?;
     Ok(HttpResponse::Ok().json(result))

@@ -80,7 +80,7 @@ pub fn approve(
             format!("1 to {MAX_APPROVE} ids"),
         )]));
     }
-    track(conn, &Affects::Attendance(ids.to_vec()), |conn| {
+    track(conn, caller, &Affects::Attendance(ids.to_vec()), |conn| {
         let now = Timestamp::now();
         let found: HashMap<Id, (Id, String, Id)> = attendance::table
             .inner_join(events::table.inner_join(programs::table))
@@ -185,7 +185,7 @@ pub fn reject(
             "1 to 500 characters",
         )]));
     }
-    track(conn, &Affects::Attendance(vec![id]), |conn| {
+    track(conn, caller, &Affects::Attendance(vec![id]), |conn| {
         let now = Timestamp::now();
         let row = find(conn, id)?;
         let site: Id = events::table

@@ -95,7 +95,7 @@ pub fn mark(
             format!("at most {MAX_ENTRIES} lines per request; send the rest in another"),
         )]));
     }
-    track(conn, &Affects::Event(event_id), |conn| {
+    track(conn, caller, &Affects::Event(event_id), |conn| {
         let now = Timestamp::now();
         let (event, site) = find_row(conn, event_id)?;
         crate::programs::require_runs_site(caller, site)?;

@@ -24,6 +24,9 @@ pub struct Caller {
     pub site_id: Option<Id>,
     /// Sites a coordinator coordinates (empty for other roles).
     pub sites: Vec<Id>,
+    /// Why this request changes a closed fiscal year's figures, when it says (the API's
+    /// `Restatement-Reason` header, a page's form field); see `stats::closing::guard`.
+    pub restatement: Option<String>,
 }
 
 impl Caller {
@@ -97,6 +100,7 @@ pub fn caller_of(
         role,
         site_id,
         sites,
+        restatement: None,
     }))
 }
 

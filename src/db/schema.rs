@@ -327,6 +327,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{Integer, Nullable};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    fiscal_year_closes (fiscal_year) {
+        fiscal_year -> Integer,
+        closed_at -> UtcTime,
+        closed_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    published_figures (fiscal_year, version) {
+        fiscal_year -> Integer,
+        version -> Integer,
+        published_at -> UtcTime,
+        published_by -> Nullable<Uuid>,
+        note -> Text,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    restatements (id) {
+        id -> Uuid,
+        fiscal_year -> Integer,
+        reason -> Text,
+        recorded_at -> UtcTime,
+        recorded_by -> Nullable<Uuid>,
+        version -> Nullable<Integer>,
+    }
+}
+
 diesel::joinable!(sites -> companies (company_id));
 diesel::joinable!(users -> sites (site_id));
 diesel::joinable!(coordinator_sites -> sites (site_id));
@@ -366,6 +405,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_links,
     web_sessions,
     import_jobs,
+    fiscal_year_closes,
+    published_figures,
+    restatements,
     stats_year,
     stats_program_month,
     stats_members,

@@ -153,7 +153,7 @@ pub fn import(
     progress: impl FnMut(u64, u64),
 ) -> AppResult<ParticipationReport> {
     super::require_hr(caller)?;
-    let report = import_rows(conn, bytes, dry_run, caller.id, progress)?;
+    let report = import_rows(conn, bytes, dry_run, caller, progress)?;
     if !dry_run {
         crate::audit::record(
             conn,
@@ -176,9 +176,10 @@ fn import_rows(
     conn: &mut AnyConnection,
     bytes: &[u8],
     dry_run: bool,
-    by: Id,
+    caller: &crate::auth::Caller,
     mut progress: impl FnMut(u64, u64),
 ) -> AppResult<ParticipationReport> {
+    let by = caller.id;
     let (_, (records, mut errors)) =
         read_csv_versions(bytes, &[&HEADER, &HEADER_V2]).map_err(rejected)?;
     let site_map: HashMap<String, (Id, String)> = sites::table
@@ -479,6 +480,10 @@ fn import_rows(
             records_created: rows.len(),
             dry_run,
         };
+        // Records of a closed year restate it: the dry run says so before anything is written.
+        let fiscal = rollup::calendar(conn)?;
+        let years: BTreeSet<i32> = rows.iter().map(|r| fiscal.year_of(r.date)).collect();
+        crate::stats::closing::require_reason(conn, caller, &years)?;
         if dry_run {
             return Ok(report);
         }
@@ -541,13 +546,10 @@ fn import_rows(
                 .execute(c))?;
         }
         let total = rows.len() as u64;
-        let mut years = BTreeSet::new();
-        let fiscal = rollup::calendar(conn)?;
         for (n, chunk) in rows.chunks(BATCH).enumerate() {
             let values: Vec<_> = chunk
                 .iter()
                 .map(|r| {
-                    years.insert(fiscal.year_of(r.date));
                     (
                         attendance::id.eq(Id::new()),
                         attendance::event_id.eq(event_map[&(program_ids[r.program], r.date)]),
@@ -570,7 +572,8 @@ fn import_rows(
                 .execute(c))?;
             progress(((n + 1) * BATCH).min(rows.len()) as u64, total);
         }
-        rollup::rebuild_years(conn, &years.into_iter().collect::<Vec<_>>())?;
+        rollup::rebuild_years(conn, &years.iter().copied().collect::<Vec<_>>())?;
+        crate::stats::closing::guard(conn, caller, &years)?;
         Ok(report)
     })
 }

@@ -292,7 +292,7 @@ pub fn import_sites(
             dry_run,
         };
         for fields in &parsed {
-            let (_, created) = upsert_by_code(conn, fields)?;
+            let (_, created) = upsert_by_code(conn, caller, fields)?;
             if created {
                 report.created += 1;
             } else {

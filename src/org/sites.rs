@@ -232,7 +232,11 @@ fn company_exists(conn: &mut AnyConnection, id: Id) -> AppResult<()> {
 
 /// Inserts or (by code) updates a site inside the caller's transaction; returns its id and
 /// whether it was created. Shared by the API and the CSV import.
-pub fn upsert_by_code(conn: &mut AnyConnection, f: &SiteFields) -> AppResult<(Id, bool)> {
+pub fn upsert_by_code(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    f: &SiteFields,
+) -> AppResult<(Id, bool)> {
     let existing: Option<Id> = sites::table
         .filter(sites::code.eq(f.code.trim()))
         .select(sites::id)
@@ -241,7 +245,7 @@ pub fn upsert_by_code(conn: &mut AnyConnection, f: &SiteFields) -> AppResult<(Id
     let now = Timestamp::now();
     match existing {
         Some(id) => {
-            write_fields(conn, id, f, now)?;
+            write_fields(conn, caller, id, f, now)?;
             Ok((id, false))
         }
         None => {
@@ -264,22 +268,53 @@ pub fn upsert_by_code(conn: &mut AnyConnection, f: &SiteFields) -> AppResult<(Id
                 .map_err(|e| {
                     unique_conflict(e, "site_exists", "a site with this code already exists")
                 })?;
+            // A site opened in a closed year adds to its active sites.
+            let fiscal = crate::stats::rollup::calendar(conn)?;
+            let span = (f.opened_on, f.closed_on);
+            let years =
+                crate::stats::closing::years_site_counts_in(conn, fiscal, span, span, true)?;
+            crate::stats::closing::guard(conn, caller, &years)?;
             Ok((id, true))
         }
     }
 }
 
-fn write_fields(conn: &mut AnyConnection, id: Id, f: &SiteFields, now: Timestamp) -> AppResult<()> {
-    // Company and region key statistics scopes: moving a site moves its participants.
-    let (company, region): (Id, String) = sites::table
-        .filter(sites::id.eq(id))
-        .select((sites::company_id, sites::region))
-        .first(conn)?;
-    if company != f.company_id || region != f.region.as_str() {
+fn write_fields(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    id: Id,
+    f: &SiteFields,
+    now: Timestamp,
+) -> AppResult<()> {
+    let (company, region, opened, closed): (Id, String, NaiveDate, Option<NaiveDate>) =
+        sites::table
+            .filter(sites::id.eq(id))
+            .select((
+                sites::company_id,
+                sites::region,
+                sites::opened_on,
+                sites::closed_on,
+            ))
+            .first(conn)?;
+    let moved = company != f.company_id || region != f.region.as_str();
+    // Its dates decide the years it is an active site in, and its company and region whose
+    // active sites it is: a closed year's implementation rates move with them.
+    let fiscal = crate::stats::rollup::calendar(conn)?;
+    let years = crate::stats::closing::years_site_counts_in(
+        conn,
+        fiscal,
+        (opened, closed),
+        (f.opened_on, f.closed_on),
+        moved,
+    )?;
+    if moved {
+        // Company and region key statistics scopes: moving a site moves its participants.
         let affects = crate::stats::rollup::Affects::Site(id);
-        return crate::stats::rollup::track(conn, &affects, |c| write_row(c, id, f, now));
+        crate::stats::rollup::track(conn, caller, &affects, |c| write_row(c, id, f, now))?;
+    } else {
+        write_row(conn, id, f, now)?;
     }
-    write_row(conn, id, f, now)
+    crate::stats::closing::guard(conn, caller, &years)
 }
 
 fn write_row(conn: &mut AnyConnection, id: Id, f: &SiteFields, now: Timestamp) -> AppResult<()> {
@@ -332,7 +367,7 @@ pub fn create(
                 "a site with this code already exists",
             ));
         }
-        let (id, _) = upsert_by_code(conn, &fields)?;
+        let (id, _) = upsert_by_code(conn, caller, &fields)?;
         find(conn, id)
     })
 }
@@ -361,7 +396,7 @@ pub fn update(
             return Err(AppError::validation(errors));
         }
         company_exists(conn, fields.company_id)?;
-        write_fields(conn, id, &fields, Timestamp::now())?;
+        write_fields(conn, caller, id, &fields, Timestamp::now())?;
         find(conn, id)
     })
 }

@@ -375,11 +375,16 @@ pub fn create(conn: &mut AnyConnection, req: &CreateEvent, created_by: Id) -> Ap
 
 /// Applies everything but capacity (which goes through the sign-up service, since raising it
 /// promotes waitlisted people). Returns the new capacity wish, if any.
-pub fn update_plan(conn: &mut AnyConnection, id: Id, p: &EventPatch) -> AppResult<()> {
+pub fn update_plan(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    id: Id,
+    p: &EventPatch,
+) -> AppResult<()> {
     // A new start (or zone) can move the event's participants to another month or year.
     if p.starts_at.is_some() || p.timezone.is_some() {
         let affects = crate::stats::rollup::Affects::Event(id);
-        return crate::stats::rollup::track(conn, &affects, |c| write_plan(c, id, p));
+        return crate::stats::rollup::track(conn, caller, &affects, |c| write_plan(c, id, p));
     }
     write_plan(conn, id, p)
 }

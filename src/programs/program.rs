@@ -374,11 +374,16 @@ pub fn create(conn: &mut AnyConnection, req: &CreateProgram) -> AppResult<Id> {
     Ok(id)
 }
 
-pub fn update(conn: &mut AnyConnection, id: Id, p: ProgramPatch) -> AppResult<()> {
+pub fn update(
+    conn: &mut AnyConnection,
+    caller: &crate::auth::Caller,
+    id: Id,
+    p: ProgramPatch,
+) -> AppResult<()> {
     // Theme and categories are statistics lines: their participants move with them.
     if p.theme.is_some() || p.categories.is_some() {
         let affects = crate::stats::rollup::Affects::Program(id);
-        return crate::stats::rollup::track(conn, &affects, |c| write(c, id, p));
+        return crate::stats::rollup::track(conn, caller, &affects, |c| write(c, id, p));
     }
     write(conn, id, p)
 }
@@ -438,7 +443,7 @@ pub fn patch_as(
 ) -> AppResult<Program> {
     crate::db::write_transaction(conn, |c| {
         crate::programs::require_runs_site(caller, site_of(c, id)?)?;
-        update(c, id, patch)
+        update(c, caller, id, patch)
     })?;
     find(conn, id)
 }

@@ -814,7 +814,7 @@ pub fn update_event(
 ) -> AppResult<Event> {
     write_transaction(conn, |c| -> AppResult<()> {
         crate::programs::events::find_runnable(c, caller, id)?;
-        crate::programs::events::update_plan(c, id, patch)?;
+        crate::programs::events::update_plan(c, caller, id, patch)?;
         if let Some(capacity) = patch.capacity {
             set_capacity(c, id, capacity)?;
         }

@@ -28,7 +28,7 @@ pub enum By {
     Month,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BreakdownRow {
     /// The group: a site or company id, a region, theme or category code, or a month (1-12).
     pub key: String,
@@ -44,7 +44,7 @@ pub struct BreakdownRow {
 /// programme belongs to one group: site, company, region; programmes for theme). A programme
 /// in two categories counts in both category rows (as in the report's lines); programmes with
 /// none form the `none` row.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Breakdown {
     pub fiscal_year: i32,
     pub by: By,
@@ -52,6 +52,9 @@ pub struct Breakdown {
     pub rows: Vec<BreakdownRow>,
     /// The year's figures for the whole group.
     pub total: Figures,
+    /// A closed year's published version these rows are from (`null`: as the records are now).
+    #[serde(default)]
+    pub published_version: Option<i32>,
 }
 
 #[derive(Default)]
@@ -221,6 +224,7 @@ pub fn breakdown(
         by,
         rows: out,
         total,
+        published_version: None,
     })
 }
 

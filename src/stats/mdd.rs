@@ -38,7 +38,7 @@ impl Scope {
 }
 
 /// The figures of one fiscal year, by the counting rules in DESIGN.md.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Figures {
     /// Implementing sites: organising sites of the programmes below.
     pub sites: i64,

@@ -1,7 +1,9 @@
 //! Programme statistics: the fiscal-year engine, the summary tables kept in step with every
-//! change (rollup), the annual-report figures (mdd, report), breakdowns and objectives.
+//! change (rollup), the annual-report figures (mdd, report), breakdowns and objectives, and
+//! closed years' published figures (closing).
 
 pub mod breakdown;
+pub mod closing;
 pub mod mdd;
 pub mod objectives;
 pub mod report;

@@ -32,7 +32,7 @@ pub struct ObjectivesInput {
     pub objectives: Vec<ObjectiveInput>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Grade {
     /// At least 100 % of the target.
@@ -58,7 +58,7 @@ impl Grade {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ObjectiveResult {
     pub metric: Metric,
     /// `absolute` or `yoy_percent`.
@@ -73,10 +73,13 @@ pub struct ObjectiveResult {
     pub grade: Option<Grade>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Objectives {
     pub fiscal_year: i32,
     pub objectives: Vec<ObjectiveResult>,
+    /// A closed year's published version these grades are from (`null`: as they are now).
+    #[serde(default)]
+    pub published_version: Option<i32>,
 }
 
 fn round3(x: f64) -> f64 {
@@ -117,12 +120,12 @@ fn check(input: &ObjectivesInput) -> Vec<FieldError> {
     errors
 }
 
-/// Replaces the objectives of `fy`.
+/// Replaces the objectives of `fy`, by a person or (`None`) the system (the demo seed).
 pub fn set(
     conn: &mut AnyConnection,
     fy: i32,
     input: &ObjectivesInput,
-    by: Id,
+    by: Option<Id>,
     request_id: Option<String>,
 ) -> AppResult<()> {
     let errors = check(input);
@@ -144,7 +147,7 @@ pub fn set(
                     objectives::metric.eq(o.metric.as_str()),
                     objectives::target_kind.eq(kind),
                     objectives::target_value.eq(value),
-                    objectives::updated_by.eq(Some(by)),
+                    objectives::updated_by.eq(by),
                     objectives::updated_at.eq(now),
                 ))
                 .execute(conn)?;
@@ -152,7 +155,7 @@ pub fn set(
         audit::record(
             conn,
             audit::Entry {
-                actor: Some(by),
+                actor: by,
                 action: "objectives.set",
                 entity_type: "objectives",
                 entity_id: Some(fy.to_string()),
@@ -205,6 +208,7 @@ pub fn get(conn: &mut AnyConnection, fiscal: FiscalCalendar, fy: i32) -> AppResu
     Ok(Objectives {
         fiscal_year: fy,
         objectives: out,
+        published_version: None,
     })
 }
 
@@ -229,7 +233,11 @@ pub fn set_as(
             "at most 20 objectives a year",
         )]));
     }
-    set(conn, fy, input, caller.id, request_id)?;
+    crate::db::write_transaction(conn, |conn| {
+        set(conn, fy, input, Some(caller.id), request_id)?;
+        // A closed year's grades are published figures too.
+        crate::stats::closing::guard(conn, caller, &std::collections::BTreeSet::from([fy]))
+    })?;
     let fiscal = crate::stats::rollup::calendar(conn)?;
     get(conn, fiscal, fy)
 }

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::db::{AnyConnection, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::sheet::{Cell, Sheet};
+use crate::stats::closing::{View, differences, published_closed};
 use crate::stats::mdd::{Change, Figures, Metric, Scope, change};
 use crate::time::{FiscalCalendar, checked_year};
 
@@ -29,6 +30,13 @@ pub struct YearReport {
     /// For a year in progress, the last day of the year before's period its change compares
     /// with: the end of the current month, a year earlier.
     pub compared_through: Option<NaiveDate>,
+    /// A closed year: the published version its figures are from (`null` for the current
+    /// figures: an open year, or `figures=current`).
+    pub published_version: Option<i32>,
+    /// With `figures=both`, for a closed year: its figures as the records are now...
+    pub current: Option<Figures>,
+    /// ...and per figure, current minus published, for the figures that differ.
+    pub differences: Option<BTreeMap<&'static str, f64>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,6 +89,9 @@ pub fn build(
                 change,
                 in_progress: partial.is_some(),
                 compared_through: partial.map(|p| p.through),
+                published_version: None,
+                current: None,
+                differences: None,
             })
         })
         .collect()
@@ -175,8 +186,38 @@ pub struct Selected {
     pub fiscal: FiscalCalendar,
     pub from: i32,
     pub to: i32,
+    /// Closed years' published figures unless the view is `current`.
     pub figures: BTreeMap<i32, Figures>,
     pub in_progress: Option<InProgress>,
+    pub view: View,
+    /// Closed years: (published version, published figures, current figures).
+    pub closed: BTreeMap<i32, (i32, Figures, Figures)>,
+}
+
+impl Selected {
+    /// Builds the report and marks its closed years as the view asks.
+    pub fn report(&self) -> Vec<YearReport> {
+        let mut years = build(
+            self.fiscal,
+            self.from,
+            self.to,
+            &self.figures,
+            self.in_progress.as_ref(),
+        );
+        if self.view == View::Current {
+            return years;
+        }
+        for y in &mut years {
+            if let Some((version, published, current)) = self.closed.get(&y.fiscal_year) {
+                y.published_version = Some(*version);
+                if self.view == View::Both {
+                    y.current = Some(*current);
+                    y.differences = Some(differences(published, current));
+                }
+            }
+        }
+        years
+    }
 }
 
 /// The fiscal years a report covers: `to` defaults to the last completed year (a year still
@@ -188,6 +229,7 @@ pub fn select(
     scope: &Scope,
     from: Option<i32>,
     to: Option<i32>,
+    view: View,
 ) -> AppResult<Selected> {
     let given = [
         scope.site_id.is_some(),
@@ -212,7 +254,15 @@ pub fn select(
             format!("from must not be after to, and a report spans at most {MAX_YEARS} years"),
         ));
     }
-    let figures = crate::stats::mdd::figures(conn, fiscal, from - 1..=to, scope)?;
+    let mut figures = crate::stats::mdd::figures(conn, fiscal, from - 1..=to, scope)?;
+    let mut closed = BTreeMap::new();
+    if view != View::Current {
+        for (fy, (version, snapshot)) in published_closed(conn, from - 1..=to)? {
+            let published = snapshot.figures_of(scope).unwrap_or_default();
+            let current = figures.insert(fy, published).unwrap_or_default();
+            closed.insert(fy, (version, published, current));
+        }
+    }
     let in_progress = match (from..=to).contains(&current) {
         true => {
             let end_of_month = today
@@ -239,6 +289,8 @@ pub fn select(
         to,
         figures,
         in_progress,
+        view,
+        closed,
     })
 }
 

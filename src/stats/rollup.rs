@@ -11,12 +11,13 @@
 //! are serialized anyway. Summary rows are then changed in key order, so concurrent changes to
 //! different programmes cannot deadlock on them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 
+use crate::auth::Caller;
 use crate::db::schema::{
     attendance, events, program_categories, programs, sites, stats_members, stats_meta,
     stats_program_month, stats_unique, stats_year,
@@ -148,9 +149,12 @@ pub fn ensure_calendar(conn: &mut AnyConnection, configured: FiscalCalendar) -> 
     })
 }
 
-/// Runs `change` and brings the summaries along, in one transaction.
+/// Runs `change` by `caller` and brings the summaries along, in one transaction. A change that
+/// moves a figure of a closed fiscal year needs the caller's restatement reason
+/// (`closing::guard`, checked after the summaries are written: see its module doc).
 pub fn track<T>(
     conn: &mut AnyConnection,
+    caller: &Caller,
     affects: &Affects,
     change: impl FnOnce(&mut AnyConnection) -> AppResult<T>,
 ) -> AppResult<T> {
@@ -163,7 +167,9 @@ pub fn track<T>(
         let mut deltas = Deltas::default();
         deltas.add(&before, -1);
         deltas.add(&after, 1);
+        let years = deltas.years();
         deltas.apply(conn)?;
+        crate::stats::closing::guard(conn, caller, &years)?;
         Ok(out)
     })
 }
@@ -304,6 +310,26 @@ struct Deltas {
 }
 
 impl Deltas {
+    /// The fiscal years whose figures these changes move.
+    fn years(&self) -> BTreeSet<i32> {
+        let years = self
+            .years
+            .iter()
+            .filter(|(_, v)| **v != [0; 5])
+            .map(|((fy, _), _)| *fy);
+        let months = self
+            .months
+            .iter()
+            .filter(|(_, v)| (v.1, v.2, v.3) != (0, 0, 0))
+            .map(|((fy, _, _), _)| *fy);
+        let members = self
+            .members
+            .iter()
+            .filter(|(_, d)| **d != 0)
+            .map(|((fy, _, _), _)| *fy);
+        years.chain(months).chain(members).collect()
+    }
+
     fn add(&mut self, facts: &[Fact], sign: i64) {
         for f in facts {
             let fy = f.fiscal_year;

@@ -219,6 +219,8 @@ fn problems(error: &AppError, lang: Lang, metrics: &[&'static str]) -> Vec<minij
 /// What the page shows.
 struct Shown<'a> {
     fy: i32,
+    /// A closed year (its grades as published): a change needs a restatement reason.
+    closed: bool,
     results: &'a [ObjectiveResult],
     rows: Vec<EditRow>,
     saved: bool,
@@ -239,6 +241,7 @@ fn render(
         year => page::fill(lang, "stats.fiscal_year", &[("year", &shown.fy.to_string())]),
         lines => page::data(lines(lang, shown.results)),
         editor => objectives::require_editor(caller).is_ok(),
+        closed => shown.closed,
         rows => page::data(&shown.rows),
         saved => shown.saved,
         problem => shown.problem,
@@ -270,12 +273,14 @@ async fn show(
     let caller = who.caller();
     let results = with_conn(&state.pool, move |c| {
         let fiscal = crate::stats::rollup::calendar(c)?;
-        objectives::get(c, fiscal, fy)
+        // A closed year's grades as published, like the API's default.
+        crate::stats::closing::objectives_as(c, fiscal, fy, crate::stats::closing::View::Published)
     })
     .await
     .map_err(|e| who.visitor.error(e))?;
     let shown = Shown {
         fy,
+        closed: results.published_version.is_some(),
         rows: edit_rows(who.lang(), &results.objectives),
         results: &results.objectives,
         saved: saved.saved.is_some(),
@@ -293,7 +298,10 @@ async fn save(
     form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(field(&form, "csrf"))?;
-    let caller = who.caller();
+    let mut caller = who.caller();
+    // A closed year's objectives change only as a restatement, with the reason given here.
+    let reason = field(&form, "restatement_reason").trim();
+    caller.restatement = (!reason.is_empty()).then(|| reason.to_owned());
     // Who may change objectives comes first, as in the API.
     objectives::require_editor(&caller).map_err(|e| who.visitor.error(e))?;
     let fy = year_of(&who, fy.into_inner())?;
@@ -317,12 +325,14 @@ async fn save(
     };
     let results = with_conn(&state.pool, move |c| {
         let fiscal = crate::stats::rollup::calendar(c)?;
-        objectives::get(c, fiscal, fy)
+        // A closed year's grades as published, like the API's default.
+        crate::stats::closing::objectives_as(c, fiscal, fy, crate::stats::closing::View::Published)
     })
     .await
     .map_err(|e| who.visitor.error(e))?;
     let shown = Shown {
         fy,
+        closed: results.published_version.is_some(),
         results: &results.objectives,
         rows,
         saved: false,

@@ -61,6 +61,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("hr_imports.html"),
     template!("hr_import_job.html"),
     template!("hr_people.html"),
+    template!("hr_years.html"),
     template!("hr_exports.html"),
     template!("hr_person.html"),
 ];

@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::with_conn;
 use crate::sheet::Kind;
 use crate::stats::breakdown::{self, By};
+use crate::stats::closing::View;
 use crate::stats::mdd::{Metric, Scope};
 use crate::stats::report::{self, YearReport};
 use crate::web::choices::{self, Scoped};
@@ -93,16 +94,9 @@ struct Report {
 fn read_report(c: &mut crate::db::AnyConnection, q: &ReportQuery) -> AppResult<Report> {
     let (from, to) = q.years()?;
     let scope = q.scope()?;
-    let selected = report::select(c, &scope, from, to)?;
-    let years = report::build(
-        selected.fiscal,
-        selected.from,
-        selected.to,
-        &selected.figures,
-        selected.in_progress.as_ref(),
-    );
+    let selected = report::select(c, &scope, from, to, View::Published)?;
     Ok(Report {
-        years,
+        years: selected.report(),
         from: selected.from,
         to: selected.to,
     })
@@ -113,6 +107,8 @@ struct YearHead {
     fiscal_year: i32,
     label: String,
     in_progress: bool,
+    /// A closed year: the published version shown.
+    published_version: Option<i32>,
 }
 
 #[derive(Serialize)]
@@ -250,6 +246,7 @@ async fn dashboard(
                     fiscal_year: y.fiscal_year,
                     label: year_label(lang, y.fiscal_year),
                     in_progress: y.in_progress,
+                    published_version: y.published_version,
                 })
                 .collect();
             let chart_lang = report::Lang::parse(Some(lang.code()));

@@ -438,8 +438,23 @@ impl TestApp {
         token: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> (u16, String, serde_json::Value) {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    /// [`TestApp::call`] with more request headers.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, String, serde_json::Value) {
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client().request(method, self.url(path));
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
         if let Some(token) = token {
             req = req.insert_header(("Authorization", format!("Bearer {token}")));
         }
@@ -565,6 +580,53 @@ impl TestApp {
             .expect("import");
         let (status, _, body) = read_json(&mut res).await;
         assert_eq!(status, 200, "participation import: {body}");
+    }
+
+    /// Imports, as `hr`, one approved record of 3 hours for each of `people` at site `site`
+    /// (its code) on `date`, in programme `program` (nature; `categories` as the CSV writes
+    /// them, `;`-separated).
+    pub async fn past_records(
+        &self,
+        hr: &TestUser,
+        site: &str,
+        program: &str,
+        categories: &str,
+        date: chrono::NaiveDate,
+        people: &[TestUser],
+    ) {
+        let mut csv = String::from(
+            "site_code,program_code,program_title,theme,categories,event_date,employee_number,hours\n",
+        );
+        for p in people {
+            let n = self.employee_number(p);
+            csv.push_str(&format!(
+                "{site},{program},{program},nature,{categories},{date},{n},3\n"
+            ));
+        }
+        self.import_participations(&self.token(hr), csv).await;
+    }
+
+    /// Rejects `user`'s (only) attendance record as `admin` through the API, giving
+    /// `restatement` as the reason for changing a closed year; asserts 200.
+    pub async fn reject_restating(&self, admin: &TestUser, user: &TestUser, restatement: &str) {
+        use diesel::prelude::*;
+        use tomoni::db::schema::attendance;
+        let record: uuid::Uuid = attendance::table
+            .filter(attendance::user_id.eq(user.id))
+            .select(attendance::id)
+            .first::<db::Id>(&mut self.conn())
+            .expect("the record")
+            .into();
+        let (status, _, body) = self
+            .call_with(
+                "POST",
+                &format!("/api/v1/attendance/{record}/reject"),
+                Some(&self.token(admin)),
+                Some(serde_json::json!({"reason": "not there"})),
+                &[("Restatement-Reason", restatement)],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
     }
 
     /// A user's employee number.
@@ -714,6 +776,7 @@ pub fn admin_principal() -> tomoni::auth::Caller {
         role: tomoni::auth::Role::Admin,
         site_id: None,
         sites: Vec::new(),
+        restatement: None,
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod exports;
 pub mod imports;
 pub mod people;
+pub mod years;
 
 use actix_web::web;
 
@@ -17,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     imports::routes(cfg);
     exports::routes(cfg);
     people::routes(cfg);
+    years::routes(cfg);
 }
 
 /// Whether the caller sees HR's pages: HR and administrators.

@@ -1,0 +1,180 @@
+//! The report cycle's page over real HTTP: HR closes a year and the dashboard marks it
+//! published; a correction made through the API waits on the page with its reason until HR
+//! restates the year; reopening is an administrator's, with a reason; an employee finds no such
+//! page, and a button pressed twice is a message, not an error page.
+
+mod common;
+
+use chrono::{Datelike, Utc};
+use common::web::Browser;
+use common::{Backend, TestApp};
+use tomoni::auth::Role;
+
+/// The last fiscal year that has ended (April years, named by the year they end in).
+fn last_ended_year() -> i32 {
+    let today = Utc::now().date_naive();
+    today.year() + i32::from(today.month() >= 4) - 1
+}
+
+async fn hr_closes_restates_and_an_admin_reopens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let fy = last_ended_year();
+    app.site("YRS");
+    let hr = app.user(Role::Hr, None);
+    let admin = app.user(Role::Admin, None);
+    let people = app.employees(2, None);
+    let day = chrono::NaiveDate::from_ymd_opt(fy - 1, 6, 1).expect("a day");
+    app.past_records(&hr, "YRS", "MOUNTAIN", "", day, &people)
+        .await;
+
+    // An employee finds no such page.
+    let mut employee = Browser::default();
+    employee
+        .sign_in(&app, &app.user(Role::Employee, None))
+        .await;
+    assert_eq!(employee.get(&app, "/hr/years").await.status, 404);
+
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &hr).await;
+    let page = browser.get(&app, "/hr/years").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!("id=\"close-{fy}\"")),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("id=\"reopen-"), "HR cannot reopen");
+    let csrf = page.csrf();
+    let path = format!("/hr/years/{fy}");
+    let closed = browser
+        .post(&app, &path, &[("csrf", &csrf), ("action", "close")])
+        .await;
+    assert_eq!(closed.status, 303, "{}", closed.body);
+    let page = browser.get(&app, "/hr/years?done=close").await;
+    assert!(page.body.contains("id=\"done\""), "{}", page.body);
+    assert!(!page.body.contains(&format!("id=\"close-{fy}\"")));
+    // Pressed again (another tab): the year is already closed, said on the page.
+    let again = browser
+        .post(&app, &path, &[("csrf", &csrf), ("action", "close")])
+        .await;
+    assert_eq!(again.status, 409);
+    assert!(
+        again.body.contains(&format!("id=\"problem-{fy}\""))
+            && again.body.contains("already closed"),
+        "{}",
+        again.body
+    );
+    // A closed year's objectives change only with a reason, asked for on their form.
+    let objectives_path = format!("/stats/{fy}/objectives");
+    let form = browser.get(&app, &objectives_path).await;
+    assert!(
+        form.body.contains("id=\"restatement_reason\""),
+        "{}",
+        form.body
+    );
+    let target = [
+        ("csrf", csrf.as_str()),
+        ("kind_participants", "absolute"),
+        ("value_participants", "10"),
+    ];
+    let refused = browser.post(&app, &objectives_path, &target).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.body.contains("give the reason for the restatement"),
+        "{}",
+        refused.body
+    );
+    let mut with_reason = target.to_vec();
+    with_reason.push(("restatement_reason", "The target was agreed in May"));
+    let saved = browser.post(&app, &objectives_path, &with_reason).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    // The dashboard marks the year as published.
+    let dashboard = browser
+        .get(&app, &format!("/stats?from={fy}&to={fy}"))
+        .await;
+    assert!(
+        dashboard.body.contains("data-published=\"1\""),
+        "{}",
+        dashboard.body
+    );
+
+    // A correction through the API, with its reason, waits on the page.
+    app.reject_restating(&admin, &people[0], "Counted twice in the June sheet")
+        .await;
+    let page = browser.get(&app, "/hr/years").await;
+    assert!(
+        page.body.contains("Counted twice in the June sheet"),
+        "{}",
+        page.body
+    );
+    let restated = browser
+        .post(
+            &app,
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("action", "restate"),
+                ("text", "June sheet"),
+            ],
+        )
+        .await;
+    assert_eq!(restated.status, 303, "{}", restated.body);
+    let dashboard = browser
+        .get(&app, &format!("/stats?from={fy}&to={fy}"))
+        .await;
+    assert!(
+        dashboard.body.contains("data-published=\"2\""),
+        "{}",
+        dashboard.body
+    );
+    // HR's reopen is refused as the API refuses it (no button for it either).
+    let refused = browser
+        .post(
+            &app,
+            &path,
+            &[("csrf", &csrf), ("action", "reopen"), ("text", "x")],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    // An administrator reopens, with a reason.
+    let mut admin_browser = Browser::default();
+    admin_browser.sign_in(&app, &admin).await;
+    let page = admin_browser.get(&app, "/hr/years").await;
+    assert!(
+        page.body.contains(&format!("id=\"reopen-{fy}\"")),
+        "{}",
+        page.body
+    );
+    let admin_csrf = page.csrf();
+    let no_reason = admin_browser
+        .post(
+            &app,
+            &path,
+            &[("csrf", &admin_csrf), ("action", "reopen"), ("text", " ")],
+        )
+        .await;
+    assert_eq!(no_reason.status, 422, "{}", no_reason.body);
+    let reopened = admin_browser
+        .post(
+            &app,
+            &path,
+            &[
+                ("csrf", &admin_csrf),
+                ("action", "reopen"),
+                ("text", "auditors"),
+            ],
+        )
+        .await;
+    assert_eq!(reopened.status, 303, "{}", reopened.body);
+    let dashboard = browser
+        .get(&app, &format!("/stats?from={fy}&to={fy}"))
+        .await;
+    assert!(
+        !dashboard.body.contains("data-published="),
+        "{}",
+        dashboard.body
+    );
+}
+
+both_backends!(hr_closes_restates_and_an_admin_reopens);
