@@ -178,3 +178,96 @@ async fn hr_closes_restates_and_an_admin_reopens(backend: Backend) {
 }
 
 both_backends!(hr_closes_restates_and_an_admin_reopens);
+
+/// A coordinator correcting attendance of a closed year on the roster page is asked why, and
+/// the correction waits on HR's page with that reason.
+async fn the_roster_asks_why_a_closed_year_changes(backend: Backend) {
+    use diesel::prelude::*;
+    let app = TestApp::spawn(backend).await;
+    let fy = last_ended_year();
+    let site = app.site("RST");
+    let hr = app.user(Role::Hr, None);
+    let coordinator = app.coordinator(&[site]);
+    let people = app.employees(2, Some(site));
+    let day = chrono::NaiveDate::from_ymd_opt(fy - 1, 9, 1).expect("a day");
+    app.past_records(&hr, "RST", "SHORE", "", day, &people)
+        .await;
+    let event: uuid::Uuid = tomoni::db::schema::events::table
+        .select(tomoni::db::schema::events::id)
+        .first::<tomoni::db::Id>(&mut app.conn())
+        .unwrap()
+        .into();
+    let roster = format!("/manage/events/{event}/roster");
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &coordinator).await;
+    let open = browser.get(&app, &roster).await;
+    assert!(
+        !open.body.contains("name=\"restatement_reason\""),
+        "an open year asks nothing"
+    );
+    let (status, _, _) = app
+        .call(
+            "POST",
+            &format!("/api/v1/stats/years/{fy}/close"),
+            Some(&app.token(&hr)),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let page = browser.get(&app, &roster).await;
+    assert!(
+        page.body.contains("id=\"restatement_reason\""),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+    let who = people[1].id.to_string();
+    let status_field = format!("status.{who}");
+    let mark = [("csrf", csrf.as_str()), (status_field.as_str(), "no_show")];
+    let refused = browser
+        .post(&app, &format!("/manage/events/{event}/attendance"), &mark)
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("give the reason"), "{}", refused.body);
+    let mut with_reason = mark.to_vec();
+    with_reason.push(("restatement_reason", "She left before the start"));
+    let saved = browser
+        .post(
+            &app,
+            &format!("/manage/events/{event}/attendance"),
+            &with_reason,
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    // Rejecting approved hours of the closed year on the record's page asks the same.
+    let record: uuid::Uuid = tomoni::db::schema::attendance::table
+        .filter(tomoni::db::schema::attendance::user_id.eq(people[0].id))
+        .select(tomoni::db::schema::attendance::id)
+        .first::<tomoni::db::Id>(&mut app.conn())
+        .unwrap()
+        .into();
+    let page = browser
+        .get(&app, &format!("/manage/attendance/{record}"))
+        .await;
+    assert!(
+        page.body.contains("id=\"restatement_reason\""),
+        "{}",
+        page.body
+    );
+    let reject = format!("/manage/attendance/{record}/reject");
+    let form = [("csrf", csrf.as_str()), ("reason", "not on the sheet")];
+    let refused = browser.post(&app, &reject, &form).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let mut with_reason = form.to_vec();
+    with_reason.push(("restatement_reason", "Not on the signed sheet"));
+    let rejected = browser.post(&app, &reject, &with_reason).await;
+    assert_eq!(rejected.status, 303, "{}", rejected.body);
+    let mut hr_browser = Browser::default();
+    hr_browser.sign_in(&app, &hr).await;
+    let years = hr_browser.get(&app, "/hr/years").await;
+    for reason in ["She left before the start", "Not on the signed sheet"] {
+        assert!(years.body.contains(reason), "{reason}: {}", years.body);
+    }
+}
+
+both_backends!(the_roster_asks_why_a_closed_year_changes);

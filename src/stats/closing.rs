@@ -508,6 +508,25 @@ pub fn reopen(
     status(conn, fy)
 }
 
+/// The closed fiscal years among those of `dates`, named as the pages name a year ("FY2026"
+/// through `name`), joined for a label; `None` when none is closed.
+pub fn closed_years_named(
+    conn: &mut AnyConnection,
+    dates: impl IntoIterator<Item = NaiveDate>,
+    name: impl Fn(i32) -> String,
+) -> QueryResult<Option<String>> {
+    let fiscal = crate::stats::rollup::calendar(conn)?;
+    let years: BTreeSet<i32> = dates.into_iter().map(|d| fiscal.year_of(d)).collect();
+    let closed = closed_among(conn, &years)?;
+    Ok((!closed.is_empty()).then(|| closed.into_iter().map(name).collect::<Vec<_>>().join(", ")))
+}
+
+/// The fiscal year of `date` when it is closed.
+pub fn closed_year_of(conn: &mut AnyConnection, date: NaiveDate) -> QueryResult<Option<i32>> {
+    let fy = crate::stats::rollup::calendar(conn)?.year_of(date);
+    Ok(is_closed(conn, fy)?.then_some(fy))
+}
+
 pub fn is_closed(conn: &mut AnyConnection, fy: i32) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         fiscal_year_closes::table.filter(fiscal_year_closes::fiscal_year.eq(fy)),

@@ -62,6 +62,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("hr_import_job.html"),
     template!("hr_people.html"),
     template!("hr_years.html"),
+    template!("restatement_field.html"),
     template!("hr_exports.html"),
     template!("hr_person.html"),
 ];

@@ -140,9 +140,9 @@ async fn show_queue(
                 .map_err(|_| who.visitor.error(bad("cursor")))?,
         ),
     };
-    let rows = with_conn(&state.pool, move |c| {
+    let (rows, closed_year) = with_conn(&state.pool, move |c| {
         let sites = records_scope(&caller, None)?;
-        approval::list(
+        let rows = approval::list(
             c,
             &ListFilter {
                 approval: Some(Approval::Pending),
@@ -153,7 +153,13 @@ async fn show_queue(
                 limit: PAGE,
                 ..ListFilter::default()
             },
-        )
+        )?;
+        // Approving hours of a closed year restates it: the form asks why.
+        let dates = rows.iter().map(|r| r.event_starts_at.date_naive());
+        let closed = crate::stats::closing::closed_years_named(c, dates, |fy| {
+            page::fill(lang, "stats.fiscal_year", &[("year", &fy.to_string())])
+        })?;
+        Ok((rows, closed))
     })
     .await
     .map_err(|e| refuse(who, e))?;
@@ -189,6 +195,8 @@ async fn show_queue(
     let ctx = minijinja::context! {
         active => "approvals",
         items => page::data(&items),
+        closed_year => closed_year,
+        reason_id => "restatement_reason",
         events => events,
         f => page::data(&q),
         more => more,
@@ -207,7 +215,12 @@ async fn approve(
 ) -> Result<HttpResponse, PageError> {
     let field = |name: &str| field(&form, name).to_owned();
     who.check_csrf(&field("csrf"))?;
-    let caller = require_runner(&who)?;
+    let caller = crate::auth::Caller {
+        restatement: who
+            .caller_restating(&field("restatement_reason"))
+            .restatement,
+        ..require_runner(&who)?
+    };
     let lang = who.lang();
     let back = QueueQuery {
         event: field("event"),
@@ -277,9 +290,17 @@ async fn show_record(
 ) -> Result<HttpResponse, PageError> {
     let caller = require_runner(who)?;
     let lang = who.lang();
-    let (r, trail) = with_conn(&state.pool, move |c| approval::with_trail(c, &caller, id))
-        .await
-        .map_err(|e| refuse(who, e))?;
+    let (r, trail, closed_year) = with_conn(&state.pool, move |c| {
+        let (r, trail) = approval::with_trail(c, &caller, id)?;
+        // Rejecting approved hours of a closed year restates it: the form asks why.
+        let closed =
+            crate::stats::closing::closed_years_named(c, [r.event_starts_at.date_naive()], |fy| {
+                page::fill(lang, "stats.fiscal_year", &[("year", &fy.to_string())])
+            })?;
+        Ok((r, trail, closed))
+    })
+    .await
+    .map_err(|e| refuse(who, e))?;
     let tz = r.event_timezone.clone();
     let trail: Vec<minijinja::Value> = trail
         .iter()
@@ -313,6 +334,8 @@ async fn show_record(
         updated => lang.when(r.attendance.updated_at, &tz),
         trail => trail,
         can_reject => r.attendance.approval != Approval::Rejected,
+        closed_year => closed_year,
+        reason_id => "restatement_reason",
         problem => problem,
         ..who.visitor.context()
     };
@@ -325,6 +348,8 @@ struct RejectForm {
     csrf: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    restatement_reason: String,
 }
 
 async fn reject(
@@ -334,7 +359,10 @@ async fn reject(
     form: Form<RejectForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
-    let caller = require_runner(&who)?;
+    let caller = crate::auth::Caller {
+        restatement: who.caller_restating(&form.restatement_reason).restatement,
+        ..require_runner(&who)?
+    };
     let id = Id::from(id.into_inner());
     let reason = form.into_inner().reason;
     let lang = who.lang();

@@ -66,6 +66,8 @@ const RECORDS: i64 = marking::MAX_ENTRIES as i64;
 /// Everything the roster page shows, read in one go.
 struct Loaded {
     event: Event,
+    /// The event's fiscal year when it is closed: recording asks for a restatement reason.
+    closed_year: Option<i32>,
     site: String,
     entries: Vec<RosterEntry>,
     records: Vec<QueueItem>,
@@ -106,6 +108,13 @@ fn read(
         },
     )?;
     let site = crate::org::sites::find(c, event.site_id.into())?.name;
+    let closed_year = crate::stats::closing::closed_year_of(
+        c,
+        crate::time::local_date(
+            Timestamp::from(event.starts_at.with_timezone(&Utc)),
+            &event.timezone,
+        ),
+    )?;
     let started = Utc::now() >= event.starts_at.with_timezone(&Utc);
     let can_mark = caller.coordinates(event.site_id.into())
         && started
@@ -114,6 +123,7 @@ fn read(
             EventStatus::Published | EventStatus::Completed
         );
     Ok(Loaded {
+        closed_year,
         defaults: defaults(&event, per_day),
         event,
         site,
@@ -269,6 +279,9 @@ fn render(
         event_id => e.id.to_string(),
         location => e.location.clone(),
         can_mark => loaded.can_mark,
+        closed_year => loaded.closed_year.map(|fy| {
+            page::fill(lang, "stats.fiscal_year", &[("year", &fy.to_string())])
+        }),
         runs => who.caller().coordinates(e.site_id.into()),
         not_started => Utc::now() < e.starts_at.with_timezone(&Utc),
         rows => page::data(&rows),
@@ -584,13 +597,15 @@ fn line_of(fields: &[(String, String)], user: &str) -> Result<Option<RosterLine>
 }
 
 /// Records `entries` through the API's roster marking.
+/// `reason`: the form's restatement reason, for an event of a closed fiscal year.
 async fn record(
     state: &AppState,
     who: &SignedIn,
     event: Id,
     entries: Vec<RosterLine>,
+    reason: &str,
 ) -> AppResult<usize> {
-    let caller = who.caller();
+    let caller = who.caller_restating(reason);
     let settings = state.settings.attendance.clone();
     with_conn(&state.pool, move |c| {
         let marking = RosterMarking { entries };
@@ -619,7 +634,15 @@ async fn save_row(
     let key = user.to_string();
     let lang = who.lang();
     let outcome = match line_of(&form, &key) {
-        Ok(Some(line)) => record(&state, &who, event, vec![line]).await.map(Some),
+        Ok(Some(line)) => record(
+            &state,
+            &who,
+            event,
+            vec![line],
+            field(&form, "restatement_reason"),
+        )
+        .await
+        .map(Some),
         Ok(None) => Ok(None),
         Err(e) => Err(e),
     };
@@ -708,7 +731,15 @@ async fn save_all(
     }
     let order: Vec<String> = entries.iter().map(|(u, _)| u.clone()).collect();
     let lines = entries.into_iter().map(|(_, l)| l).collect();
-    match record(&state, &who, event, lines).await {
+    match record(
+        &state,
+        &who,
+        event,
+        lines,
+        field(&form, "restatement_reason"),
+    )
+    .await
+    {
         Ok(n) => Ok(see_other(&format!(
             "/manage/events/{event}/roster?saved={n}"
         ))),
@@ -759,7 +790,15 @@ async fn everyone(
     if lines.is_empty() {
         return Ok(see_other(&format!("/manage/events/{event}/roster?saved=0")));
     }
-    match record(&state, &who, event, lines).await {
+    match record(
+        &state,
+        &who,
+        event,
+        lines,
+        field(&form, "restatement_reason"),
+    )
+    .await
+    {
         Ok(n) => Ok(see_other(&format!(
             "/manage/events/{event}/roster?saved={n}"
         ))),
@@ -773,6 +812,8 @@ struct WalkInForm {
     csrf: String,
     #[serde(default)]
     employee_number: String,
+    #[serde(default)]
+    restatement_reason: String,
 }
 
 /// Someone who came without a sign-up, by employee number: attended, with the defaults.
@@ -801,7 +842,7 @@ async fn walk_in(
         minutes: None,
         days: None,
     };
-    match record(&state, &who, event, vec![line]).await {
+    match record(&state, &who, event, vec![line], &form.restatement_reason).await {
         Ok(n) => Ok(see_other(&format!(
             "/manage/events/{event}/roster?saved={n}"
         ))),
