@@ -265,11 +265,9 @@ async fn a_background_import_shows_it_is_working_then_its_outcome(backend: Backe
 /// HR closes the last ended year (English, desktop); a correction arrives through the API with
 /// its reason; HR restates the year (Japanese, phone). axe-core clean at each step.
 async fn hr_closes_and_restates_a_year(backend: Backend) {
-    use chrono::Datelike;
     let db_name = backend.name();
     let app = TestApp::spawn(backend).await;
-    let today = chrono::Utc::now().date_naive();
-    let fy = today.year() + i32::from(today.month() >= 4) - 1;
+    let fy = common::last_ended_year();
     app.site("OSA");
     let hr = app.user(Role::Hr, None);
     let admin = app.user(Role::Admin, None);

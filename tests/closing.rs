@@ -4,7 +4,7 @@
 
 mod common;
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use common::{Backend, TestApp, TestUser, assert_problem};
 use serde_json::{Value, json};
 use tomoni::attendance::roster;
@@ -17,17 +17,6 @@ const REASON: (&str, &str) = (
     "Restatement-Reason",
     "E1 was not there: the sheet was wrong",
 );
-
-/// The last fiscal year that has ended (April years, named by the year they end in).
-fn last_ended_year() -> i32 {
-    let today = Utc::now().date_naive();
-    let current = if today.month() >= 4 {
-        today.year() + 1
-    } else {
-        today.year()
-    };
-    current - 1
-}
 
 /// `month`/`day` of fiscal year `fy` at 10:00 in Tokyo (months April to December).
 fn in_year(fy: i32, month: u32, day: u32) -> DateTime<Utc> {
@@ -100,7 +89,7 @@ struct Year {
 
 /// A year that has ended, with one biodiversity activity of three people (3 h each).
 fn a_past_year(app: &TestApp) -> Year {
-    let fy = last_ended_year();
+    let fy = common::last_ended_year();
     let site = app.site("CLS");
     let admin = app.user(Role::Admin, None);
     let hr = app.user(Role::Hr, None);

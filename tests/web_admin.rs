@@ -339,7 +339,55 @@ async fn only_administrators_reach_the_administration(backend: Backend) {
     assert_eq!(name, "Test Group", "unchanged");
 }
 
+/// Closing a site before a closed fiscal year began takes it off that year's active sites: the
+/// register's form asks why once the service says so, and saves with the reason.
+async fn a_site_change_that_restates_a_closed_year_asks_why(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let site = app.site("OLD");
+    let admin = app.user(Role::Admin, None);
+    let fy = common::last_ended_year();
+    app.close_year(&admin, fy).await;
+    let company: Id = companies::table
+        .select(companies::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let company = company.to_string();
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &admin).await;
+    let path = format!("/admin/sites/{site}");
+    let csrf = browser.get(&app, &path).await.csrf();
+    let closed_on = format!("{}-12-31", fy - 2);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("code", "OLD"),
+        ("name", "Site OLD"),
+        ("company_id", company.as_str()),
+        ("country", "JP"),
+        ("region", "domestic"),
+        ("timezone", "Asia/Tokyo"),
+        ("opened_on", "2000-04-01"),
+        ("closed_on", closed_on.as_str()),
+    ];
+    let refused = browser.post(&app, &path, &form).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"restatement_reason\""),
+        "{}",
+        refused.body
+    );
+    let unchanged: Option<chrono::NaiveDate> = sites::table
+        .select(sites::closed_on)
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!(unchanged, None, "nothing written");
+    let mut with_reason = form.to_vec();
+    with_reason.push(("restatement_reason", "The works closed in December"));
+    let saved = browser.post(&app, &path, &with_reason).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+}
+
 both_backends!(
+    a_site_change_that_restates_a_closed_year_asks_why,
     the_registers_are_kept_through_the_pages,
     the_outbox_sends_a_failed_mail_again_and_the_audit_log_shows_it,
     only_administrators_reach_the_administration,

@@ -389,7 +389,68 @@ async fn a_large_file_is_checked_and_imported_in_the_background(backend: Backend
     assert!(page.body.contains("Upload the file again."));
 }
 
+/// Records of a closed fiscal year restate it: the check asks why, and the reason goes with the
+/// confirmed import to HR's list of corrections.
+async fn a_file_with_records_of_a_closed_year_asks_why(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.site("OSA");
+    let hr = app.user(Role::Hr, None);
+    let fy = common::last_ended_year();
+    app.close_year(&hr, fy).await;
+    let person = &app.employees(1, None)[0];
+    let csv = format!(
+        "site_code,program_code,program_title,theme,categories,event_date,employee_number,hours\n\
+         OSA,LATE,Late sheet,nature,,{}-08-01,{},2\n",
+        fy - 1,
+        app.employee_number(person)
+    );
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &hr).await;
+    let csrf = browser.get(&app, "/hr/imports").await.csrf();
+    let check = [
+        ("csrf", csrf.as_str()),
+        ("kind", "participations"),
+        ("action", "check"),
+    ];
+    let refused = send(&browser, &app, multipart(&check, Some(&csv))).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("give the reason"), "{}", refused.body);
+    let mut with_reason = check.to_vec();
+    with_reason.push(("restatement_reason", "The August sheet came late"));
+    let checked = send(&browser, &app, multipart(&with_reason, Some(&csv))).await;
+    assert_eq!(checked.status, 200, "{}", checked.body);
+    assert!(
+        checked
+            .body
+            .contains("name=\"restatement_reason\" value=\"The August sheet came late\""),
+        "the confirmation carries the reason: {}",
+        checked.body
+    );
+    let confirm = [
+        ("csrf", csrf.as_str()),
+        ("kind", "participations"),
+        ("action", "import"),
+        ("content", csv.as_str()),
+        ("restatement_reason", "The August sheet came late"),
+    ];
+    let imported = send(&browser, &app, multipart(&confirm, None)).await;
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    let (_, _, state) = app
+        .call(
+            "GET",
+            &format!("/api/v1/stats/years/{fy}"),
+            Some(&app.token(&hr)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        state["pending"][0]["reason"], "The August sheet came late",
+        "{state}"
+    );
+}
+
 both_backends!(
+    a_file_with_records_of_a_closed_year_asks_why,
     a_large_file_is_checked_and_imported_in_the_background,
     hr_checks_a_file_sees_its_bad_lines_fixes_and_imports,
     only_hr_and_admins_reach_the_imports,

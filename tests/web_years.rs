@@ -5,20 +5,13 @@
 
 mod common;
 
-use chrono::{Datelike, Utc};
 use common::web::Browser;
 use common::{Backend, TestApp};
 use tomoni::auth::Role;
 
-/// The last fiscal year that has ended (April years, named by the year they end in).
-fn last_ended_year() -> i32 {
-    let today = Utc::now().date_naive();
-    today.year() + i32::from(today.month() >= 4) - 1
-}
-
 async fn hr_closes_restates_and_an_admin_reopens(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let fy = last_ended_year();
+    let fy = common::last_ended_year();
     app.site("YRS");
     let hr = app.user(Role::Hr, None);
     let admin = app.user(Role::Admin, None);
@@ -184,11 +177,11 @@ both_backends!(hr_closes_restates_and_an_admin_reopens);
 async fn the_roster_asks_why_a_closed_year_changes(backend: Backend) {
     use diesel::prelude::*;
     let app = TestApp::spawn(backend).await;
-    let fy = last_ended_year();
+    let fy = common::last_ended_year();
     let site = app.site("RST");
     let hr = app.user(Role::Hr, None);
     let coordinator = app.coordinator(&[site]);
-    let people = app.employees(2, Some(site));
+    let people = app.employees(3, Some(site));
     let day = chrono::NaiveDate::from_ymd_opt(fy - 1, 9, 1).expect("a day");
     app.past_records(&hr, "RST", "SHORE", "", day, &people)
         .await;
@@ -205,15 +198,7 @@ async fn the_roster_asks_why_a_closed_year_changes(backend: Backend) {
         !open.body.contains("name=\"restatement_reason\""),
         "an open year asks nothing"
     );
-    let (status, _, _) = app
-        .call(
-            "POST",
-            &format!("/api/v1/stats/years/{fy}/close"),
-            Some(&app.token(&hr)),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.close_year(&hr, fy).await;
     let page = browser.get(&app, &roster).await;
     assert!(
         page.body.contains("id=\"restatement_reason\""),
@@ -262,10 +247,46 @@ async fn the_roster_asks_why_a_closed_year_changes(backend: Backend) {
     with_reason.push(("restatement_reason", "Not on the signed sheet"));
     let rejected = browser.post(&app, &reject, &with_reason).await;
     assert_eq!(rejected.status, 303, "{}", rejected.body);
+    // A new category for the programme moves its closed year's lines: asked after the refusal.
+    let program: uuid::Uuid = tomoni::db::schema::programs::table
+        .select(tomoni::db::schema::programs::id)
+        .first::<tomoni::db::Id>(&mut app.conn())
+        .unwrap()
+        .into();
+    let editor = format!("/manage/programs/{program}");
+    let page = browser.get(&app, &editor).await;
+    assert!(
+        !page.body.contains("name=\"restatement_reason\""),
+        "asked only when needed"
+    );
+    let site_id = site.to_string();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("site_id", site_id.as_str()),
+        ("code", "SHORE"),
+        ("title", "SHORE"),
+        ("theme", "nature"),
+        ("categories", "biodiversity"),
+    ];
+    let refused = browser.post(&app, &editor, &fields).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"restatement_reason\""),
+        "{}",
+        refused.body
+    );
+    let mut with_reason = fields.to_vec();
+    with_reason.push(("restatement_reason", "The shore is a protected habitat"));
+    let saved = browser.post(&app, &editor, &with_reason).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
     let mut hr_browser = Browser::default();
     hr_browser.sign_in(&app, &hr).await;
     let years = hr_browser.get(&app, "/hr/years").await;
-    for reason in ["She left before the start", "Not on the signed sheet"] {
+    for reason in [
+        "She left before the start",
+        "Not on the signed sheet",
+        "The shore is a protected habitat",
+    ] {
         assert!(years.body.contains(reason), "{reason}: {}", years.body);
     }
 }

@@ -188,6 +188,12 @@ pub fn shown_on_form(error: &AppError) -> bool {
     error.status().is_client_error() && error.status() != StatusCode::NOT_FOUND
 }
 
+/// Whether a refusal asks for a restatement reason: the form then shows its reason field
+/// (`restatement_field.html`).
+pub fn restating(error: Option<&AppError>) -> bool {
+    error.is_some_and(|e| e.code() == "restatement_reason_required")
+}
+
 /// A field's problem in the reader's words: the catalogue's `field.{code}`, else the service's.
 pub fn field_text(field: &crate::error::FieldError, lang: Lang) -> String {
     lang.lookup(&format!("field.{}", field.code))

@@ -606,6 +606,19 @@ impl TestApp {
         self.import_participations(&self.token(hr), csv).await;
     }
 
+    /// Closes fiscal year `fy` through the API as `by` (HR or an admin); asserts 200.
+    pub async fn close_year(&self, by: &TestUser, fy: i32) {
+        let (status, _, body) = self
+            .call(
+                "POST",
+                &format!("/api/v1/stats/years/{fy}/close"),
+                Some(&self.token(by)),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "close FY{fy}: {body}");
+    }
+
     /// Rejects `user`'s (only) attendance record as `admin` through the API, giving
     /// `restatement` as the reason for changing a closed year; asserts 200.
     pub async fn reject_restating(&self, admin: &TestUser, user: &TestUser, restatement: &str) {
@@ -766,6 +779,13 @@ pub fn assert_problem(
         "detail; body: {body}"
     );
     body.clone()
+}
+
+/// The last fiscal year that has ended today (April years, named by the year they end in).
+pub fn last_ended_year() -> i32 {
+    use chrono::Datelike;
+    let today = chrono::Utc::now().date_naive();
+    today.year() + i32::from(today.month() >= 4) - 1
 }
 
 /// An administrator principal for calling services directly (setting up data through the

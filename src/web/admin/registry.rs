@@ -432,6 +432,8 @@ fn render(
         saved => shown.saved,
         problem => error.map(|e| page::message(e, lang)),
         problems => error.map(|e| page::field_problems(e, lang, "admin.problem")).unwrap_or_default(),
+        restating => page::restating(error),
+        reason_id => "restatement_reason",
         ..who.visitor.context()
     };
     let status = error.map_or(StatusCode::OK, AppError::status);
@@ -478,7 +480,12 @@ async fn create(
     form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(field(&form, "csrf"))?;
-    let caller = super::require_admin(&who)?;
+    let caller = crate::auth::Caller {
+        restatement: who
+            .caller_restating(field(&form, "restatement_reason"))
+            .restatement,
+        ..super::require_admin(&who)?
+    };
     let kind = kind_of(&who, &path)?;
     let read = body_of(kind, &form);
     let typed_values = typed_back(kind, &form);
@@ -539,7 +546,12 @@ async fn save(
     form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(field(&form, "csrf"))?;
-    let caller = super::require_admin(&who)?;
+    let caller = crate::auth::Caller {
+        restatement: who
+            .caller_restating(field(&form, "restatement_reason"))
+            .restatement,
+        ..super::require_admin(&who)?
+    };
     let (kind, id) = path.into_inner();
     let kind = kind_of(&who, &kind)?;
     let read = body_of(kind, &form);

@@ -204,6 +204,8 @@ fn render(
         partners => page::data(&choices.partners),
         themes => page::data(&themes),
         problem => error.map(|e| page::message(e, lang)),
+        restating => page::restating(error),
+        reason_id => "restatement_reason",
         problems => error.map(|e| crate::web::coordinator::planning::problems(e, lang)).unwrap_or_default(),
         ..who.visitor.context()
     };
@@ -354,9 +356,13 @@ async fn save(
     id: web::Path<uuid::Uuid>,
     form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let reason = field(&form, "restatement_reason").to_owned();
     let (csrf, form) = ProgramForm::read(&form);
     who.check_csrf(&csrf)?;
-    let caller = require_runner(&who)?;
+    let caller = crate::auth::Caller {
+        restatement: who.caller_restating(&reason).restatement,
+        ..require_runner(&who)?
+    };
     let id = id.into_inner();
     let patch = form.patch();
     let done = with_conn(&state.pool, move |c| {

@@ -114,6 +114,8 @@ struct Outcome {
     imported: bool,
     /// A refusal's status (422 for a rejected file).
     status: Option<u16>,
+    /// The restatement reason the check ran with, carried to the confirmation form.
+    reason: Option<String>,
 }
 
 async fn form(who: SignedIn) -> Result<HttpResponse, PageError> {
@@ -148,6 +150,7 @@ fn render(
         bad_lines => page::data(&outcome.bad_lines),
         counts => page::data(&outcome.counts),
         checked => outcome.checked,
+        restatement_reason => outcome.reason,
         imported => outcome.imported,
         ..who.visitor.context()
     };
@@ -163,6 +166,8 @@ struct Sent {
     invite: bool,
     commit: bool,
     file: Vec<u8>,
+    /// Why a file with records of a closed fiscal year restates it.
+    restatement: String,
 }
 
 /// Reads the multipart form, at most `limit` bytes of file and a few small fields.
@@ -189,6 +194,7 @@ async fn read(mut parts: Multipart, limit: usize) -> Result<Sent, AppError> {
             "kind" => sent.kind = text(),
             "invite" => sent.invite = !value.is_empty(),
             "action" => sent.commit = text() == "import",
+            "restatement_reason" => sent.restatement = text(),
             // A new upload wins over the text of an earlier check.
             "file" if !value.is_empty() => sent.file = value,
             "content" if sent.file.is_empty() => sent.file = value,
@@ -210,6 +216,10 @@ async fn send(
         .await
         .map_err(|e| who.visitor.error(e))?;
     who.check_csrf(&sent.csrf)?;
+    let caller = Caller {
+        restatement: who.caller_restating(&sent.restatement).restatement,
+        ..caller
+    };
     let Some(kind) = Kind::parse(&sent.kind).filter(|k| k.open_to(&caller)) else {
         return Err(who.visitor.error(AppError::not_found("no such import")));
     };
@@ -242,11 +252,12 @@ async fn send(
     let (dry_run, invite) = (work.dry_run, sent.invite);
     let importer = caller.clone();
     let done = with_conn(&state.pool, move |c| work.run(c, &importer, |_, _| {})).await;
-    let outcome = match done.map_err(unseen) {
+    let mut outcome = match done.map_err(unseen) {
         Ok(report) => Outcome::of_report(lang, &report, dry_run, text),
         Err(e) if page::shown_on_form(&e) => Outcome::of_refusal(lang, &Refusal::of(&e)),
         Err(e) => return Err(who.visitor.error(e)),
     };
+    outcome.reason = caller.restatement.clone();
     let status = outcome.status();
     render(&who, &caller, kind, invite, status, outcome)
 }
