@@ -10,6 +10,7 @@ pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod contributions;
 pub mod db;
 pub mod error;
 pub mod exports;

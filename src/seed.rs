@@ -481,12 +481,87 @@ pub fn demo(
             ]}))
             .map_err(AppError::internal)?;
         crate::stats::objectives::set(conn, fy, &objectives, None, None)?;
+        expenses(conn, fy)?;
         crate::stats::closing::close_by(conn, None, fy, None)?;
     }
     // Fresh planner statistics after a bulk load (otherwise the first queries plan for empty
     // tables, and PostgreSQL's autovacuum catches up in the background).
     diesel::connection::SimpleConnection::batch_execute(conn, "ANALYZE")?;
     Ok(summary)
+}
+
+/// A year's social contribution expenses: a few lines of each kind at the first sites, about
+/// half a billion yen as in the model programme's report.
+fn expenses(conn: &mut AnyConnection, fy: i32) -> AppResult<()> {
+    use crate::contributions::{Kind, NewExpense};
+    let sites: Vec<Id> = sites::table
+        .select(sites::id)
+        .order(sites::id)
+        .limit(3)
+        .load(conn)?;
+    let lines = [
+        (
+            Kind::Financial,
+            "academia_research_education",
+            "University endowment",
+            Some(300_000_000),
+            None,
+            None,
+        ),
+        (
+            Kind::Financial,
+            "environment",
+            "Forest conservation fund",
+            Some(150_000_000),
+            None,
+            None,
+        ),
+        (
+            Kind::Financial,
+            "arts_culture_sports",
+            "Youth orchestra",
+            Some(42_000_000),
+            None,
+            None,
+        ),
+        (
+            Kind::Product,
+            "disaster_relief",
+            "Blankets for shelters",
+            None,
+            Some(1_200.0),
+            Some(2_500),
+        ),
+        (
+            Kind::Facility,
+            "community",
+            "Hall lent to a citizens' group (hours)",
+            None,
+            Some(120.5),
+            Some(16_000),
+        ),
+    ];
+    for (i, (kind, area, description, amount_yen, quantity, unit_price_yen)) in
+        lines.into_iter().enumerate()
+    {
+        let Some(site) = sites.get(i % sites.len().max(1)) else {
+            return Ok(());
+        };
+        crate::contributions::seed(
+            conn,
+            &NewExpense {
+                fiscal_year: fy,
+                kind,
+                area: area.to_owned(),
+                site_id: (*site).into(),
+                description: description.to_owned(),
+                amount_yen,
+                quantity,
+                unit_price_yen,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 fn program_pool(conn: &mut AnyConnection) -> QueryResult<Vec<(Id, String, String)>> {

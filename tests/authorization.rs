@@ -334,6 +334,17 @@ fn table(cast: &Cast) -> Vec<Row> {
                                                                              [401, 409, 403, 403, 403, 403, 403]),
         row("a version never published", "GET", "/api/v1/stats/years/2020/versions/1".into(), None,
                                                                              [401, 404, 404, 404, 404, 404, 404]),
+        // The contribution expenses ledger (writes that are refused, so the state stays).
+        row("expense lines", "GET", "/api/v1/expenses?fiscal_year=2026".into(), None,
+                                                                             [401, 200, 200, 403, 403, 403, 403]),
+        row("expense totals", "GET", "/api/v1/expenses/2026/totals".into(), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
+        row("add an expense at no site", "POST", "/api/v1/expenses".into(),
+            body(|| json!({"fiscal_year": 2026, "kind": "financial", "area": "community",
+                           "site_id": uuid::Uuid::now_v7(), "description": "x", "amount_yen": 1})),
+                                                                             [401, 422, 422, 403, 403, 403, 403]),
+        row("import expenses (empty file)", "POST", "/api/v1/expenses/import?dry_run=true".into(), None,
+                                                                             [401, 422, 422, 403, 403, 403, 403]),
     ]
 }
 
@@ -422,6 +433,7 @@ async fn authorization_comes_before_the_body(backend: Backend) {
             "/api/v1/stats/years/2025/restate".to_owned(),
         ),
         (&hr, "POST", "/api/v1/stats/years/2025/reopen".to_owned()),
+        (&employee, "POST", "/api/v1/expenses".to_owned()),
     ] {
         for body in [json!({}), json!({"no_such_field": 1}), json!([1, 2])] {
             let (status, _, problem) = app

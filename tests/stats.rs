@@ -763,6 +763,9 @@ async fn the_demo_seed_is_deterministic_and_summarised(backend: Backend) {
             let (_, published) = tomoni::stats::closing::published(conn, fy, None).unwrap();
             assert_eq!(published.figures, kept[&fy]);
             assert_eq!(published.objectives.objectives.len(), 3);
+            let spent = tomoni::contributions::totals(conn, fy).unwrap();
+            assert_eq!(spent.total_yen, 496_928_000);
+            assert_eq!(spent.approx_ja, "約5億円");
         }
         assert!(!tomoni::stats::closing::status(conn, 2026).unwrap().closed);
         let again = tomoni::seed::demo(conn, fiscal, today, &opts, &mut |_, _, _| {});

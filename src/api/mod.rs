@@ -6,6 +6,7 @@
 pub mod attendance;
 pub mod audit;
 pub mod auth;
+pub mod expenses;
 pub mod exports;
 pub mod extract;
 pub mod feed;
@@ -32,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     attendance::routes(cfg);
     stats::routes(cfg);
     years::routes(cfg);
+    expenses::routes(cfg);
     mail::routes(cfg);
     exports::routes(cfg);
     audit::routes(cfg);

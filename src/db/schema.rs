@@ -366,6 +366,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    contribution_expenses (id) {
+        id -> Uuid,
+        fiscal_year -> Integer,
+        kind -> Text,
+        area -> Text,
+        site_id -> Uuid,
+        description -> Text,
+        quantity -> Nullable<Double>,
+        unit_price_yen -> Nullable<BigInt>,
+        amount_yen -> BigInt,
+        created_by -> Nullable<Uuid>,
+        created_at -> UtcTime,
+    }
+}
+
+diesel::joinable!(contribution_expenses -> sites (site_id));
 diesel::joinable!(sites -> companies (company_id));
 diesel::joinable!(users -> sites (site_id));
 diesel::joinable!(coordinator_sites -> sites (site_id));
@@ -408,6 +428,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     fiscal_year_closes,
     published_figures,
     restatements,
+    contribution_expenses,
     stats_year,
     stats_program_month,
     stats_members,
