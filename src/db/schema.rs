@@ -348,6 +348,7 @@ diesel::table! {
         published_at -> UtcTime,
         published_by -> Nullable<Uuid>,
         note -> Text,
+        figures -> Text,
         body -> Text,
     }
 }

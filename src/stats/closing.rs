@@ -323,7 +323,9 @@ fn publish(
     note: &str,
 ) -> AppResult<i32> {
     let version = last_version(conn, fy)?.unwrap_or(0) + 1;
-    let body = serde_json::to_string(&snapshot(conn, fiscal, fy)?).map_err(AppError::internal)?;
+    let snapshot = snapshot(conn, fiscal, fy)?;
+    let figures = serde_json::to_string(&snapshot.figures).map_err(AppError::internal)?;
+    let body = serde_json::to_string(&snapshot).map_err(AppError::internal)?;
     diesel::insert_into(published_figures::table)
         .values((
             published_figures::fiscal_year.eq(fy),
@@ -331,6 +333,7 @@ fn publish(
             published_figures::published_at.eq(Timestamp::now()),
             published_figures::published_by.eq(by),
             published_figures::note.eq(note),
+            published_figures::figures.eq(figures),
             published_figures::body.eq(body),
         ))
         .execute(conn)?;
@@ -615,19 +618,34 @@ pub fn published(
     Ok((v, snapshot))
 }
 
-/// The last published version of each closed year among `years`.
+/// The last published version of each closed year among `years` and its figures for `scope`.
+/// The whole group's are read from their own column: the report table asks on every request,
+/// and a year's whole document (every site's breakdown row) is large to parse.
 pub fn published_closed(
     conn: &mut AnyConnection,
     years: std::ops::RangeInclusive<i32>,
-) -> AppResult<BTreeMap<i32, (i32, Snapshot)>> {
+    scope: &Scope,
+) -> AppResult<BTreeMap<i32, (i32, Figures)>> {
     let closed: Vec<i32> = fiscal_year_closes::table
         .filter(fiscal_year_closes::fiscal_year.between(*years.start(), *years.end()))
         .select(fiscal_year_closes::fiscal_year)
         .load(conn)?;
-    closed
-        .into_iter()
-        .map(|fy| Ok((fy, published(conn, fy, None)?)))
-        .collect()
+    let mut out = BTreeMap::new();
+    for fy in closed {
+        if *scope == Scope::default() {
+            let (version, figures): (i32, String) = published_figures::table
+                .filter(published_figures::fiscal_year.eq(fy))
+                .order(published_figures::version.desc())
+                .select((published_figures::version, published_figures::figures))
+                .first(conn)?;
+            let figures = serde_json::from_str(&figures).map_err(AppError::internal)?;
+            out.insert(fy, (version, figures));
+        } else {
+            let (version, snapshot) = published(conn, fy, None)?;
+            out.insert(fy, (version, snapshot.figures_of(scope).unwrap_or_default()));
+        }
+    }
+    Ok(out)
 }
 
 /// A year's breakdown: a closed year's published one unless `view` is `current`.

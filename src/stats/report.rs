@@ -257,8 +257,7 @@ pub fn select(
     let mut figures = crate::stats::mdd::figures(conn, fiscal, from - 1..=to, scope)?;
     let mut closed = BTreeMap::new();
     if view != View::Current {
-        for (fy, (version, snapshot)) in published_closed(conn, from - 1..=to)? {
-            let published = snapshot.figures_of(scope).unwrap_or_default();
+        for (fy, (version, published)) in published_closed(conn, from - 1..=to, scope)? {
             let current = figures.insert(fy, published).unwrap_or_default();
             closed.insert(fy, (version, published, current));
         }

@@ -17,6 +17,9 @@ CREATE TABLE published_figures (
     published_by uuid REFERENCES users (id),
     -- why this version was published (the close, or the restatement's summary)
     note         text NOT NULL,
+    -- the whole group's figures alone (what the report table reads on every request, without
+    -- parsing the breakdowns), and the whole document
+    figures      text NOT NULL,
     body         text NOT NULL,
     PRIMARY KEY (fiscal_year, version)
 );

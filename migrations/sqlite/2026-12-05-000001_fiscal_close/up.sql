@@ -12,6 +12,7 @@ CREATE TABLE published_figures (
     published_at TEXT NOT NULL,
     published_by TEXT REFERENCES users (id),
     note         TEXT NOT NULL,
+    figures      TEXT NOT NULL,
     body         TEXT NOT NULL,
     PRIMARY KEY (fiscal_year, version)
 ) STRICT;
