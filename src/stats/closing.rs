@@ -642,7 +642,10 @@ pub fn published_closed(
             out.insert(fy, (version, figures));
         } else {
             let (version, snapshot) = published(conn, fy, None)?;
-            out.insert(fy, (version, snapshot.figures_of(scope).unwrap_or_default()));
+            out.insert(
+                fy,
+                (version, snapshot.figures_of(scope).unwrap_or_default()),
+            );
         }
     }
     Ok(out)
