@@ -46,6 +46,16 @@ impl Caller {
         }
     }
 
+    /// The caller giving `reason` for a change to a closed fiscal year (a page's form field);
+    /// blank gives none.
+    pub fn restating(self, reason: &str) -> Caller {
+        let reason = reason.trim();
+        Caller {
+            restatement: (!reason.is_empty()).then(|| reason.to_owned()),
+            ..self
+        }
+    }
+
     /// Whether the caller runs things at `site`: admins everywhere, coordinators at their sites.
     pub fn coordinates(&self, site: Id) -> bool {
         self.role == Role::Admin || (self.role == Role::Coordinator && self.sites.contains(&site))

@@ -298,10 +298,8 @@ async fn save(
     form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(field(&form, "csrf"))?;
-    let mut caller = who.caller();
     // A closed year's objectives change only as a restatement, with the reason given here.
-    let reason = field(&form, "restatement_reason").trim();
-    caller.restatement = (!reason.is_empty()).then(|| reason.to_owned());
+    let caller = who.caller().restating(field(&form, "restatement_reason"));
     // Who may change objectives comes first, as in the API.
     objectives::require_editor(&caller).map_err(|e| who.visitor.error(e))?;
     let fy = year_of(&who, fy.into_inner())?;

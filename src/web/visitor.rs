@@ -190,16 +190,6 @@ impl SignedIn {
         self.session.caller.clone()
     }
 
-    /// The caller with the restatement reason a form gave (its `restatement_reason` field,
-    /// shown when the page's records are of a closed fiscal year); blank gives none.
-    pub fn caller_restating(&self, reason: &str) -> Caller {
-        let reason = reason.trim();
-        Caller {
-            restatement: (!reason.is_empty()).then(|| reason.to_owned()),
-            ..self.caller()
-        }
-    }
-
     pub fn lang(&self) -> Lang {
         self.visitor.lang
     }

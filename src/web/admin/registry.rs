@@ -480,12 +480,7 @@ async fn create(
     form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(field(&form, "csrf"))?;
-    let caller = crate::auth::Caller {
-        restatement: who
-            .caller_restating(field(&form, "restatement_reason"))
-            .restatement,
-        ..super::require_admin(&who)?
-    };
+    let caller = super::require_admin(&who)?.restating(field(&form, "restatement_reason"));
     let kind = kind_of(&who, &path)?;
     let read = body_of(kind, &form);
     let typed_values = typed_back(kind, &form);
@@ -546,12 +541,7 @@ async fn save(
     form: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(field(&form, "csrf"))?;
-    let caller = crate::auth::Caller {
-        restatement: who
-            .caller_restating(field(&form, "restatement_reason"))
-            .restatement,
-        ..super::require_admin(&who)?
-    };
+    let caller = super::require_admin(&who)?.restating(field(&form, "restatement_reason"));
     let (kind, id) = path.into_inner();
     let kind = kind_of(&who, &kind)?;
     let read = body_of(kind, &form);

@@ -215,12 +215,7 @@ async fn approve(
 ) -> Result<HttpResponse, PageError> {
     let field = |name: &str| field(&form, name).to_owned();
     who.check_csrf(&field("csrf"))?;
-    let caller = crate::auth::Caller {
-        restatement: who
-            .caller_restating(&field("restatement_reason"))
-            .restatement,
-        ..require_runner(&who)?
-    };
+    let caller = require_runner(&who)?.restating(&field("restatement_reason"));
     let lang = who.lang();
     let back = QueueQuery {
         event: field("event"),
@@ -359,10 +354,7 @@ async fn reject(
     form: Form<RejectForm>,
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(&form.csrf)?;
-    let caller = crate::auth::Caller {
-        restatement: who.caller_restating(&form.restatement_reason).restatement,
-        ..require_runner(&who)?
-    };
+    let caller = require_runner(&who)?.restating(&form.restatement_reason);
     let id = Id::from(id.into_inner());
     let reason = form.into_inner().reason;
     let lang = who.lang();

@@ -359,10 +359,7 @@ async fn save(
     let reason = field(&form, "restatement_reason").to_owned();
     let (csrf, form) = ProgramForm::read(&form);
     who.check_csrf(&csrf)?;
-    let caller = crate::auth::Caller {
-        restatement: who.caller_restating(&reason).restatement,
-        ..require_runner(&who)?
-    };
+    let caller = require_runner(&who)?.restating(&reason);
     let id = id.into_inner();
     let patch = form.patch();
     let done = with_conn(&state.pool, move |c| {

@@ -605,7 +605,7 @@ async fn record(
     entries: Vec<RosterLine>,
     reason: &str,
 ) -> AppResult<usize> {
-    let caller = who.caller_restating(reason);
+    let caller = who.caller().restating(reason);
     let settings = state.settings.attendance.clone();
     with_conn(&state.pool, move |c| {
         let marking = RosterMarking { entries };

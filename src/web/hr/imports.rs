@@ -216,10 +216,7 @@ async fn send(
         .await
         .map_err(|e| who.visitor.error(e))?;
     who.check_csrf(&sent.csrf)?;
-    let caller = Caller {
-        restatement: who.caller_restating(&sent.restatement).restatement,
-        ..caller
-    };
+    let caller = caller.restating(&sent.restatement);
     let Some(kind) = Kind::parse(&sent.kind).filter(|k| k.open_to(&caller)) else {
         return Err(who.visitor.error(AppError::not_found("no such import")));
     };
