@@ -334,6 +334,20 @@ fn table(cast: &Cast) -> Vec<Row> {
                                                                              [401, 409, 403, 403, 403, 403, 403]),
         row("a version never published", "GET", "/api/v1/stats/years/2020/versions/1".into(), None,
                                                                              [401, 404, 404, 404, 404, 404, 404]),
+        // The report's objectives table (writes that are refused or find nothing).
+        row("report objectives", "GET", "/api/v1/report-objectives?fiscal_year=2026".into(), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
+        row("add an objective without a title", "POST", "/api/v1/report-objectives".into(),
+            body(|| json!({"level": "fiscal_year", "first_year": 2026, "title": "", "assessment": "qualitative"})),
+                                                                             [401, 422, 422, 403, 403, 403, 403]),
+        row("rewrite an unknown objective", "PUT", format!("/api/v1/report-objectives/{}", uuid::Uuid::now_v7()),
+            body(|| json!({"level": "fiscal_year", "first_year": 2026, "title": "T", "assessment": "qualitative"})),
+                                                                             [401, 404, 404, 403, 403, 403, 403]),
+        row("delete an unknown objective", "DELETE", format!("/api/v1/report-objectives/{}", uuid::Uuid::now_v7()), None,
+                                                                             [401, 404, 404, 403, 403, 403, 403]),
+        row("grade an unknown objective", "PUT", format!("/api/v1/report-objectives/{}/assessment", uuid::Uuid::now_v7()),
+            body(|| json!({"achievements": "x", "grade": "achieved"})),
+                                                                             [401, 404, 404, 403, 403, 403, 403]),
         // The contribution expenses ledger (writes that are refused, so the state stays).
         row("expense lines", "GET", "/api/v1/expenses?fiscal_year=2026".into(), None,
                                                                              [401, 200, 200, 403, 403, 403, 403]),
@@ -434,6 +448,12 @@ async fn authorization_comes_before_the_body(backend: Backend) {
         ),
         (&hr, "POST", "/api/v1/stats/years/2025/reopen".to_owned()),
         (&employee, "POST", "/api/v1/expenses".to_owned()),
+        (&employee, "POST", "/api/v1/report-objectives".to_owned()),
+        (
+            &employee,
+            "PUT",
+            format!("/api/v1/report-objectives/{nowhere}/assessment"),
+        ),
     ] {
         for body in [json!({}), json!({"no_such_field": 1}), json!([1, 2])] {
             let (status, _, problem) = app

@@ -16,6 +16,7 @@ pub mod ops;
 pub mod org;
 pub mod people;
 pub mod programs;
+pub mod report_objectives;
 pub mod signups;
 pub mod stats;
 pub mod years;
@@ -33,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     attendance::routes(cfg);
     stats::routes(cfg);
     years::routes(cfg);
+    report_objectives::routes(cfg);
     expenses::routes(cfg);
     mail::routes(cfg);
     exports::routes(cfg);

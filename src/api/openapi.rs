@@ -70,6 +70,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         attendance::Doc::openapi(),
         stats::Doc::openapi(),
         years::Doc::openapi(),
+        report_objectives::Doc::openapi(),
         expenses::Doc::openapi(),
         exports::Doc::openapi(),
         audit::Doc::openapi(),

@@ -134,7 +134,7 @@ pub struct FiguresQuery {
 }
 
 /// `published` or `current` (breakdowns and objectives have no side-by-side view).
-fn one_view(given: Option<&str>) -> AppResult<View> {
+pub fn one_view(given: Option<&str>) -> AppResult<View> {
     crate::http::choice_param("figures", given, &["published", "current"])?;
     View::parse(given)
 }

@@ -386,7 +386,166 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    report_objectives (id) {
+        id -> Uuid,
+        level -> Text,
+        parent_id -> Nullable<Uuid>,
+        first_year -> Integer,
+        last_year -> Integer,
+        title -> Text,
+        assessment -> Text,
+        achievements -> Nullable<Text>,
+        grade -> Nullable<Text>,
+        graded_by -> Nullable<Uuid>,
+        graded_at -> Nullable<UtcTime>,
+        created_by -> Nullable<Uuid>,
+        created_at -> UtcTime,
+        updated_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Double, Integer, Text};
+    use crate::db::types::sql::Uuid;
+
+    objective_measures (objective_id, position) {
+        objective_id -> Uuid,
+        position -> Integer,
+        metric -> Text,
+        target_kind -> Text,
+        target_value -> Double,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Integer, Nullable, Text};
+    use crate::db::types::sql::Uuid;
+
+    award_categories (id) {
+        id -> Uuid,
+        fiscal_year -> Integer,
+        position -> Integer,
+        name -> Text,
+        region -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Integer, Text};
+    use crate::db::types::sql::Uuid;
+
+    award_criteria (id) {
+        id -> Uuid,
+        fiscal_year -> Integer,
+        position -> Integer,
+        name -> Text,
+        weight -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::Integer;
+    use crate::db::types::sql::Uuid;
+
+    award_judges (fiscal_year, user_id) {
+        fiscal_year -> Integer,
+        user_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    award_nominations (id) {
+        id -> Uuid,
+        category_id -> Uuid,
+        program_id -> Uuid,
+        statement -> Text,
+        nominated_by -> Nullable<Uuid>,
+        created_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::Integer;
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    award_scores (nomination_id, criterion_id, judge_id) {
+        nomination_id -> Uuid,
+        criterion_id -> Uuid,
+        judge_id -> Uuid,
+        score -> Integer,
+        scored_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::Nullable;
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    award_winners (category_id) {
+        category_id -> Uuid,
+        nomination_id -> Uuid,
+        decided_by -> Nullable<Uuid>,
+        decided_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Integer, Nullable, Text};
+    use crate::db::types::sql::Uuid;
+
+    review_criteria (id) {
+        id -> Uuid,
+        code -> Nullable<Text>,
+        point_of_view -> Text,
+        theme -> Text,
+        name -> Text,
+        position -> Integer,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Integer, Nullable, Text};
+    use crate::db::types::sql::{UtcTime, Uuid};
+
+    program_reviews (id) {
+        id -> Uuid,
+        fiscal_year -> Integer,
+        program_id -> Uuid,
+        reviewer_id -> Nullable<Uuid>,
+        comments -> Text,
+        reviewed_at -> UtcTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::Integer;
+    use crate::db::types::sql::Uuid;
+
+    program_review_scores (review_id, criterion_id) {
+        review_id -> Uuid,
+        criterion_id -> Uuid,
+        score -> Integer,
+    }
+}
+
 diesel::joinable!(contribution_expenses -> sites (site_id));
+diesel::joinable!(objective_measures -> report_objectives (objective_id));
+diesel::joinable!(award_nominations -> award_categories (category_id));
+diesel::joinable!(award_nominations -> programs (program_id));
+diesel::joinable!(award_scores -> award_nominations (nomination_id));
+diesel::joinable!(award_scores -> award_criteria (criterion_id));
+diesel::joinable!(award_winners -> award_nominations (nomination_id));
+diesel::joinable!(program_reviews -> programs (program_id));
+diesel::joinable!(program_review_scores -> program_reviews (review_id));
+diesel::joinable!(program_review_scores -> review_criteria (criterion_id));
 diesel::joinable!(sites -> companies (company_id));
 diesel::joinable!(users -> sites (site_id));
 diesel::joinable!(coordinator_sites -> sites (site_id));
@@ -430,6 +589,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     published_figures,
     restatements,
     contribution_expenses,
+    report_objectives,
+    objective_measures,
+    award_categories,
+    award_criteria,
+    award_judges,
+    award_nominations,
+    award_scores,
+    award_winners,
+    review_criteria,
+    program_reviews,
+    program_review_scores,
     stats_year,
     stats_program_month,
     stats_members,

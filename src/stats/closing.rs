@@ -33,6 +33,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::stats::breakdown::{self, Breakdown, By};
 use crate::stats::mdd::{self, Figures, Metric, Scope};
 use crate::stats::objectives::{self, Objectives};
+use crate::stats::report_objectives::{self, ObjectivesTable};
 use crate::time::FiscalCalendar;
 
 /// The groupings frozen with a year, in the order the API lists them.
@@ -54,6 +55,10 @@ pub struct Snapshot {
     /// By site, company, region, theme, category and month.
     pub breakdowns: Vec<Breakdown>,
     pub objectives: Objectives,
+    /// The report's objectives table (medium-term and the year's; versions published before it
+    /// existed have none).
+    #[serde(default)]
+    pub report_objectives: Option<ObjectivesTable>,
 }
 
 impl Snapshot {
@@ -171,11 +176,13 @@ pub fn snapshot(conn: &mut AnyConnection, fiscal: FiscalCalendar, fy: i32) -> Ap
         .map(|by| breakdown::breakdown(conn, fiscal, fy, by))
         .collect::<AppResult<Vec<_>>>()?;
     let objectives = objectives::get(conn, fiscal, fy)?;
+    let report_objectives = Some(report_objectives::table(conn, fiscal, fy)?);
     Ok(Snapshot {
         fiscal_year: fy,
         figures,
         breakdowns,
         objectives,
+        report_objectives,
     })
 }
 
@@ -307,8 +314,8 @@ fn last_version(conn: &mut AnyConnection, fy: i32) -> QueryResult<Option<i32>> {
 fn hold_summaries(conn: &mut AnyConnection) -> QueryResult<()> {
     if let AnyConnection::Postgresql(c) = conn {
         diesel::sql_query(
-            "LOCK TABLE stats_year, stats_program_month, stats_members, stats_unique, objectives \
-             IN SHARE MODE",
+            "LOCK TABLE stats_year, stats_program_month, stats_members, stats_unique, objectives, \
+             report_objectives, objective_measures IN SHARE MODE",
         )
         .execute(c)?;
     }

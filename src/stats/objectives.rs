@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::stats::mdd::{self, Figures, Metric, Scope};
 use crate::time::FiscalCalendar;
 
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectiveInput {
     pub metric: Metric,
@@ -45,6 +45,36 @@ pub enum Grade {
 }
 
 impl Grade {
+    pub const ALL: [Grade; 4] = [
+        Grade::Achieved,
+        Grade::MostlyAchieved,
+        Grade::SomeProgress,
+        Grade::NoProgress,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::Achieved => "achieved",
+            Grade::MostlyAchieved => "mostly_achieved",
+            Grade::SomeProgress => "some_progress",
+            Grade::NoProgress => "no_progress",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Grade> {
+        Grade::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// The lower of two grades: an objective with several measures is as far as its weakest.
+    pub fn lower(self, other: Grade) -> Grade {
+        let rank = |g: Grade| Grade::ALL.iter().position(|x| *x == g).unwrap_or(3);
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+
     pub fn of(ratio: f64) -> Grade {
         if ratio >= 1.0 {
             Grade::Achieved
@@ -58,7 +88,7 @@ impl Grade {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ObjectiveResult {
     pub metric: Metric,
     /// `absolute` or `yoy_percent`.
@@ -86,6 +116,29 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// A target names exactly one of a value (at least 0) or a growth (-100 to 1000 %).
+pub fn check_target(at: &str, o: &ObjectiveInput) -> Option<FieldError> {
+    match (o.target, o.yoy_percent) {
+        (Some(t), None) if t.is_finite() && t >= 0.0 => None,
+        (Some(_), None) => Some(FieldError::new(
+            format!("{at}.target"),
+            "out_of_range",
+            "a finite value of at least 0",
+        )),
+        (None, Some(p)) if p.is_finite() && (-100.0..=1000.0).contains(&p) => None,
+        (None, Some(_)) => Some(FieldError::new(
+            format!("{at}.yoy_percent"),
+            "out_of_range",
+            "between -100 and 1000",
+        )),
+        _ => Some(FieldError::new(
+            at.to_owned(),
+            "one_of",
+            "give either target or yoy_percent",
+        )),
+    }
+}
+
 fn check(input: &ObjectivesInput) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut seen = BTreeMap::new();
@@ -97,25 +150,7 @@ fn check(input: &ObjectivesInput) -> Vec<FieldError> {
                 "one objective per figure",
             ));
         }
-        match (o.target, o.yoy_percent) {
-            (Some(t), None) if t.is_finite() && t >= 0.0 => {}
-            (Some(_), None) => errors.push(FieldError::new(
-                format!("objectives[{i}].target"),
-                "out_of_range",
-                "a finite value of at least 0",
-            )),
-            (None, Some(p)) if p.is_finite() && (-100.0..=1000.0).contains(&p) => {}
-            (None, Some(_)) => errors.push(FieldError::new(
-                format!("objectives[{i}].yoy_percent"),
-                "out_of_range",
-                "between -100 and 1000",
-            )),
-            _ => errors.push(FieldError::new(
-                format!("objectives[{i}]"),
-                "one_of",
-                "give either target or yoy_percent",
-            )),
-        }
+        errors.extend(check_target(&format!("objectives[{i}]"), o));
     }
     errors
 }
@@ -183,25 +218,7 @@ pub fn get(conn: &mut AnyConnection, fiscal: FiscalCalendar, fy: i32) -> AppResu
     let mut out: Vec<ObjectiveResult> = rows
         .into_iter()
         .filter_map(|(metric, kind, value)| {
-            let metric = Metric::parse(&metric)?;
-            let actual = now.get(metric);
-            let growth = mdd::change(actual, before.get(metric)).and_then(|c| c.percent);
-            let ratio = if kind == "yoy_percent" {
-                growth.and_then(|g| (value != 0.0).then(|| g / value))
-            } else if value == 0.0 {
-                actual.map(|_| 1.0)
-            } else {
-                actual.map(|a| a / value)
-            };
-            Some(ObjectiveResult {
-                metric,
-                target_kind: kind,
-                target_value: value,
-                actual,
-                actual_yoy_percent: growth,
-                ratio: ratio.map(round3),
-                grade: ratio.map(Grade::of),
-            })
+            Some(measure(Metric::parse(&metric)?, kind, value, &now, &before))
         })
         .collect();
     out.sort_by_key(|o| o.metric);
@@ -210,6 +227,34 @@ pub fn get(conn: &mut AnyConnection, fiscal: FiscalCalendar, fy: i32) -> AppResu
         objectives: out,
         published_version: None,
     })
+}
+
+/// One target graded against the year's figures `now` and the year before's `before`.
+pub fn measure(
+    metric: Metric,
+    kind: String,
+    value: f64,
+    now: &Figures,
+    before: &Figures,
+) -> ObjectiveResult {
+    let actual = now.get(metric);
+    let growth = mdd::change(actual, before.get(metric)).and_then(|c| c.percent);
+    let ratio = if kind == "yoy_percent" {
+        growth.and_then(|g| (value != 0.0).then(|| g / value))
+    } else if value == 0.0 {
+        actual.map(|_| 1.0)
+    } else {
+        actual.map(|a| a / value)
+    };
+    ObjectiveResult {
+        metric,
+        target_kind: kind,
+        target_value: value,
+        actual,
+        actual_yoy_percent: growth,
+        ratio: ratio.map(round3),
+        grade: ratio.map(Grade::of),
+    }
 }
 
 /// HR and admins set the objectives; everyone signed in reads them.

@@ -1,0 +1,11 @@
+DROP TABLE program_review_scores;
+DROP TABLE program_reviews;
+DROP TABLE review_criteria;
+DROP TABLE award_winners;
+DROP TABLE award_scores;
+DROP TABLE award_nominations;
+DROP TABLE award_judges;
+DROP TABLE award_criteria;
+DROP TABLE award_categories;
+DROP TABLE objective_measures;
+DROP TABLE report_objectives;
