@@ -9,6 +9,7 @@ pub mod api;
 pub mod attendance;
 pub mod audit;
 pub mod auth;
+pub mod awards;
 pub mod config;
 pub mod contributions;
 pub mod db;

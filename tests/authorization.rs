@@ -178,6 +178,7 @@ fn table(cast: &Cast) -> Vec<Row> {
     let site_for_programs = site_a.clone();
     let program = cast.program.clone();
     let program_for_events = program.clone();
+    let program_for_awards = program.clone();
     let (published, draft, cancelled) = (cast.published.clone(), cast.draft.clone(), cast.cancelled.clone());
     let emp_a = cast.users["emp_a"].id.to_string();
     let emp_a_for_roster = emp_a.clone();
@@ -348,6 +349,22 @@ fn table(cast: &Cast) -> Vec<Row> {
         row("grade an unknown objective", "PUT", format!("/api/v1/report-objectives/{}/assessment", uuid::Uuid::now_v7()),
             body(|| json!({"achievements": "x", "grade": "achieved"})),
                                                                              [401, 404, 404, 403, 403, 403, 403]),
+        // The awards (writes that are refused or find nothing).
+        row("awards of a year", "GET", "/api/v1/awards/2026".into(), None,  [401, 200, 200, 200, 200, 200, 200]),
+        row("set up awards with nothing", "PUT", "/api/v1/awards/2026/setup".into(),
+            body(|| json!({"categories": [], "criteria": [], "judges": []})),
+                                                                             [401, 422, 422, 403, 403, 403, 403]),
+        row("eligible programmes", "GET", "/api/v1/awards/2026/eligible".into(), None,
+                                                                             [401, 200, 200, 200, 200, 403, 403]),
+        row("nominate for an unknown category", "POST", "/api/v1/awards/nominations".into(),
+            body(move || json!({"category_id": uuid::Uuid::now_v7(), "program_id": program_for_awards, "statement": "x"})),
+                                                                             [401, 422, 422, 422, 422, 403, 403]),
+        row("withdraw an unknown nomination", "DELETE", format!("/api/v1/awards/nominations/{}", uuid::Uuid::now_v7()), None,
+                                                                             [401, 404, 404, 404, 404, 403, 403]),
+        row("score an unknown nomination", "PUT", format!("/api/v1/awards/nominations/{}/scores", uuid::Uuid::now_v7()),
+            body(|| json!({"scores": []})),                                  [401, 404, 404, 404, 404, 404, 404]),
+        row("decide an unknown category", "PUT", format!("/api/v1/awards/categories/{}/winner", uuid::Uuid::now_v7()),
+            body(|| json!({"nomination_id": null})),                         [401, 404, 404, 403, 403, 403, 403]),
         // The contribution expenses ledger (writes that are refused, so the state stays).
         row("expense lines", "GET", "/api/v1/expenses?fiscal_year=2026".into(), None,
                                                                              [401, 200, 200, 403, 403, 403, 403]),
@@ -427,6 +444,7 @@ async fn authorization_comes_before_the_body(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let employee = app.token(&app.user(Role::Employee, None));
     let hr = app.token(&app.user(Role::Hr, None));
+    let coordinator = app.token(&app.coordinator(&[app.site("AUZ")]));
     let nowhere = uuid::Uuid::now_v7();
     for (token, method, path) in [
         (&employee, "POST", "/api/v1/companies".to_owned()),
@@ -449,6 +467,13 @@ async fn authorization_comes_before_the_body(backend: Backend) {
         (&hr, "POST", "/api/v1/stats/years/2025/reopen".to_owned()),
         (&employee, "POST", "/api/v1/expenses".to_owned()),
         (&employee, "POST", "/api/v1/report-objectives".to_owned()),
+        (&employee, "PUT", "/api/v1/awards/2025/setup".to_owned()),
+        (&employee, "POST", "/api/v1/awards/nominations".to_owned()),
+        (
+            &coordinator,
+            "PUT",
+            format!("/api/v1/awards/categories/{nowhere}/winner"),
+        ),
         (
             &employee,
             "PUT",

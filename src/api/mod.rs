@@ -6,6 +6,7 @@
 pub mod attendance;
 pub mod audit;
 pub mod auth;
+pub mod awards;
 pub mod expenses;
 pub mod exports;
 pub mod extract;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     stats::routes(cfg);
     years::routes(cfg);
     report_objectives::routes(cfg);
+    awards::routes(cfg);
     expenses::routes(cfg);
     mail::routes(cfg);
     exports::routes(cfg);
