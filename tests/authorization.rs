@@ -365,6 +365,14 @@ fn table(cast: &Cast) -> Vec<Row> {
             body(|| json!({"scores": []})),                                  [401, 404, 404, 404, 404, 404, 404]),
         row("decide an unknown category", "PUT", format!("/api/v1/awards/categories/{}/winner", uuid::Uuid::now_v7()),
             body(|| json!({"nomination_id": null})),                         [401, 404, 404, 403, 403, 403, 403]),
+        // The programme reviews (writes that are refused or find nothing).
+        row("review criteria", "GET", "/api/v1/reviews/criteria".into(), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
+        row("replace review criteria with none", "PUT", "/api/v1/reviews/criteria".into(),
+            body(|| json!({"criteria": []})),                                [401, 422, 422, 403, 403, 403, 403]),
+        row("programme reviews", "GET", "/api/v1/reviews/2026".into(), None, [401, 200, 200, 200, 200, 403, 403]),
+        row("review an unknown programme", "PUT", format!("/api/v1/reviews/2026/programs/{}", uuid::Uuid::now_v7()),
+            body(|| json!({"scores": []})),                                  [401, 404, 404, 404, 404, 403, 403]),
         // The contribution expenses ledger (writes that are refused, so the state stays).
         row("expense lines", "GET", "/api/v1/expenses?fiscal_year=2026".into(), None,
                                                                              [401, 200, 200, 403, 403, 403, 403]),
@@ -469,6 +477,12 @@ async fn authorization_comes_before_the_body(backend: Backend) {
         (&employee, "POST", "/api/v1/report-objectives".to_owned()),
         (&employee, "PUT", "/api/v1/awards/2025/setup".to_owned()),
         (&employee, "POST", "/api/v1/awards/nominations".to_owned()),
+        (&coordinator, "PUT", "/api/v1/reviews/criteria".to_owned()),
+        (
+            &employee,
+            "PUT",
+            format!("/api/v1/reviews/2025/programs/{nowhere}"),
+        ),
         (
             &coordinator,
             "PUT",

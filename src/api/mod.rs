@@ -18,6 +18,7 @@ pub mod org;
 pub mod people;
 pub mod programs;
 pub mod report_objectives;
+pub mod reviews;
 pub mod signups;
 pub mod stats;
 pub mod years;
@@ -37,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     years::routes(cfg);
     report_objectives::routes(cfg);
     awards::routes(cfg);
+    reviews::routes(cfg);
     expenses::routes(cfg);
     mail::routes(cfg);
     exports::routes(cfg);

@@ -74,6 +74,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         years::Doc::openapi(),
         report_objectives::Doc::openapi(),
         awards::Doc::openapi(),
+        reviews::Doc::openapi(),
         expenses::Doc::openapi(),
         exports::Doc::openapi(),
         audit::Doc::openapi(),
