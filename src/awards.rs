@@ -46,7 +46,7 @@ pub enum Region {
 }
 
 impl Region {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Region::Domestic => "domestic",
             Region::Overseas => "overseas",
@@ -308,7 +308,8 @@ fn check_setup(input: &SetupInput) -> Vec<FieldError> {
     errors
 }
 
-fn stored_categories(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<Category>> {
+/// The year's categories in report order.
+pub fn stored_categories(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<Category>> {
     let rows: Vec<(Id, String, Option<String>)> = cat::table
         .filter(cat::fiscal_year.eq(fy))
         .order(cat::position)
@@ -321,6 +322,14 @@ fn stored_categories(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<Categ
             name,
             region: region.as_deref().and_then(Region::parse),
         })
+        .collect())
+}
+
+/// The ids of the year's criteria, in order.
+pub fn stored_criteria_ids(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<uuid::Uuid>> {
+    Ok(stored_criteria(conn, fy)?
+        .into_iter()
+        .map(|c| c.id)
         .collect())
 }
 
@@ -587,6 +596,16 @@ pub fn nominate(
     request_id: Option<String>,
 ) -> AppResult<Id> {
     caller.require(&[Role::Hr, Role::Admin, Role::Coordinator])?;
+    nominate_by(conn, Some(caller), input, request_id)
+}
+
+/// Nominates for a person or (`None`) the system (the demo seed), eligibility checked alike.
+pub fn nominate_by(
+    conn: &mut AnyConnection,
+    caller: Option<&Caller>,
+    input: &NominationInput,
+    request_id: Option<String>,
+) -> AppResult<Id> {
     let statement = input.statement.trim();
     if statement.is_empty() || statement.chars().count() > 2000 {
         return Err(AppError::validation(vec![FieldError::new(
@@ -611,7 +630,10 @@ pub fn nominate(
                 )])
             })?;
         let (site, site_region) = program_site(conn, program)?;
-        if !sees_all(caller) && !caller.coordinates(site) {
+        if let Some(caller) = caller
+            && !sees_all(caller)
+            && !caller.coordinates(site)
+        {
             return Err(AppError::forbidden(
                 "coordinators nominate their own sites' programmes",
             ));
@@ -658,14 +680,14 @@ pub fn nominate(
                 nom::category_id.eq(category),
                 nom::program_id.eq(program),
                 nom::statement.eq(statement),
-                nom::nominated_by.eq(Some(caller.id)),
+                nom::nominated_by.eq(caller.map(|c| c.id)),
                 nom::created_at.eq(Timestamp::now()),
             ))
             .execute(conn)?;
         audit::record(
             conn,
             audit::Entry {
-                actor: Some(caller.id),
+                actor: caller.map(|c| c.id),
                 action: "awards.nominate",
                 entity_type: "award_nomination",
                 entity_id: Some(id.to_string()),

@@ -25,6 +25,7 @@ pub mod org;
 pub mod outbox;
 pub mod people;
 pub mod programs;
+pub mod report_section;
 pub mod reviews;
 pub mod seed;
 pub mod server;

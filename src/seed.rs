@@ -472,6 +472,12 @@ pub fn demo(
     })?;
     // The report cycle as a real programme has it: the years before the last are closed, with
     // the objectives the report graded them against (the last completed year stays open).
+    let plan = report_plan(conn, first_fy, last_fy)?;
+    let judges: Vec<Id> = users::table
+        .select(users::id)
+        .order(users::id)
+        .limit(3)
+        .load(conn)?;
     for fy in first_fy..last_fy {
         let objectives: crate::stats::objectives::ObjectivesInput =
             serde_json::from_value(serde_json::json!({"objectives": [
@@ -482,12 +488,190 @@ pub fn demo(
             .map_err(AppError::internal)?;
         crate::stats::objectives::set(conn, fy, &objectives, None, None)?;
         expenses(conn, fy)?;
+        report_year(conn, fy, plan, &judges)?;
         crate::stats::closing::close_by(conn, None, fy, None)?;
     }
     // Fresh planner statistics after a bulk load (otherwise the first queries plan for empty
     // tables, and PostgreSQL's autovacuum catches up in the background).
     diesel::connection::SimpleConnection::batch_execute(conn, "ANALYZE")?;
     Ok(summary)
+}
+
+/// The medium-term plan the closed years' objectives sit under (none without a closed year).
+fn report_plan(conn: &mut AnyConnection, first_fy: i32, last_fy: i32) -> AppResult<Option<Id>> {
+    use crate::stats::report_objectives::{ObjectiveDraft, create_by};
+    if first_fy >= last_fy {
+        return Ok(None);
+    }
+    let last = (last_fy + 1).min(first_fy + crate::stats::report_objectives::MAX_SPAN);
+    let draft: ObjectiveDraft = serde_json::from_value(serde_json::json!({
+        "level": "medium_term", "first_year": first_fy, "last_year": last,
+        "title": "Every site takes part; volunteering grows with the business",
+        "assessment": "measured",
+        "measures": [{"metric": "implementation_rate", "target": 80}]}))
+    .map_err(AppError::internal)?;
+    Ok(Some(create_by(conn, None, &draft, None)?.id.into()))
+}
+
+/// A number from 1 to 5 that depends only on its inputs (the seed stays deterministic).
+fn score_of(a: usize, b: usize, c: usize) -> i32 {
+    ((a * 7 + b * 3 + c * 5) % 4) as i32 + 2
+}
+
+/// The rest of a closed year's report section, as a running programme has it: the year's
+/// objectives under the plan (two measures, and a qualitative one graded), the awards (set up,
+/// the most attended programmes nominated, scored by a panel of three employees — never their
+/// own site's — and decided), and the programme reviews (all but three).
+fn report_year(
+    conn: &mut AnyConnection,
+    fy: i32,
+    plan: Option<Id>,
+    judges: &[Id],
+) -> AppResult<()> {
+    use crate::awards::{self, NominationInput, ScoreInput, ScoresInput, SetupInput, WinnerInput};
+    use crate::db::schema::stats_program_month as spm;
+    use crate::reviews::{self, ReviewInput};
+    use crate::stats::objectives::Grade;
+    use crate::stats::report_objectives::{AssessmentInput, ObjectiveDraft, assess_by, create_by};
+    use serde_json::json;
+    let parse = |v: serde_json::Value| -> AppResult<ObjectiveDraft> {
+        serde_json::from_value(v).map_err(AppError::internal)
+    };
+    let parent = plan.map(|p| p.to_string());
+    create_by(
+        conn,
+        None,
+        &parse(json!({"level": "fiscal_year", "first_year": fy,
+        "parent_id": parent, "title": "More sites take part; biodiversity activities grow",
+        "assessment": "measured",
+        "measures": [{"metric": "implementation_rate", "target": 60},
+                     {"metric": "biodiversity_participants", "yoy_percent": 10}]}))?,
+        None,
+    )?;
+    let induction = create_by(
+        conn,
+        None,
+        &parse(json!({"level": "fiscal_year",
+        "first_year": fy, "parent_id": parent,
+        "title": "A volunteering day in every new-hire induction",
+        "assessment": "qualitative"}))?,
+        None,
+    )?;
+    assess_by(
+        conn,
+        None,
+        induction.id.into(),
+        &AssessmentInput {
+            achievements: "Held in 14 of the 16 induction courses".to_owned(),
+            grade: Some(Grade::MostlyAchieved),
+        },
+        None,
+    )?;
+
+    let setup: SetupInput = serde_json::from_value(json!({
+        "categories": [{"name": "Grand Award", "region": "domestic"},
+                       {"name": "Grand Award", "region": "overseas"},
+                       {"name": "Business Oriented", "region": "domestic"},
+                       {"name": "Biodiversity", "region": null},
+                       {"name": "Best Newcomer", "region": null}],
+        "criteria": [{"name": "Business relevance", "weight": 40},
+                     {"name": "Sustainability", "weight": 30},
+                     {"name": "Novelty", "weight": 30}],
+        "judges": judges.iter().map(|j| j.to_string()).collect::<Vec<_>>()}))
+    .map_err(AppError::internal)?;
+    awards::set_up(conn, None, fy, &setup, None)?;
+    // The year's programmes by participants, most first, with their sites' regions.
+    let ran: Vec<(Id, i32, String)> = spm::table
+        .inner_join(programs::table.on(programs::id.eq(spm::program_id)))
+        .inner_join(sites::table.on(sites::id.eq(programs::site_id)))
+        .filter(spm::fiscal_year.eq(fy))
+        .filter(spm::participants.gt(0))
+        .select((spm::program_id, spm::participants, sites::region))
+        .load(conn)?;
+    let mut totals: std::collections::BTreeMap<Id, (i64, String)> = Default::default();
+    for (program, n, region) in ran {
+        let e = totals.entry(program).or_insert((0, region));
+        e.0 += i64::from(n);
+    }
+    let mut ranked: Vec<(Id, i64, String)> =
+        totals.into_iter().map(|(p, (n, r))| (p, n, r)).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let criteria = awards::stored_criteria_ids(conn, fy)?;
+    let panel: Vec<crate::auth::Caller> = judges
+        .iter()
+        .filter_map(|j| crate::auth::caller::load_caller(conn, *j).transpose())
+        .collect::<QueryResult<_>>()?;
+    for (k, category) in awards::stored_categories(conn, fy)?.into_iter().enumerate() {
+        let region = category.region.map(|r| r.as_str());
+        let pool: Vec<Id> = ranked
+            .iter()
+            .filter(|(_, _, r)| region.is_none_or(|want| want == r))
+            .map(|(p, _, _)| *p)
+            .collect();
+        // Three per category, each category led by another programme where there are enough.
+        let mut nominated = Vec::new();
+        for program in (0..pool.len().min(3)).map(|i| &pool[(k + i) % pool.len()]) {
+            let id = awards::nominate_by(
+                conn,
+                None,
+                &NominationInput {
+                    category_id: category.id,
+                    program_id: (*program).into(),
+                    statement: "Years of steady work with local partners".to_owned(),
+                },
+                None,
+            )?;
+            nominated.push(id);
+        }
+        for (n, nomination) in nominated.iter().enumerate() {
+            for (j, judge) in panel.iter().enumerate() {
+                let scores = ScoresInput {
+                    scores: criteria
+                        .iter()
+                        .enumerate()
+                        .map(|(c, id)| ScoreInput {
+                            criterion_id: *id,
+                            score: score_of(n, j, c),
+                        })
+                        .collect(),
+                };
+                match awards::score(conn, judge, *nomination, &scores, None) {
+                    // A judge's own site: someone else scores it.
+                    Err(e) if e.code() == "own_site" => {}
+                    other => other?,
+                }
+            }
+        }
+        if let Some(first) = nominated.first() {
+            awards::decide(
+                conn,
+                None,
+                category.id.into(),
+                &WinnerInput {
+                    nomination_id: Some((*first).into()),
+                },
+                None,
+            )?;
+        }
+    }
+
+    let active = reviews::criteria(conn)?;
+    let to_review = ranked.len().saturating_sub(3);
+    for (i, (program, _, _)) in ranked.iter().take(to_review).enumerate() {
+        let input = ReviewInput {
+            scores: active
+                .iter()
+                .enumerate()
+                .map(|(c, criterion)| reviews::ScoreInput {
+                    criterion_id: criterion.id,
+                    score: score_of(i, 1, c),
+                })
+                .collect(),
+            comments: "Met its aims; more partners next year".to_owned(),
+        };
+        reviews::review(conn, None, fy, *program, &input, None)?;
+    }
+    Ok(())
 }
 
 /// A year's social contribution expenses: a few lines of each kind at the first sites, about

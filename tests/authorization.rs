@@ -373,6 +373,8 @@ fn table(cast: &Cast) -> Vec<Row> {
         row("programme reviews", "GET", "/api/v1/reviews/2026".into(), None, [401, 200, 200, 200, 200, 403, 403]),
         row("review an unknown programme", "PUT", format!("/api/v1/reviews/2026/programs/{}", uuid::Uuid::now_v7()),
             body(|| json!({"scores": []})),                                  [401, 404, 404, 404, 404, 403, 403]),
+        row("report section", "GET", "/api/v1/report-section/2026".into(), None,
+                                                                             [401, 200, 200, 200, 200, 200, 200]),
         // The contribution expenses ledger (writes that are refused, so the state stays).
         row("expense lines", "GET", "/api/v1/expenses?fiscal_year=2026".into(), None,
                                                                              [401, 200, 200, 403, 403, 403, 403]),

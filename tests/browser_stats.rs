@@ -1,9 +1,10 @@
 //! The statistics dashboard in a real headless Chromium on a `seed demo` database: an employee
 //! opens it on a desktop in English and on a phone in Japanese; the table's cells as the
 //! browser shows them are `GET /api/v1/stats/mdd`'s figures; the dashboard and a breakdown pass
-//! axe-core; the employee finds no people, imports, exports or administration pages. HR sets
-//! the year's objectives on their page and reads the data-quality checks, axe-core clean in
-//! both languages. Screenshots for the docs with `TOMONI_SCREENSHOTS=docs/screenshots`.
+//! axe-core, and so does the last closed year's report section (as published); the employee
+//! finds no people, imports, exports or administration pages. HR sets the year's objectives on
+//! their page and reads the data-quality checks, axe-core clean in both languages. Screenshots
+//! for the docs with `TOMONI_SCREENSHOTS=docs/screenshots`.
 
 mod common;
 
@@ -88,6 +89,14 @@ async fn the_dashboard_in_a_browser_shows_the_apis_figures(backend: Backend) {
     chrome.find("breakdown", "#breakdown tbody tr").await;
     chrome.axe("breakdown (en)").await;
     chrome.shot("stats-breakdown", "en-desktop").await;
+    // The report section of the last closed year, as published.
+    chrome.goto(&format!("/stats/{}/report", fy - 1)).await;
+    chrome
+        .expect_text("the section", "#edition", "Published figures, version 1")
+        .await;
+    chrome.find("the winners", "#section-winners dt").await;
+    chrome.axe("report section (en)").await;
+    chrome.shot("report-section", "en-desktop").await;
     // The dashboard is everyone's; HR's and administrators' pages are not.
     for path in [
         "/hr/people",
@@ -128,6 +137,12 @@ async fn the_dashboard_in_a_browser_shows_the_apis_figures(backend: Backend) {
     chrome.find("breakdown", "#breakdown tbody tr").await;
     chrome.axe("breakdown (ja)").await;
     chrome.shot("stats-breakdown", "ja-phone").await;
+    chrome.goto(&format!("/stats/{}/report", fy - 1)).await;
+    chrome
+        .expect_text("the section in Japanese", "#edition", "公表値（第1版）")
+        .await;
+    chrome.axe("report section (ja)").await;
+    chrome.shot("report-section", "ja-phone").await;
     chrome.close().await;
 }
 

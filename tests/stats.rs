@@ -766,6 +766,24 @@ async fn the_demo_seed_is_deterministic_and_summarised(backend: Backend) {
             let spent = tomoni::contributions::totals(conn, fy).unwrap();
             assert_eq!(spent.total_yen, 496_928_000);
             assert_eq!(spent.approx_ja, "約5億円");
+            // The rest of the report section: objectives under the plan, winners, reviews.
+            let section = tomoni::report_section::section(conn, fy).unwrap();
+            assert_eq!(section.published_version, Some(1));
+            let plan = &section.objectives.medium_term;
+            assert_eq!(plan.len(), 1, "{:?}", section.objectives);
+            assert_eq!(plan[0].fiscal_year_objectives.len(), 2);
+            // The first seeded year has no year before: its growth measure cannot be graded.
+            let measured = &plan[0].fiscal_year_objectives[0];
+            assert!(measured.measures[0].grade.is_some(), "{measured:?}");
+            assert_eq!(
+                plan[0].fiscal_year_objectives[1].grade,
+                Some(tomoni::stats::objectives::Grade::MostlyAchieved)
+            );
+            assert!(section.winners.len() >= 4, "{:?}", section.winners);
+            assert_eq!(section.implementation_rate.target, Some(60.0));
+            let reviews = tomoni::reviews::year(conn, &common::admin_principal(), fy).unwrap();
+            assert_eq!(reviews.not_reviewed.len(), 3, "all but three are reviewed");
+            assert!(reviews.reviews.len() > 3, "{}", reviews.reviews.len());
         }
         assert!(!tomoni::stats::closing::status(conn, 2026).unwrap().closed);
         let again = tomoni::seed::demo(conn, fiscal, today, &opts, &mut |_, _, _| {});

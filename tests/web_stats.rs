@@ -373,7 +373,78 @@ async fn bad_input_is_a_message_and_strangers_sign_in_first(backend: Backend) {
     assert_eq!(page.status, 400);
 }
 
+/// The printable report section is the API's section: the table's cells, the published
+/// version, the objectives, the winners and the expenses, in English and in Japanese.
+async fn the_report_section_page_is_the_apis_section(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    seeded(&app);
+    let fy = common::last_ended_year() - 1;
+    let (mut browser, token) = signed_in(&app, Role::Employee).await;
+    let (status, _, api) = app
+        .get_as(&token, &format!("/api/v1/report-section/{fy}"))
+        .await;
+    assert_eq!(status, 200, "{api}");
+    assert_eq!(api["published_version"], 1, "a closed year as published");
+    let page = browser.get(&app, &format!("/stats/{fy}/report")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Published figures, version 1"));
+    let years = api["table"].as_array().unwrap();
+    assert_eq!(years.len(), 3, "the year and the two before");
+    let rows = table(&page, "section-table", "metric");
+    let metrics: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        metrics,
+        ["sites", "programs", "participants", "volunteer_hours"]
+    );
+    for (metric, _, cells) in &rows {
+        for (cell, y) in cells.iter().zip(years) {
+            same(metric, cell, &y["figures"][metric.as_str()]);
+        }
+    }
+    let winners = api["winners"].as_array().unwrap();
+    assert!(!winners.is_empty(), "{api}");
+    for w in winners {
+        let title = w["program_title"].as_str().unwrap();
+        assert!(page.body.contains(title), "winner {title} on the page");
+    }
+    let plan = &api["objectives"]["medium_term"][0];
+    assert!(page.body.contains(plan["title"].as_str().unwrap()));
+    for o in plan["fiscal_year_objectives"].as_array().unwrap() {
+        assert!(page.body.contains(o["title"].as_str().unwrap()), "{o}");
+    }
+    let spent = &api["expenses"][2];
+    assert_eq!(spent["fiscal_year"], fy);
+    assert!(
+        page.body.contains(spent["approx_en"].as_str().unwrap()),
+        "{spent}"
+    );
+    assert!(
+        api["implementation_rate"]["target"].is_number(),
+        "the rate's target: {api}"
+    );
+    assert!(page.body.contains("id=\"rate\""));
+
+    let mut ja = browser.clone();
+    ja.cookies.push(("tomoni_lang".into(), "ja".into()));
+    let page = ja.get(&app, &format!("/stats/{fy}/report")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("公表値（第1版）"), "{}", page.body);
+    assert!(page.body.contains(spent["approx_ja"].as_str().unwrap()));
+    assert!(
+        page.body.contains("ほぼ達成"),
+        "the graded induction objective"
+    );
+
+    // An open year says so and shows the figures as they are.
+    let open = browser
+        .get(&app, &format!("/stats/{}/report", fy + 1))
+        .await;
+    assert_eq!(open.status, 200);
+    assert!(open.body.contains("Not closed"), "{}", open.body);
+}
+
 both_backends!(
+    the_report_section_page_is_the_apis_section,
     the_annual_table_shows_the_apis_figures,
     breakdowns_drill_from_a_company_to_its_sites,
     bad_input_is_a_message_and_strangers_sign_in_first,

@@ -18,6 +18,7 @@ pub mod org;
 pub mod people;
 pub mod programs;
 pub mod report_objectives;
+pub mod report_section;
 pub mod reviews;
 pub mod signups;
 pub mod stats;
@@ -39,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     report_objectives::routes(cfg);
     awards::routes(cfg);
     reviews::routes(cfg);
+    report_section::routes(cfg);
     expenses::routes(cfg);
     mail::routes(cfg);
     exports::routes(cfg);

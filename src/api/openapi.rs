@@ -75,6 +75,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         report_objectives::Doc::openapi(),
         awards::Doc::openapi(),
         reviews::Doc::openapi(),
+        report_section::Doc::openapi(),
         expenses::Doc::openapi(),
         exports::Doc::openapi(),
         audit::Doc::openapi(),

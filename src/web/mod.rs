@@ -21,6 +21,7 @@ pub mod page;
 pub mod password;
 pub mod profile;
 pub mod quality;
+pub mod report_section;
 pub mod signin;
 pub mod stats;
 pub mod visitor;
@@ -46,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     coordinator::routes(cfg);
     stats::routes(cfg);
     objectives::routes(cfg);
+    report_section::routes(cfg);
     quality::routes(cfg);
     hr::routes(cfg);
     admin::routes(cfg);

@@ -43,6 +43,14 @@ pub fn grade_name(lang: Lang, grade: Grade) -> String {
     lang.text(key)
 }
 
+/// A grade's name and badge class; a dash while there is none.
+pub fn grade_badge(lang: Lang, grade: Option<Grade>) -> (String, &'static str) {
+    grade.map_or_else(
+        || ("–".to_owned(), "cancelled"),
+        |g| (grade_name(lang, g), grade_class(g)),
+    )
+}
+
 /// The class a grade's badge takes.
 fn grade_class(grade: Grade) -> &'static str {
     match grade {

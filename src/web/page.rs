@@ -52,6 +52,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("stats.html"),
     template!("stats_breakdown.html"),
     template!("stats_objectives.html"),
+    template!("report_section.html"),
+    template!("report_section_measures.html"),
     template!("quality.html"),
     template!("admin.html"),
     template!("admin_registry.html"),

@@ -103,16 +103,16 @@ fn read_report(c: &mut crate::db::AnyConnection, q: &ReportQuery) -> AppResult<R
 }
 
 #[derive(Serialize)]
-struct YearHead {
-    fiscal_year: i32,
-    label: String,
-    in_progress: bool,
+pub(crate) struct YearHead {
+    pub(crate) fiscal_year: i32,
+    pub(crate) label: String,
+    pub(crate) in_progress: bool,
     /// A closed year: the published version shown.
-    published_version: Option<i32>,
+    pub(crate) published_version: Option<i32>,
 }
 
 #[derive(Serialize)]
-struct Row {
+pub(crate) struct Row {
     metric: &'static str,
     label: String,
     cells: Vec<String>,
@@ -127,13 +127,19 @@ struct ScopeChoice {
     selected: bool,
 }
 
-fn year_label(lang: Lang, fy: i32) -> String {
+pub(crate) fn year_label(lang: Lang, fy: i32) -> String {
     page::fill(lang, "stats.fiscal_year", &[("year", &fy.to_string())])
 }
 
 fn rows(lang: Lang, years: &[YearReport]) -> Vec<Row> {
-    Metric::ALL
-        .into_iter()
+    rows_of(lang, years, &Metric::ALL)
+}
+
+/// The table's rows for `metrics`, the last year's change beside them.
+pub(crate) fn rows_of(lang: Lang, years: &[YearReport], metrics: &[Metric]) -> Vec<Row> {
+    metrics
+        .iter()
+        .copied()
         .map(|m| {
             let last = years.last();
             let change = last.and_then(|y| y.change.get(m.as_str()));
