@@ -16,7 +16,7 @@ use crate::time::checked_year;
 use crate::web::i18n::Lang;
 use crate::web::objectives::{Line as MeasureLine, grade_badge, lines};
 use crate::web::page::{self, PageError};
-use crate::web::stats::{YearHead, rows_of, year_label};
+use crate::web::stats::{heads, rows_of, year_label};
 use crate::web::visitor::SignedIn;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -117,16 +117,7 @@ async fn show(
     let s: ReportSection = with_conn(&state.pool, move |c| report_section::section(c, fy))
         .await
         .map_err(|e| who.visitor.error(e))?;
-    let heads: Vec<YearHead> = s
-        .table
-        .iter()
-        .map(|y| YearHead {
-            fiscal_year: y.fiscal_year,
-            label: year_label(lang, y.fiscal_year),
-            in_progress: y.in_progress,
-            published_version: y.published_version,
-        })
-        .collect();
+    let heads = heads(lang, &s.table);
     let figures: Vec<Figure> = s
         .lines
         .iter()

@@ -104,11 +104,11 @@ fn read_report(c: &mut crate::db::AnyConnection, q: &ReportQuery) -> AppResult<R
 
 #[derive(Serialize)]
 pub(crate) struct YearHead {
-    pub(crate) fiscal_year: i32,
-    pub(crate) label: String,
-    pub(crate) in_progress: bool,
+    fiscal_year: i32,
+    label: String,
+    in_progress: bool,
     /// A closed year: the published version shown.
-    pub(crate) published_version: Option<i32>,
+    published_version: Option<i32>,
 }
 
 #[derive(Serialize)]
@@ -125,6 +125,19 @@ struct ScopeChoice {
     value: String,
     name: String,
     selected: bool,
+}
+
+/// The table's column heads.
+pub(crate) fn heads(lang: Lang, years: &[YearReport]) -> Vec<YearHead> {
+    years
+        .iter()
+        .map(|y| YearHead {
+            fiscal_year: y.fiscal_year,
+            label: year_label(lang, y.fiscal_year),
+            in_progress: y.in_progress,
+            published_version: y.published_version,
+        })
+        .collect()
 }
 
 pub(crate) fn year_label(lang: Lang, fy: i32) -> String {
@@ -245,16 +258,7 @@ async fn dashboard(
     }
     let (status, problem, years, rows, chart, title) = match &report {
         Ok(r) => {
-            let heads: Vec<YearHead> = r
-                .years
-                .iter()
-                .map(|y| YearHead {
-                    fiscal_year: y.fiscal_year,
-                    label: year_label(lang, y.fiscal_year),
-                    in_progress: y.in_progress,
-                    published_version: y.published_version,
-                })
-                .collect();
+            let heads = heads(lang, &r.years);
             let chart_lang = report::Lang::parse(Some(lang.code()));
             let title = report::title(r.from, r.to, chart_lang);
             let chart = report::svg(&r.years, &title, chart_lang);
