@@ -5,7 +5,7 @@
 //! sums of those integers, shown rounded as the report prints them ("approx. ¥0.5 billion",
 //! 「約5億円」) with the exact sum beside it. HR and administrators keep the ledger.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,10 +14,11 @@ use utoipa::ToSchema;
 
 use crate::audit;
 use crate::auth::{Caller, Role};
-use crate::db::schema::{companies, contribution_expenses as ce, sites};
+use crate::db::schema::{contribution_expenses as ce, sites};
 use crate::db::{AnyConnection, Id, Timestamp, per_backend, write_transaction};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::org::import::{read_csv, rejected};
+pub use crate::stats::expenses::{Sum, Totals, approx, totals};
 
 /// The areas a contribution is reported under (codes; the pages name them).
 pub const AREAS: [&str; 9] = [
@@ -94,30 +95,6 @@ pub struct Expense {
     /// The line's value in yen (for products and facilities, quantity × unit price, rounded to
     /// the yen once).
     pub amount_yen: i64,
-}
-
-/// A total and how the report prints it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Sum {
-    /// The group: a kind, an area code or a company id (absent for the year's total).
-    pub key: Option<String>,
-    pub yen: i64,
-}
-
-/// The year's expenses added up.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Totals {
-    pub fiscal_year: i32,
-    /// The exact sum of every line, in yen.
-    pub total_yen: i64,
-    /// As the report prints it in English ("approx. ¥0.5 billion").
-    pub approx_en: String,
-    /// As the report prints it in Japanese (「約5億円」).
-    pub approx_ja: String,
-    pub lines: i64,
-    pub by_kind: Vec<Sum>,
-    pub by_area: Vec<Sum>,
-    pub by_company: Vec<Sum>,
 }
 
 fn require_hr(caller: &Caller) -> AppResult<()> {
@@ -326,6 +303,8 @@ pub fn create(
             )]));
         }
         let id = insert(conn, Some(caller.id), e, amount)?;
+        // A closed year's totals are published figures: a line added to it restates them.
+        crate::stats::closing::guard(conn, caller, &BTreeSet::from([e.fiscal_year]))?;
         audit::record(
             conn,
             audit::Entry {
@@ -369,63 +348,6 @@ pub fn list(
     }
     let rows: Vec<Row> = q.load(conn)?;
     Ok(rows.into_iter().map(expense).collect())
-}
-
-/// "approx. ¥0.5 billion" / 「約5億円」: the report's rounding — billions to one decimal (億 to
-/// the unit) from ¥100 million, millions (万 to the unit) below, the exact yen under ¥10,000.
-pub fn approx(yen: i64) -> (String, String) {
-    let y = yen as f64;
-    let en = if yen >= 100_000_000 {
-        format!("approx. ¥{:.1} billion", y / 1e9)
-    } else if yen >= 1_000_000 {
-        format!("approx. ¥{:.0} million", y / 1e6)
-    } else {
-        format!("¥{yen}")
-    };
-    let ja = if yen >= 100_000_000 {
-        format!("約{:.0}億円", y / 1e8)
-    } else if yen >= 10_000 {
-        format!("約{:.0}万円", y / 1e4)
-    } else {
-        format!("{yen}円")
-    };
-    (en, ja)
-}
-
-/// The year's totals: every line summed exactly, by kind, area and company (everyone signed in
-/// reads these aggregates).
-pub fn totals(conn: &mut AnyConnection, fy: i32) -> AppResult<Totals> {
-    let rows: Vec<(String, String, Id, i64)> = ce::table
-        .inner_join(sites::table.inner_join(companies::table))
-        .filter(ce::fiscal_year.eq(fy))
-        .select((ce::kind, ce::area, companies::id, ce::amount_yen))
-        .load(conn)?;
-    let mut total = 0i64;
-    let mut kinds: BTreeMap<String, i64> = BTreeMap::new();
-    let mut areas: BTreeMap<String, i64> = BTreeMap::new();
-    let mut companies_sum: BTreeMap<String, i64> = BTreeMap::new();
-    for (kind, area, company, yen) in &rows {
-        total += yen;
-        *kinds.entry(kind.clone()).or_default() += yen;
-        *areas.entry(area.clone()).or_default() += yen;
-        *companies_sum.entry(company.to_string()).or_default() += yen;
-    }
-    let sums = |m: BTreeMap<String, i64>| -> Vec<Sum> {
-        m.into_iter()
-            .map(|(k, yen)| Sum { key: Some(k), yen })
-            .collect()
-    };
-    let (approx_en, approx_ja) = approx(total);
-    Ok(Totals {
-        fiscal_year: fy,
-        total_yen: total,
-        approx_en,
-        approx_ja,
-        lines: rows.len() as i64,
-        by_kind: sums(kinds),
-        by_area: sums(areas),
-        by_company: sums(companies_sum),
-    })
 }
 
 /// The ledger file's columns.
@@ -553,6 +475,9 @@ pub fn import(
         total_yen,
         dry_run,
     };
+    let years: BTreeSet<i32> = parsed.iter().map(|(e, _)| e.fiscal_year).collect();
+    // The check says what the import will: a closed year needs a reason.
+    crate::stats::closing::require_reason(conn, caller, &years)?;
     if dry_run {
         return Ok(report);
     }
@@ -581,6 +506,7 @@ pub fn import(
                 .values(&values)
                 .execute(c))?;
         }
+        crate::stats::closing::guard(conn, caller, &years)?;
         audit::record(
             conn,
             audit::Entry {

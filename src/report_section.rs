@@ -12,10 +12,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::awards::{self, Winner};
-use crate::contributions::{self, Totals};
 use crate::db::AnyConnection;
 use crate::error::AppResult;
 use crate::stats::closing::{self, View};
+use crate::stats::expenses::Totals;
 use crate::stats::mdd::{Change, Metric, Scope};
 use crate::stats::objectives::Grade;
 use crate::stats::report::{self, YearReport};
@@ -103,7 +103,7 @@ pub fn section(conn: &mut AnyConnection, fy: i32) -> AppResult<ReportSection> {
     };
     let winners = awards::winners(conn, fy)?;
     let expenses = (fy - 2..=fy)
-        .map(|y| contributions::totals(conn, y))
+        .map(|y| closing::expenses_as(conn, y, View::Published))
         .collect::<AppResult<Vec<_>>>()?;
     Ok(ReportSection {
         fiscal_year: fy,

@@ -191,7 +191,94 @@ async fn a_bad_line_is_named_and_nothing_is_written(backend: Backend) {
     assert_eq!(totals["approx_en"], "¥0");
 }
 
+/// A closed year's totals are published figures: a line added to the year needs a reason, the
+/// published totals stay until the year is restated, and the current ones show the change.
+async fn a_closed_years_expenses_stay_as_published(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let osaka = app.site("OSA");
+    let hr_user = app.user(Role::Hr, None);
+    let hr = app.token(&hr_user);
+    let fy = common::last_ended_year();
+    let line = |yen: i64| {
+        json!({"fiscal_year": fy, "kind": "financial", "area": "community",
+               "site_id": osaka.to_string(), "description": "Festival", "amount_yen": yen})
+    };
+    let (status, _, body) = app
+        .call("POST", "/api/v1/expenses", Some(&hr), Some(line(1_000_000)))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    app.close_year(&hr_user, fy).await;
+    let totals = |figures: &'static str| {
+        let app = &app;
+        let hr = hr.clone();
+        async move {
+            let (status, _, body) = app
+                .get_as(
+                    &hr,
+                    &format!("/api/v1/expenses/{fy}/totals?figures={figures}"),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+
+    let refused = app
+        .call("POST", "/api/v1/expenses", Some(&hr), Some(line(500_000)))
+        .await;
+    assert_problem(&refused, 409, "restatement_reason_required");
+    let csv = format!("{HEADER}\n{fy},financial,community,OSA,Fair,700000,,\n");
+    for dry_run in [true, false] {
+        let (status, problem) = import(&app, &hr, &csv, dry_run).await;
+        assert_eq!(status, 409, "dry run {dry_run}: {problem}");
+        assert_eq!(problem["code"], "restatement_reason_required");
+    }
+    assert_eq!(
+        totals("current").await["total_yen"],
+        1_000_000,
+        "nothing written"
+    );
+
+    let (status, _, body) = app
+        .call_with(
+            "POST",
+            "/api/v1/expenses",
+            Some(&hr),
+            Some(line(500_000)),
+            &[("Restatement-Reason", "a donation booked late")],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let published = totals("published").await;
+    assert_eq!(published["total_yen"], 1_000_000, "as published");
+    assert_eq!(published["published_version"], 1);
+    let current = totals("current").await;
+    assert_eq!(current["total_yen"], 1_500_000);
+    assert_eq!(current["published_version"], serde_json::Value::Null);
+
+    let (status, _, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/stats/years/{fy}/restate"),
+            Some(&hr),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let restated = totals("published").await;
+    assert_eq!(restated["total_yen"], 1_500_000);
+    assert_eq!(restated["published_version"], 2);
+    let (_, _, v1) = app
+        .get_as(&hr, &format!("/api/v1/stats/years/{fy}/versions/1"))
+        .await;
+    assert_eq!(
+        v1["expenses"]["total_yen"], 1_000_000,
+        "version 1 keeps its totals"
+    );
+}
+
 both_backends!(
+    a_closed_years_expenses_stay_as_published,
     expense_totals_equal_the_ledger,
     a_bad_line_is_named_and_nothing_is_written,
 );

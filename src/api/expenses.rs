@@ -8,12 +8,14 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::api::exports::ImportQuery;
+use crate::api::stats::{FiguresQuery, one_view};
 use crate::auth::{Caller, Role};
 use crate::contributions::{self as expenses, Expense, ImportReport, NewExpense, Totals};
 use crate::error::{AppResult, Problem};
 use crate::http::json::Deferred;
 use crate::http::pagination::{self, Page};
 use crate::http::{resource, with_conn};
+use crate::stats::closing;
 use crate::time::checked_year;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -99,17 +101,20 @@ pub async fn import_expenses(
 }
 
 /// The year's contribution expenses summed exactly, by kind, area and company, with the total
-/// as the report prints it (every signed-in user reads aggregates).
+/// as the report prints it (every signed-in user reads aggregates); a closed year's as
+/// published unless `figures=current`.
 #[utoipa::path(get, path = "/api/v1/expenses/{fy}/totals", tag = "statistics", security(("bearer" = [])),
-    params(("fy" = i32, Path, minimum = 1900, maximum = 2200, description = "Fiscal year")),
+    params(("fy" = i32, Path, minimum = 1900, maximum = 2200, description = "Fiscal year"), FiguresQuery),
     responses((status = 200, description = "The totals", body = Totals)))]
 pub async fn expense_totals(
     state: web::Data<AppState>,
     _caller: Caller,
     fy: web::Path<i32>,
+    q: web::Query<FiguresQuery>,
 ) -> AppResult<HttpResponse> {
     let fy = checked_year("fiscal year", fy.into_inner())?;
-    let totals = with_conn(&state.pool, move |c| expenses::totals(c, fy)).await?;
+    let view = one_view(q.figures.as_deref())?;
+    let totals = with_conn(&state.pool, move |c| closing::expenses_as(c, fy, view)).await?;
     Ok(HttpResponse::Ok().json(totals))
 }
 

@@ -2,10 +2,11 @@
 //!
 //! A published report must not change by itself when an old record is corrected. Closing year Y
 //! (HR or an admin, once Y has ended) freezes every figure of Y — the whole group's table, the
-//! breakdowns by site, company, region, theme, category and month, and the objectives with their
-//! grades — as published version 1, a JSON document that is never changed again. From then on
-//! any change that moves a figure of Y (attendance, approval, an event's date, a programme's
-//! categories, a site's dates or company, the year's objectives) needs a reason: it is applied,
+//! breakdowns by site, company, region, theme, category and month, the objectives with their
+//! grades, the report's objectives table and the contribution expenses' totals — as published
+//! version 1, a JSON document that is never changed again. From then on any change that moves a
+//! figure of Y (attendance, approval, an event's date, a programme's categories, a site's dates
+//! or company, the year's objectives, an expense line) needs a reason: it is applied,
 //! recorded here and in the audit log, and the year's published figures stay as they were until
 //! someone "restates" the year, which publishes the next version with the reasons gathered since.
 //! Readers get the published figures of a closed year by default and the current ones, or both
@@ -31,6 +32,7 @@ use crate::db::schema::{fiscal_year_closes, published_figures, restatements};
 use crate::db::{AnyConnection, Id, Timestamp, write_transaction};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::stats::breakdown::{self, Breakdown, By};
+use crate::stats::expenses::{self, Totals};
 use crate::stats::mdd::{self, Figures, Metric, Scope};
 use crate::stats::objectives::{self, Objectives};
 use crate::stats::report_objectives::{self, ObjectivesTable};
@@ -59,6 +61,9 @@ pub struct Snapshot {
     /// existed have none).
     #[serde(default)]
     pub report_objectives: Option<ObjectivesTable>,
+    /// The year's contribution expenses added up (none in versions published before).
+    #[serde(default)]
+    pub expenses: Option<Totals>,
 }
 
 impl Snapshot {
@@ -177,12 +182,14 @@ pub fn snapshot(conn: &mut AnyConnection, fiscal: FiscalCalendar, fy: i32) -> Ap
         .collect::<AppResult<Vec<_>>>()?;
     let objectives = objectives::get(conn, fiscal, fy)?;
     let report_objectives = Some(report_objectives::table(conn, fiscal, fy)?);
+    let expenses = Some(expenses::totals(conn, fy)?);
     Ok(Snapshot {
         fiscal_year: fy,
         figures,
         breakdowns,
         objectives,
         report_objectives,
+        expenses,
     })
 }
 
@@ -315,7 +322,7 @@ fn hold_summaries(conn: &mut AnyConnection) -> QueryResult<()> {
     if let AnyConnection::Postgresql(c) = conn {
         diesel::sql_query(
             "LOCK TABLE stats_year, stats_program_month, stats_members, stats_unique, objectives, \
-             report_objectives, objective_measures IN SHARE MODE",
+             report_objectives, objective_measures, contribution_expenses IN SHARE MODE",
         )
         .execute(c)?;
     }
@@ -693,6 +700,20 @@ pub fn objectives_as(
         });
     }
     objectives::get(conn, fiscal, fy)
+}
+
+/// A year's expense totals: a closed year's published ones unless `view` is `current`.
+pub fn expenses_as(conn: &mut AnyConnection, fy: i32, view: View) -> AppResult<Totals> {
+    if view != View::Current && is_closed(conn, fy)? {
+        let (version, snapshot) = published(conn, fy, None)?;
+        if let Some(t) = snapshot.expenses {
+            return Ok(Totals {
+                published_version: Some(version),
+                ..t
+            });
+        }
+    }
+    expenses::totals(conn, fy)
 }
 
 /// Per figure, current minus published, for the cells that differ.

@@ -5,6 +5,7 @@
 
 pub mod breakdown;
 pub mod closing;
+pub mod expenses;
 pub mod mdd;
 pub mod objectives;
 pub mod report;
