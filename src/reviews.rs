@@ -251,8 +251,11 @@ pub fn set_criteria(
         return Err(AppError::validation(errors));
     }
     write_transaction(conn, |conn| {
-        let known: BTreeSet<uuid::Uuid> =
-            all_criteria(conn)?.into_iter().map(|(c, _)| c.id).collect();
+        let stored: HashMap<uuid::Uuid, Criterion> = all_criteria(conn)?
+            .into_iter()
+            .map(|(c, _)| (c.id, c))
+            .collect();
+        let known: BTreeSet<uuid::Uuid> = stored.keys().copied().collect();
         if let Some(i) = input
             .criteria
             .iter()
@@ -280,6 +283,18 @@ pub fn set_criteria(
                     diesel::update(rc::table.find(Id::from(id)))
                         .set(values)
                         .execute(conn)?;
+                    // A built-in criterion renamed is HR's own: the pages show its new words
+                    // instead of the catalogue's.
+                    let renamed = stored.get(&id).is_some_and(|was| {
+                        was.name != c.name.trim()
+                            || was.theme != c.theme.trim()
+                            || was.point_of_view != c.point_of_view
+                    });
+                    if renamed {
+                        diesel::update(rc::table.find(Id::from(id)))
+                            .set(rc::code.eq(None::<String>))
+                            .execute(conn)?;
+                    }
                 }
                 None => {
                     diesel::insert_into(rc::table)

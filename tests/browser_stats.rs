@@ -3,7 +3,8 @@
 //! browser shows them are `GET /api/v1/stats/mdd`'s figures; the dashboard and a breakdown pass
 //! axe-core, and so does the last closed year's report section (as published); the employee
 //! finds no people, imports, exports or administration pages. HR sets the year's objectives on
-//! their page and reads the data-quality checks, axe-core clean in both languages. Screenshots
+//! their page, reads the data-quality checks and reviews a programme, axe-core clean in both
+//! languages. Screenshots
 //! for the docs with `TOMONI_SCREENSHOTS=docs/screenshots`.
 
 mod common;
@@ -193,6 +194,25 @@ async fn hr_sets_objectives_and_reads_the_quality_checks(backend: Backend) {
         chrome.find("the checks", "#checks").await;
         chrome.axe(&format!("quality ({lang})")).await;
         chrome.shot("quality", label).await;
+        // The last closed year's programme reviews: three are still to review.
+        chrome.goto(&format!("/reviews/{}", fy - 1)).await;
+        chrome.find("still to review", "#todo a").await;
+        chrome.axe(&format!("reviews ({lang})")).await;
+        chrome.shot("reviews", label).await;
+        chrome.click_to_new_page("a review", "#todo a").await;
+        chrome.find("the form", "#review-form").await;
+        chrome
+            .client
+            .execute(
+                "document.querySelectorAll('#review-form select').forEach(s => s.value = '4');",
+                vec![],
+            )
+            .await
+            .expect("scores chosen");
+        chrome.axe(&format!("review form ({lang})")).await;
+        chrome.shot("review-form", label).await;
+        chrome.click_to_new_page("save", "#save-review").await;
+        chrome.find("saved", "#saved").await;
         chrome.close().await;
     }
 }

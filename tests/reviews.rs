@@ -184,6 +184,7 @@ async fn programmes_are_reviewed_and_averaged(backend: Backend) {
                         "name": c["name"]})
         })
         .collect();
+    next[0]["name"] = json!("Output: people reached");
     next.push(json!({"point_of_view": "company", "theme": "Strategy", "name": "Employee pride"}));
     let (status, _, updated) = app
         .call(
@@ -197,6 +198,10 @@ async fn programmes_are_reviewed_and_averaged(backend: Backend) {
     assert_eq!(updated.as_array().map(Vec::len), Some(8));
     assert_eq!(updated[7]["name"], "Employee pride");
     assert_eq!(updated[7]["code"], Value::Null);
+    // A renamed built-in is HR's own words now; an unchanged one keeps its code.
+    assert_eq!(updated[0]["name"], "Output: people reached");
+    assert_eq!(updated[0]["code"], Value::Null);
+    assert_eq!(updated[1]["code"], "outcome");
     let stale = put(app.token(&coord_osa), tutor, all(4)).await;
     assert_problem(&stale, 422, "validation_failed");
     let refused = app

@@ -22,6 +22,7 @@ pub mod password;
 pub mod profile;
 pub mod quality;
 pub mod report_section;
+pub mod reviews;
 pub mod signin;
 pub mod stats;
 pub mod visitor;
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     stats::routes(cfg);
     objectives::routes(cfg);
     report_section::routes(cfg);
+    reviews::routes(cfg);
     quality::routes(cfg);
     hr::routes(cfg);
     admin::routes(cfg);

@@ -54,6 +54,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("stats_objectives.html"),
     template!("report_section.html"),
     template!("report_section_measures.html"),
+    template!("reviews.html"),
+    template!("review_form.html"),
     template!("quality.html"),
     template!("admin.html"),
     template!("admin_registry.html"),
