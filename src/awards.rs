@@ -111,6 +111,7 @@ pub struct Criterion {
 pub struct Judge {
     pub id: uuid::Uuid,
     pub display_name: String,
+    pub email: String,
 }
 
 /// A criterion's average over the judges who scored it.
@@ -140,6 +141,8 @@ pub struct Nomination {
     pub score: Option<f64>,
     /// How many judges have scored it.
     pub judged_by: i64,
+    /// The caller's own scores, when the caller is a judge who has scored it.
+    pub your_scores: Vec<ScoreInput>,
     pub winner: bool,
 }
 
@@ -981,12 +984,12 @@ pub fn overview(conn: &mut AnyConnection, caller: &Caller, fy: i32) -> AppResult
     let full = sees_all(caller) || judging;
     let categories = stored_categories(conn, fy)?;
     let criteria = stored_criteria(conn, fy)?;
-    let panel: Vec<(Id, String)> = if full {
+    let panel: Vec<(Id, String, String)> = if full {
         judges::table
             .inner_join(users::table.on(users::id.eq(judges::user_id)))
             .filter(judges::fiscal_year.eq(fy))
             .order(users::display_name)
-            .select((users::id, users::display_name))
+            .select((users::id, users::display_name, users::email))
             .load(conn)?
     } else {
         Vec::new()
@@ -1087,6 +1090,14 @@ pub fn overview(conn: &mut AnyConnection, caller: &Caller, fy: i32) -> AppResult
                     scores,
                     score,
                     judged_by: who.len() as i64,
+                    your_scores: mine
+                        .iter()
+                        .filter(|g| g.2 == caller.id)
+                        .map(|g| ScoreInput {
+                            criterion_id: g.1.into(),
+                            score: g.3,
+                        })
+                        .collect(),
                     winner: decided.contains(&id),
                 }
             },
@@ -1098,9 +1109,10 @@ pub fn overview(conn: &mut AnyConnection, caller: &Caller, fy: i32) -> AppResult
         criteria,
         judges: panel
             .into_iter()
-            .map(|(id, display_name)| Judge {
+            .map(|(id, display_name, email)| Judge {
                 id: id.into(),
                 display_name,
+                email,
             })
             .collect(),
         you_judge: judging,

@@ -3,8 +3,8 @@
 //! browser shows them are `GET /api/v1/stats/mdd`'s figures; the dashboard and a breakdown pass
 //! axe-core, and so does the last closed year's report section (as published); the employee
 //! finds no people, imports, exports or administration pages. HR sets the year's objectives on
-//! their page, reads the data-quality checks and reviews a programme, axe-core clean in both
-//! languages. Screenshots
+//! their page, reads the data-quality checks, reviews a programme and opens the awards, axe-core
+//! clean in both languages. Screenshots
 //! for the docs with `TOMONI_SCREENSHOTS=docs/screenshots`.
 
 mod common;
@@ -213,6 +213,12 @@ async fn hr_sets_objectives_and_reads_the_quality_checks(backend: Backend) {
         chrome.shot("review-form", label).await;
         chrome.click_to_new_page("save", "#save-review").await;
         chrome.find("saved", "#saved").await;
+        // The last closed year's awards as HR sees them: winners, scores, the set-up.
+        chrome.goto(&format!("/awards/{}", fy - 1)).await;
+        chrome.find("a winner", ".winner").await;
+        chrome.find("the set-up", "#setup-form").await;
+        chrome.axe(&format!("awards ({lang})")).await;
+        chrome.shot("awards", label).await;
         chrome.close().await;
     }
 }

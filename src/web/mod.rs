@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod assets;
+pub mod awards;
 pub mod checkin;
 pub mod choices;
 pub mod coordinator;
@@ -50,6 +51,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     objectives::routes(cfg);
     report_section::routes(cfg);
     reviews::routes(cfg);
+    awards::routes(cfg);
     quality::routes(cfg);
     hr::routes(cfg);
     admin::routes(cfg);

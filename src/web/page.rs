@@ -55,6 +55,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     template!("report_section.html"),
     template!("report_section_measures.html"),
     template!("reviews.html"),
+    template!("awards.html"),
     template!("review_form.html"),
     template!("quality.html"),
     template!("admin.html"),
