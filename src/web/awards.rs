@@ -15,10 +15,9 @@ use crate::awards::{
     self, Awards, CategoryInput, CriterionInput, Eligible, NominationInput, Region, ScoreInput,
     ScoresInput, SetupInput, WinnerInput,
 };
-use crate::db::{AnyConnection, Timestamp};
+use crate::db::AnyConnection;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::with_conn;
-use crate::time::checked_year;
 use crate::web::form::{Form, field};
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
@@ -38,13 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 const ACTIONS: [&str; 5] = ["setup", "nominate", "withdraw", "score", "decide"];
 
 async fn latest(state: web::Data<AppState>, who: SignedIn) -> Result<HttpResponse, PageError> {
-    let fy = with_conn(&state.pool, |c| {
-        let fiscal = crate::stats::rollup::calendar(c)?;
-        Ok(fiscal.year_of(Timestamp::now().get().date_naive()) - 1)
-    })
-    .await
-    .map_err(|e| who.visitor.error(e))?;
-    Ok(see_other(&format!("/awards/{fy}")))
+    crate::web::to_last_ended_year(&state, &who, "/awards").await
 }
 
 fn is_hr(caller: &Caller) -> bool {
@@ -259,13 +252,6 @@ fn render(
     page::html(status, "awards.html", ctx)
 }
 
-fn year_of(who: &SignedIn, fy: i32) -> Result<i32, PageError> {
-    checked_year("fiscal year", fy).map_err(|_| {
-        who.visitor
-            .error(AppError::not_found("no such fiscal year"))
-    })
-}
-
 #[derive(Deserialize)]
 struct Done {
     done: Option<String>,
@@ -278,7 +264,7 @@ async fn show(
     q: web::Query<Done>,
 ) -> Result<HttpResponse, PageError> {
     let caller = who.caller();
-    let fy = year_of(&who, fy.into_inner())?;
+    let fy = crate::web::fiscal_year(&who, fy.into_inner())?;
     let reader = caller.clone();
     let r = with_conn(&state.pool, move |c| read(c, &reader, fy))
         .await
@@ -442,7 +428,7 @@ async fn act(
 ) -> Result<HttpResponse, PageError> {
     who.check_csrf(field(&form, "csrf"))?;
     let caller = who.caller();
-    let fy = year_of(&who, fy.into_inner())?;
+    let fy = crate::web::fiscal_year(&who, fy.into_inner())?;
     let action = field(&form, "action").to_owned();
     let (actor, given) = (caller.clone(), form.to_vec());
     let request_id = Some(request_id.to_string());

@@ -61,6 +61,29 @@ async fn home() -> HttpResponse {
     see_other("/events")
 }
 
+/// A fiscal year named in an address: one out of range is no such page (404), not a 400.
+pub fn fiscal_year(who: &visitor::SignedIn, fy: i32) -> Result<i32, page::PageError> {
+    crate::time::checked_year("fiscal year", fy).map_err(|_| {
+        who.visitor
+            .error(crate::error::AppError::not_found("no such fiscal year"))
+    })
+}
+
+/// 303 to `{prefix}/{fy}` for the last fiscal year that has ended: where a year's page starts.
+pub async fn to_last_ended_year(
+    state: &actix_web::web::Data<crate::AppState>,
+    who: &visitor::SignedIn,
+    prefix: &str,
+) -> Result<HttpResponse, page::PageError> {
+    let fy = crate::http::with_conn(&state.pool, |c| {
+        let fiscal = crate::stats::rollup::calendar(c)?;
+        Ok(fiscal.year_of(crate::db::Timestamp::now().get().date_naive()) - 1)
+    })
+    .await
+    .map_err(|e| who.visitor.error(e))?;
+    Ok(see_other(&format!("{prefix}/{fy}")))
+}
+
 /// 303 to `to` (after a form post, the browser then GETs the page: a reload does not re-send).
 pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()

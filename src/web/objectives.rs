@@ -17,7 +17,6 @@ use crate::http::with_conn;
 use crate::stats::mdd::Metric;
 use crate::stats::objectives::{self, Grade, ObjectiveInput, ObjectiveResult, ObjectivesInput};
 use crate::stats::report;
-use crate::time::checked_year;
 use crate::web::form::{Form, field};
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
@@ -259,13 +258,6 @@ fn render(
     page::html(status, "stats_objectives.html", ctx)
 }
 
-fn year_of(who: &SignedIn, fy: i32) -> Result<i32, PageError> {
-    checked_year("fiscal year", fy).map_err(|_| {
-        who.visitor
-            .error(AppError::not_found("no such fiscal year"))
-    })
-}
-
 #[derive(serde::Deserialize)]
 struct Saved {
     saved: Option<String>,
@@ -277,7 +269,7 @@ async fn show(
     fy: web::Path<i32>,
     saved: web::Query<Saved>,
 ) -> Result<HttpResponse, PageError> {
-    let fy = year_of(&who, fy.into_inner())?;
+    let fy = crate::web::fiscal_year(&who, fy.into_inner())?;
     let caller = who.caller();
     let results = with_conn(&state.pool, move |c| {
         let fiscal = crate::stats::rollup::calendar(c)?;
@@ -310,7 +302,7 @@ async fn save(
     let caller = who.caller().restating(field(&form, "restatement_reason"));
     // Who may change objectives comes first, as in the API.
     objectives::require_editor(&caller).map_err(|e| who.visitor.error(e))?;
-    let fy = year_of(&who, fy.into_inner())?;
+    let fy = crate::web::fiscal_year(&who, fy.into_inner())?;
     let lang = who.lang();
     let rows = read_rows(lang, &form);
     let (error, metrics) = match input(&rows) {

@@ -11,11 +11,9 @@ use tracing_actix_web::RequestId;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::db::Timestamp;
 use crate::error::AppError;
 use crate::http::with_conn;
 use crate::reviews::{self, Averages, Criterion, ReviewInput, ScoreInput, YearReviews};
-use crate::time::checked_year;
 use crate::web::form::{Form, field};
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
@@ -42,13 +40,6 @@ fn require_reviewer(who: &SignedIn) -> Result<Caller, PageError> {
     } else {
         Err(who.visitor.error(AppError::not_found("no such page")))
     }
-}
-
-fn year_of(who: &SignedIn, fy: i32) -> Result<i32, PageError> {
-    checked_year("fiscal year", fy).map_err(|_| {
-        who.visitor
-            .error(AppError::not_found("no such fiscal year"))
-    })
 }
 
 /// A criterion's name in the reader's words: a built-in one's from the catalogue.
@@ -130,13 +121,7 @@ fn theme_name(lang: Lang, theme: &str) -> String {
 
 async fn latest(state: web::Data<AppState>, who: SignedIn) -> Result<HttpResponse, PageError> {
     require_reviewer(&who)?;
-    let fy = with_conn(&state.pool, |c| {
-        let fiscal = crate::stats::rollup::calendar(c)?;
-        Ok(fiscal.year_of(Timestamp::now().get().date_naive()) - 1)
-    })
-    .await
-    .map_err(|e| who.visitor.error(e))?;
-    Ok(see_other(&format!("/reviews/{fy}")))
+    crate::web::to_last_ended_year(&state, &who, "/reviews").await
 }
 
 #[derive(Deserialize)]
@@ -151,7 +136,7 @@ async fn year(
     q: web::Query<Done>,
 ) -> Result<HttpResponse, PageError> {
     let caller = require_reviewer(&who)?;
-    let fy = year_of(&who, fy.into_inner())?;
+    let fy = crate::web::fiscal_year(&who, fy.into_inner())?;
     let lang = who.lang();
     let y: YearReviews = with_conn(&state.pool, move |c| reviews::year(c, &caller, fy))
         .await
@@ -283,7 +268,7 @@ async fn form(
     path: web::Path<(i32, uuid::Uuid)>,
 ) -> Result<HttpResponse, PageError> {
     let (fy, program) = path.into_inner();
-    let fy = year_of(&who, fy)?;
+    let fy = crate::web::fiscal_year(&who, fy)?;
     render(&state, &who, fy, program, None).await
 }
 
@@ -297,7 +282,7 @@ async fn save(
     who.check_csrf(field(&form, "csrf"))?;
     let caller = require_reviewer(&who)?;
     let (fy, program) = path.into_inner();
-    let fy = year_of(&who, fy)?;
+    let fy = crate::web::fiscal_year(&who, fy)?;
     // Every `score_{criterion}` field the form sent; the service checks they are the criteria.
     let mut scores = Vec::new();
     let mut unreadable = false;
