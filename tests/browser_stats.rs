@@ -3,8 +3,8 @@
 //! browser shows them are `GET /api/v1/stats/mdd`'s figures; the dashboard and a breakdown pass
 //! axe-core, and so does the last closed year's report section (as published); the employee
 //! finds no people, imports, exports or administration pages. HR sets the year's objectives on
-//! their page, reads the data-quality checks, reviews a programme and opens the awards, axe-core
-//! clean in both languages. Screenshots
+//! their page, reads the data-quality checks, reviews a programme, opens the awards,
+//! the report's objectives and the expenses ledger, axe-core clean in both languages. Screenshots
 //! for the docs with `TOMONI_SCREENSHOTS=docs/screenshots`.
 
 mod common;
@@ -219,6 +219,20 @@ async fn hr_sets_objectives_and_reads_the_quality_checks(backend: Backend) {
         chrome.find("the set-up", "#setup-form").await;
         chrome.axe(&format!("awards ({lang})")).await;
         chrome.shot("awards", label).await;
+        // The report's objectives and the expenses ledger of that year.
+        chrome
+            .goto(&format!("/stats/{}/report-objectives", fy - 1))
+            .await;
+        chrome.find("the objectives", "section.objective").await;
+        chrome.find("the add form", "#add-form").await;
+        chrome.axe(&format!("report objectives ({lang})")).await;
+        chrome.shot("report-objectives", label).await;
+        chrome
+            .goto(&format!("/hr/expenses?fiscal_year={}", fy - 1))
+            .await;
+        chrome.find("the lines", "#lines tbody tr").await;
+        chrome.axe(&format!("expenses ({lang})")).await;
+        chrome.shot("expenses", label).await;
         chrome.close().await;
     }
 }

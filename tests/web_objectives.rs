@@ -196,4 +196,230 @@ async fn hr_sets_objectives_and_everyone_reads_their_grades(backend: Backend) {
     assert_eq!(stored(&app), 0);
 }
 
-both_backends!(hr_sets_objectives_and_everyone_reads_their_grades);
+/// The value of the first `<option>` after `select id="{id}"` whose text contains `text`.
+fn option_value(page: &Page, id: &str, text: &str) -> String {
+    let at = page
+        .body
+        .find(&format!("<select id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no select {id}: {}", page.body));
+    let html = &page.body[at..at + page.body[at..].find("</select>").unwrap()];
+    html.split("<option value=\"")
+        .skip(1)
+        .find(|o| o.contains(text))
+        .map(|o| o[..o.find('"').unwrap()].to_owned())
+        .unwrap_or_else(|| panic!("no {text} in {html}"))
+}
+
+/// The report's objectives table on its page: HR adds a medium-term objective and one of the
+/// year under it with two measures, grades the qualitative one; a bad value is named with the
+/// form kept; employees read it and cannot change it; a closed year asks for the reason.
+async fn hr_keeps_the_reports_objectives_on_their_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let hr = app.user(Role::Hr, None);
+    history(&app, &app.token(&hr)).await;
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &hr).await;
+    let page = "/stats/2026/report-objectives";
+    let empty = browser.get(&app, page).await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert!(empty.body.contains("id=\"no-objectives\""));
+    let csrf = empty.csrf();
+    // FY2026 has ended: closing it later makes this a closed year's page.
+    let plan = browser
+        .post(
+            &app,
+            page,
+            &[
+                ("csrf", &csrf),
+                ("action", "create"),
+                ("level", "medium_term"),
+                ("last_year", "2028"),
+                ("title", "Volunteering grows with the business"),
+                ("assessment", "qualitative"),
+            ],
+        )
+        .await;
+    assert_eq!(plan.status, 303, "{}", plan.body);
+    let form = browser.get(&app, page).await;
+    let parent = option_value(&form, "parent_id", "Volunteering grows");
+    let bad = browser
+        .post(
+            &app,
+            page,
+            &[
+                ("csrf", &csrf),
+                ("action", "create"),
+                ("level", "fiscal_year"),
+                ("parent_id", &parent),
+                ("title", "More people take part"),
+                ("assessment", "measured"),
+                ("metric_0", "participants"),
+                ("kind_0", "absolute"),
+                ("value_0", "ten"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("id=\"problem\""));
+    assert!(
+        bad.body.contains("value=\"More people take part\""),
+        "the title kept"
+    );
+    let added = browser
+        .post(
+            &app,
+            page,
+            &[
+                ("csrf", &csrf),
+                ("action", "create"),
+                ("level", "fiscal_year"),
+                ("parent_id", &parent),
+                ("title", "More people take part"),
+                ("assessment", "measured"),
+                ("metric_0", "participants"),
+                ("kind_0", "absolute"),
+                ("value_0", "4"),
+                ("metric_1", "participants"),
+                ("kind_1", "yoy_percent"),
+                ("value_1", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        added.status, 422,
+        "two measures on one figure: {}",
+        added.body
+    );
+    let added = browser
+        .post(
+            &app,
+            page,
+            &[
+                ("csrf", &csrf),
+                ("action", "create"),
+                ("level", "fiscal_year"),
+                ("parent_id", &parent),
+                ("title", "More people take part"),
+                ("assessment", "measured"),
+                ("metric_0", "participants"),
+                ("kind_0", "absolute"),
+                ("value_0", "4"),
+                ("metric_1", "unique_participants"),
+                ("kind_1", "yoy_percent"),
+                ("value_1", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let shown = browser.get(&app, &format!("{page}?done=create")).await;
+    assert!(shown.body.contains("The objective is added."));
+    // 3 participants of 4 (75 %: mostly achieved); 2 → 3 unique is +50 % of +100 % (some
+    // progress): the objective takes the lower.
+    let under_at = shown.body.find("class=\"under\"").expect("under the plan");
+    let under = &shown.body[under_at..];
+    assert!(under.contains("More people take part"));
+    assert!(under.contains("Some progress"), "{under}");
+
+    let api = app
+        .get_as(
+            &app.token(&hr),
+            "/api/v1/report-objectives?fiscal_year=2026",
+        )
+        .await
+        .2;
+    let plan_id = api["medium_term"][0]["id"].as_str().unwrap().to_owned();
+    let graded = browser
+        .post(
+            &app,
+            page,
+            &[
+                ("csrf", &csrf),
+                ("action", "assess"),
+                ("id", &plan_id),
+                ("achievements", "Every site has a volunteering lead"),
+                ("grade", "mostly_achieved"),
+            ],
+        )
+        .await;
+    assert_eq!(graded.status, 303, "{}", graded.body);
+    let api = app
+        .get_as(
+            &app.token(&hr),
+            "/api/v1/report-objectives?fiscal_year=2026",
+        )
+        .await
+        .2;
+    assert_eq!(api["medium_term"][0]["grade"], "mostly_achieved");
+    assert_eq!(api["medium_term"][0]["graded_by"], hr.id.to_string());
+
+    // An employee reads the table and changes nothing.
+    let employee = app.user(Role::Employee, None);
+    let mut reader = Browser::default();
+    reader.sign_in(&app, &employee).await;
+    let read = reader.get(&app, page).await;
+    assert_eq!(read.status, 200);
+    assert!(read.body.contains("Every site has a volunteering lead"));
+    assert!(!read.body.contains("id=\"add-form\""));
+    let forged = reader
+        .post(
+            &app,
+            page,
+            &[
+                ("csrf", &read.csrf()),
+                ("action", "delete"),
+                ("id", &plan_id),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    // Closed: a change asks for the reason; with it, the change is made.
+    app.close_year(&hr, 2026).await;
+    let closed = browser.get(&app, page).await;
+    assert!(
+        closed.body.contains("name=\"restatement_reason\""),
+        "{}",
+        closed.body
+    );
+    let refused = browser
+        .post(
+            &app,
+            page,
+            &[
+                ("csrf", &csrf),
+                ("action", "create"),
+                ("title", "Added late"),
+                ("assessment", "qualitative"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let restated = browser
+        .post(
+            &app,
+            page,
+            &[
+                ("csrf", &csrf),
+                ("action", "create"),
+                ("title", "Added late"),
+                ("assessment", "qualitative"),
+                ("restatement_reason", "the board added it after the close"),
+            ],
+        )
+        .await;
+    assert_eq!(restated.status, 303, "{}", restated.body);
+    // Readers still see the published version; HR the table as it is now.
+    let published = reader.get(&app, page).await;
+    assert!(!published.body.contains("Added late"));
+    assert!(published.body.contains("Published figures, version 1"));
+    assert!(browser.get(&app, page).await.body.contains("Added late"));
+
+    let mut ja = reader.clone();
+    ja.cookies.push(("tomoni_lang".into(), "ja".into()));
+    assert!(ja.get(&app, page).await.body.contains("報告書の目標"));
+}
+
+both_backends!(
+    hr_keeps_the_reports_objectives_on_their_page,
+    hr_sets_objectives_and_everyone_reads_their_grades
+);

@@ -292,3 +292,129 @@ async fn the_roster_asks_why_a_closed_year_changes(backend: Backend) {
 }
 
 both_backends!(the_roster_asks_why_a_closed_year_changes);
+
+/// The contribution expenses ledger page: HR adds lines (a quantity that is not a number is
+/// named with the form kept) and reads the totals as the report rounds them; a closed year's
+/// line asks for the reason and its published total stays; employees find no such page; the
+/// imports page offers the ledger's CSV.
+async fn hr_keeps_the_expenses_ledger_on_its_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let fy = common::last_ended_year();
+    let osaka = app.site("OSA").to_string();
+    let hr = app.user(Role::Hr, None);
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &hr).await;
+    let page = format!("/hr/expenses?fiscal_year={fy}");
+    let empty = browser.get(&app, &page).await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert!(empty.body.contains("id=\"no-lines\""));
+    let csrf = empty.csrf();
+    let added = browser
+        .post(
+            &app,
+            &page,
+            &[
+                ("csrf", &csrf),
+                ("kind", "financial"),
+                ("area", "community"),
+                ("site_id", &osaka),
+                ("description", "Town festival"),
+                ("amount_yen", "1,000,000"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let bad = browser
+        .post(
+            &app,
+            &page,
+            &[
+                ("csrf", &csrf),
+                ("kind", "product"),
+                ("area", "social_welfare"),
+                ("site_id", &osaka),
+                ("description", "Wheelchairs"),
+                ("quantity", "lots"),
+                ("unit_price_yen", "55000"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("id=\"problem\""));
+    assert!(bad.body.contains("value=\"Wheelchairs\""), "the form kept");
+    let added = browser
+        .post(
+            &app,
+            &page,
+            &[
+                ("csrf", &csrf),
+                ("kind", "product"),
+                ("area", "social_welfare"),
+                ("site_id", &osaka),
+                ("description", "Wheelchairs"),
+                ("quantity", "40"),
+                ("unit_price_yen", "55,000"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let ledger = browser.get(&app, &format!("{page}&added=1")).await;
+    assert!(ledger.body.contains("The line is added."));
+    assert!(
+        ledger.body.contains("approx. ¥3 million"),
+        "{}",
+        ledger.body
+    );
+    assert!(ledger.body.contains("Exact sum: ¥3,200,000"));
+    assert!(ledger.body.contains("40 × ¥55,000"));
+    assert!(ledger.body.contains(">2,200,000<"));
+
+    let mut employee = Browser::default();
+    employee
+        .sign_in(&app, &app.user(Role::Employee, None))
+        .await;
+    assert_eq!(employee.get(&app, &page).await.status, 404);
+
+    app.close_year(&hr, fy).await;
+    let closed = browser.get(&app, &page).await;
+    assert!(closed.body.contains("Published figures, version 1"));
+    assert!(closed.body.contains("name=\"restatement_reason\""));
+    let line = [
+        ("csrf", csrf.as_str()),
+        ("kind", "financial"),
+        ("area", "community"),
+        ("site_id", osaka.as_str()),
+        ("description", "Booked late"),
+        ("amount_yen", "500000"),
+    ];
+    let refused = browser.post(&app, &page, &line).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("value=\"Booked late\""));
+    let mut with_reason = line.to_vec();
+    with_reason.push(("restatement_reason", "a donation booked after the close"));
+    let added = browser.post(&app, &page, &with_reason).await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let after = browser.get(&app, &page).await;
+    assert!(
+        after.body.contains("Exact sum: ¥3,200,000"),
+        "published until restated"
+    );
+    assert!(
+        after.body.contains("Booked late"),
+        "the line is in the ledger"
+    );
+
+    let imports = browser.get(&app, "/hr/imports").await;
+    assert!(
+        imports.body.contains("value=\"expenses\""),
+        "{}",
+        imports.body
+    );
+
+    let mut ja = browser.clone();
+    ja.cookies.push(("tomoni_lang".into(), "ja".into()));
+    let ja_page = ja.get(&app, &page).await;
+    assert!(ja_page.body.contains("約320万円"), "{}", ja_page.body);
+}
+
+both_backends!(hr_keeps_the_expenses_ledger_on_its_page);

@@ -22,6 +22,7 @@ pub mod page;
 pub mod password;
 pub mod profile;
 pub mod quality;
+pub mod report_objectives;
 pub mod report_section;
 pub mod reviews;
 pub mod signin;
@@ -49,6 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     coordinator::routes(cfg);
     stats::routes(cfg);
     objectives::routes(cfg);
+    report_objectives::routes(cfg);
     report_section::routes(cfg);
     reviews::routes(cfg);
     awards::routes(cfg);

@@ -16,7 +16,7 @@ use crate::time::checked_year;
 use crate::web::i18n::Lang;
 use crate::web::objectives::{Line as MeasureLine, grade_badge, lines};
 use crate::web::page::{self, PageError};
-use crate::web::stats::{heads, rows_of, year_label};
+use crate::web::stats::{heads, rows_of, span_label, year_label};
 use crate::web::visitor::SignedIn;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -68,15 +68,7 @@ fn objective(lang: Lang, o: &YearObjective, under: &[YearObjective]) -> Objectiv
     let (grade, grade_class) = grade_badge(lang, o.grade);
     Objective {
         title: o.title.clone(),
-        span: if o.first_year == o.last_year {
-            year_label(lang, o.first_year)
-        } else {
-            format!(
-                "{}–{}",
-                year_label(lang, o.first_year),
-                year_label(lang, o.last_year)
-            )
-        },
+        span: span_label(lang, o.first_year, o.last_year),
         measures: lines(lang, &o.measures),
         qualitative: o.assessment == Assessment::Qualitative,
         achievements: o.achievements.clone(),

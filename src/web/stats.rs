@@ -140,6 +140,15 @@ pub(crate) fn heads(lang: Lang, years: &[YearReport]) -> Vec<YearHead> {
         .collect()
 }
 
+/// "FY2024–FY2027", or one year's label when they are the same.
+pub(crate) fn span_label(lang: Lang, first: i32, last: i32) -> String {
+    if first == last {
+        year_label(lang, first)
+    } else {
+        format!("{}–{}", year_label(lang, first), year_label(lang, last))
+    }
+}
+
 pub(crate) fn year_label(lang: Lang, fy: i32) -> String {
     page::fill(lang, "stats.fiscal_year", &[("year", &fy.to_string())])
 }

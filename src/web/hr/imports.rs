@@ -37,16 +37,23 @@ enum Kind {
     Users,
     Participations,
     Sites,
+    Expenses,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::Users, Kind::Participations, Kind::Sites];
+    const ALL: [Kind; 4] = [
+        Kind::Users,
+        Kind::Participations,
+        Kind::Sites,
+        Kind::Expenses,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Kind::Users => "users",
             Kind::Participations => "participations",
             Kind::Sites => "sites",
+            Kind::Expenses => "expenses",
         }
     }
 
@@ -65,6 +72,7 @@ impl Kind {
             Kind::Users => crate::people::import::HEADER.join(","),
             Kind::Participations => crate::exports::import::HEADER.join(","),
             Kind::Sites => crate::org::import::HEADER.join(","),
+            Kind::Expenses => crate::contributions::HEADER.join(","),
         }
     }
 }
@@ -295,6 +303,9 @@ impl Work {
             )?),
             Kind::Sites => serde_json::to_value(crate::org::import::import_sites(
                 c, importer, bytes, dry_run,
+            )?),
+            Kind::Expenses => serde_json::to_value(crate::contributions::import(
+                c, importer, bytes, dry_run, request_id,
             )?),
         };
         report.map_err(AppError::internal)
@@ -554,8 +565,9 @@ async fn job_page(
 }
 
 /// The counts a report may hold, in the order the page lists them.
-const COUNTS: [&str; 7] = [
+const COUNTS: [&str; 8] = [
     "rows",
+    "total_yen",
     "created",
     "updated",
     "programs_created",

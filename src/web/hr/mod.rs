@@ -2,6 +2,7 @@
 //! see answers 404 (the service's 403 "forbidden" turned into "nothing here"), so a page says
 //! nothing about what it would hold.
 
+pub mod expenses;
 pub mod exports;
 pub mod imports;
 pub mod people;
@@ -19,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     exports::routes(cfg);
     people::routes(cfg);
     years::routes(cfg);
+    expenses::routes(cfg);
 }
 
 /// Whether the caller sees HR's pages: HR and administrators.
