@@ -38,27 +38,14 @@ const MAX_JUDGES: usize = 50;
 /// The most eligible programmes one answer lists (`count` still counts them all).
 pub const ELIGIBLE_LIMIT: i64 = 500;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Region {
-    Domestic,
-    Overseas,
-}
+pub use crate::org::sites::Region;
 
-impl Region {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Region::Domestic => "domestic",
-            Region::Overseas => "overseas",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Region> {
-        match s {
-            "domestic" => Some(Region::Domestic),
-            "overseas" => Some(Region::Overseas),
-            _ => None,
-        }
+/// A region as stored (`None` for anything else).
+fn region_of(s: &str) -> Option<Region> {
+    match s {
+        "domestic" => Some(Region::Domestic),
+        "overseas" => Some(Region::Overseas),
+        _ => None,
     }
 }
 
@@ -73,7 +60,7 @@ pub struct CategoryInput {
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CriterionInput {
+pub struct AwardCriterionInput {
     /// 1 to 100 characters, e.g. "Business relevance".
     pub name: String,
     /// 1 to 100; a nomination's score weighs each criterion by it.
@@ -87,21 +74,21 @@ pub struct SetupInput {
     /// 1 to 30, in the order the report lists them; fixed once a nomination is made.
     pub categories: Vec<CategoryInput>,
     /// 1 to 10; fixed once a score is given.
-    pub criteria: Vec<CriterionInput>,
+    pub criteria: Vec<AwardCriterionInput>,
     /// The people who score nominations (up to 50).
     #[serde(default)]
     pub judges: Vec<uuid::Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Category {
+pub struct AwardCategory {
     pub id: uuid::Uuid,
     pub name: String,
     pub region: Option<Region>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Criterion {
+pub struct AwardCriterion {
     pub id: uuid::Uuid,
     pub name: String,
     pub weight: i32,
@@ -142,7 +129,7 @@ pub struct Nomination {
     /// How many judges have scored it.
     pub judged_by: i64,
     /// The caller's own scores, when the caller is a judge who has scored it.
-    pub your_scores: Vec<ScoreInput>,
+    pub your_scores: Vec<AwardScoreInput>,
     pub winner: bool,
 }
 
@@ -163,8 +150,8 @@ pub struct Winner {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Awards {
     pub fiscal_year: i32,
-    pub categories: Vec<Category>,
-    pub criteria: Vec<Criterion>,
+    pub categories: Vec<AwardCategory>,
+    pub criteria: Vec<AwardCriterion>,
     /// HR, admins and judges see the panel.
     pub judges: Vec<Judge>,
     /// Whether the caller is one of this year's judges.
@@ -207,7 +194,7 @@ pub struct NominationInput {
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ScoreInput {
+pub struct AwardScoreInput {
     pub criterion_id: uuid::Uuid,
     /// 1 to 5.
     pub score: i32,
@@ -217,7 +204,7 @@ pub struct ScoreInput {
 #[serde(deny_unknown_fields)]
 pub struct ScoresInput {
     /// One score per criterion of the year, all of them.
-    pub scores: Vec<ScoreInput>,
+    pub scores: Vec<AwardScoreInput>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -312,7 +299,7 @@ fn check_setup(input: &SetupInput) -> Vec<FieldError> {
 }
 
 /// The year's categories in report order.
-pub fn stored_categories(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<Category>> {
+pub fn stored_categories(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<AwardCategory>> {
     let rows: Vec<(Id, String, Option<String>)> = cat::table
         .filter(cat::fiscal_year.eq(fy))
         .order(cat::position)
@@ -320,10 +307,10 @@ pub fn stored_categories(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<C
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, region)| Category {
+        .map(|(id, name, region)| AwardCategory {
             id: id.into(),
             name,
-            region: region.as_deref().and_then(Region::parse),
+            region: region.as_deref().and_then(region_of),
         })
         .collect())
 }
@@ -336,7 +323,7 @@ pub fn stored_criteria_ids(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec
         .collect())
 }
 
-fn stored_criteria(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<Criterion>> {
+fn stored_criteria(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<AwardCriterion>> {
     let rows: Vec<(Id, String, i32)> = crit::table
         .filter(crit::fiscal_year.eq(fy))
         .order(crit::position)
@@ -344,7 +331,7 @@ fn stored_criteria(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<Criteri
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, weight)| Criterion {
+        .map(|(id, name, weight)| AwardCriterion {
             id: id.into(),
             name,
             weight,
@@ -433,17 +420,17 @@ pub fn set_up(
                     .execute(conn)?;
             }
         }
-        let current: Vec<CriterionInput> = stored_criteria(conn, fy)?
+        let current: Vec<AwardCriterionInput> = stored_criteria(conn, fy)?
             .into_iter()
-            .map(|c| CriterionInput {
+            .map(|c| AwardCriterionInput {
                 name: c.name,
                 weight: c.weight,
             })
             .collect();
-        let wanted: Vec<CriterionInput> = input
+        let wanted: Vec<AwardCriterionInput> = input
             .criteria
             .iter()
-            .map(|c| CriterionInput {
+            .map(|c| AwardCriterionInput {
                 name: c.name.trim().to_owned(),
                 weight: c.weight,
             })
@@ -560,7 +547,7 @@ pub fn eligible(conn: &mut AnyConnection, caller: &Caller, fy: i32) -> AppResult
                     title,
                     site_id: site.into(),
                     site_code,
-                    region: Region::parse(&region).unwrap_or(Region::Domestic),
+                    region: region_of(&region).unwrap_or(Region::Domestic),
                     participants: participants.get(&id).copied().unwrap_or(0),
                 },
             )
@@ -953,7 +940,7 @@ pub fn winners(conn: &mut AnyConnection, fy: i32) -> QueryResult<Vec<Winner>> {
             |(category_id, category, region, nomination, pcode, ptitle, scode, sname)| Winner {
                 category_id: category_id.into(),
                 category,
-                region: region.as_deref().and_then(Region::parse),
+                region: region.as_deref().and_then(region_of),
                 nomination_id: nomination.into(),
                 program_code: pcode,
                 program_title: ptitle,
@@ -1093,7 +1080,7 @@ pub fn overview(conn: &mut AnyConnection, caller: &Caller, fy: i32) -> AppResult
                     your_scores: mine
                         .iter()
                         .filter(|g| g.2 == caller.id)
-                        .map(|g| ScoreInput {
+                        .map(|g| AwardScoreInput {
                             criterion_id: g.1.into(),
                             score: g.3,
                         })

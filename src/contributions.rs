@@ -364,7 +364,7 @@ pub const HEADER: [&str; 8] = [
 
 /// What an import did (or, with `dry_run`, would do).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ImportReport {
+pub struct ExpenseImportReport {
     pub rows: usize,
     pub total_yen: i64,
     pub dry_run: bool,
@@ -378,7 +378,7 @@ pub fn import(
     bytes: &[u8],
     dry_run: bool,
     request_id: Option<String>,
-) -> AppResult<ImportReport> {
+) -> AppResult<ExpenseImportReport> {
     require_hr(caller)?;
     let (rows, mut errors) = read_csv(bytes, &HEADER).map_err(rejected)?;
     let site_ids: HashMap<String, Id> = sites::table
@@ -470,7 +470,7 @@ pub fn import(
         return Err(rejected(errors));
     }
     let total_yen = parsed.iter().map(|(_, a)| a).sum();
-    let report = ImportReport {
+    let report = ExpenseImportReport {
         rows: parsed.len(),
         total_yen,
         dry_run,

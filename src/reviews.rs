@@ -54,7 +54,7 @@ impl PointOfView {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Criterion {
+pub struct ReviewCriterion {
     pub id: uuid::Uuid,
     /// The built-in criterion this is (pages name it in the reader's language); `null` for
     /// one HR added.
@@ -67,7 +67,7 @@ pub struct Criterion {
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CriterionInput {
+pub struct ReviewCriterionInput {
     /// An existing criterion to keep (renamed as given); none for a new one.
     pub id: Option<uuid::Uuid>,
     pub point_of_view: PointOfView,
@@ -81,12 +81,12 @@ pub struct CriterionInput {
 #[serde(deny_unknown_fields)]
 pub struct CriteriaInput {
     /// The active criteria in order (1 to 30); those left out are retired.
-    pub criteria: Vec<CriterionInput>,
+    pub criteria: Vec<ReviewCriterionInput>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ScoreInput {
+pub struct ReviewScoreInput {
     pub criterion_id: uuid::Uuid,
     /// 1 to 5.
     pub score: i32,
@@ -96,14 +96,14 @@ pub struct ScoreInput {
 #[serde(deny_unknown_fields)]
 pub struct ReviewInput {
     /// One score per active criterion.
-    pub scores: Vec<ScoreInput>,
+    pub scores: Vec<ReviewScoreInput>,
     /// Up to 4,000 characters.
     #[serde(default)]
     pub comments: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Score {
+pub struct ReviewScore {
     pub criterion_id: uuid::Uuid,
     pub score: i32,
 }
@@ -117,7 +117,7 @@ pub struct Review {
     pub theme: String,
     pub site_id: uuid::Uuid,
     pub site_code: String,
-    pub scores: Vec<Score>,
+    pub scores: Vec<ReviewScore>,
     /// The mean of its scores (two decimals).
     pub average: f64,
     pub comments: String,
@@ -143,7 +143,7 @@ pub struct Averages {
     pub key: String,
     pub reviews: i64,
     pub overall: Option<f64>,
-    /// Criterion id → mean score.
+    /// ReviewCriterion id → mean score.
     pub by_criterion: BTreeMap<String, f64>,
     /// `society` / `company` → mean score.
     pub by_point_of_view: BTreeMap<String, f64>,
@@ -153,7 +153,7 @@ pub struct Averages {
 pub struct YearReviews {
     pub fiscal_year: i32,
     /// The active criteria, in order.
-    pub criteria: Vec<Criterion>,
+    pub criteria: Vec<ReviewCriterion>,
     /// The programmes that ran in the year (the caller's sites for a coordinator).
     pub programs_to_review: i64,
     pub reviews: Vec<Review>,
@@ -171,7 +171,7 @@ fn sees_all(caller: &Caller) -> bool {
     matches!(caller.role, Role::Hr | Role::Admin)
 }
 
-fn all_criteria(conn: &mut AnyConnection) -> QueryResult<Vec<(Criterion, bool)>> {
+fn all_criteria(conn: &mut AnyConnection) -> QueryResult<Vec<(ReviewCriterion, bool)>> {
     let rows: Vec<(Id, Option<String>, String, String, String, bool)> = rc::table
         .order((rc::active.desc(), rc::position))
         .select((
@@ -187,7 +187,7 @@ fn all_criteria(conn: &mut AnyConnection) -> QueryResult<Vec<(Criterion, bool)>>
         .into_iter()
         .map(|(id, code, pov, theme, name, active)| {
             (
-                Criterion {
+                ReviewCriterion {
                     id: id.into(),
                     code,
                     point_of_view: PointOfView::parse(&pov),
@@ -201,7 +201,7 @@ fn all_criteria(conn: &mut AnyConnection) -> QueryResult<Vec<(Criterion, bool)>>
 }
 
 /// The active criteria, in order.
-pub fn criteria(conn: &mut AnyConnection) -> AppResult<Vec<Criterion>> {
+pub fn criteria(conn: &mut AnyConnection) -> AppResult<Vec<ReviewCriterion>> {
     Ok(all_criteria(conn)?
         .into_iter()
         .filter_map(|(c, active)| active.then_some(c))
@@ -215,7 +215,7 @@ pub fn set_criteria(
     caller: &Caller,
     input: &CriteriaInput,
     request_id: Option<String>,
-) -> AppResult<Vec<Criterion>> {
+) -> AppResult<Vec<ReviewCriterion>> {
     caller.require(&[Role::Hr, Role::Admin])?;
     let mut errors = Vec::new();
     if input.criteria.is_empty() || input.criteria.len() > MAX_CRITERIA {
@@ -251,7 +251,7 @@ pub fn set_criteria(
         return Err(AppError::validation(errors));
     }
     write_transaction(conn, |conn| {
-        let stored: HashMap<uuid::Uuid, Criterion> = all_criteria(conn)?
+        let stored: HashMap<uuid::Uuid, ReviewCriterion> = all_criteria(conn)?
             .into_iter()
             .map(|(c, _)| (c.id, c))
             .collect();
@@ -538,9 +538,9 @@ pub fn year(conn: &mut AnyConnection, caller: &Caller, fy: i32) -> AppResult<Yea
         .filter(prs::review_id.eq_any(&review_ids))
         .select((prs::review_id, prs::criterion_id, prs::score))
         .load(conn)?;
-    let mut scores_of: HashMap<Id, Vec<Score>> = HashMap::new();
+    let mut scores_of: HashMap<Id, Vec<ReviewScore>> = HashMap::new();
     for (review, criterion, score) in scores {
-        scores_of.entry(review).or_default().push(Score {
+        scores_of.entry(review).or_default().push(ReviewScore {
             criterion_id: criterion.into(),
             score,
         });

@@ -528,7 +528,9 @@ fn report_year(
     plan: Option<Id>,
     judges: &[Id],
 ) -> AppResult<()> {
-    use crate::awards::{self, NominationInput, ScoreInput, ScoresInput, SetupInput, WinnerInput};
+    use crate::awards::{
+        self, AwardScoreInput, NominationInput, ScoresInput, SetupInput, WinnerInput,
+    };
     use crate::db::schema::stats_program_month as spm;
     use crate::reviews::{self, ReviewInput};
     use crate::stats::objectives::Grade;
@@ -629,7 +631,7 @@ fn report_year(
                     scores: criteria
                         .iter()
                         .enumerate()
-                        .map(|(c, id)| ScoreInput {
+                        .map(|(c, id)| AwardScoreInput {
                             criterion_id: *id,
                             score: score_of(n, j, c),
                         })
@@ -662,7 +664,7 @@ fn report_year(
             scores: active
                 .iter()
                 .enumerate()
-                .map(|(c, criterion)| reviews::ScoreInput {
+                .map(|(c, criterion)| reviews::ReviewScoreInput {
                     criterion_id: criterion.id,
                     score: score_of(i, 1, c),
                 })

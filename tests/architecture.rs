@@ -489,3 +489,56 @@ fn a_back_import_is_reported_as_a_named_circle() {
     let (modules, edges) = import_graph(&src);
     assert!(circles(&modules, &edges).is_empty());
 }
+
+/// utoipa names a schema after its type alone: two `ToSchema` types of one name in different
+/// modules become one component, and the document then describes one with the other's fields
+/// (found by schemathesis: the awards' and the reviews' `Criterion`).
+#[test]
+fn openapi_schema_names_are_unique() {
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut files = Vec::new();
+    walk(&src(), 0, &mut files);
+    for (file, _) in files {
+        let text = std::fs::read_to_string(&file).expect("source");
+        let mut derives_schema = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("#[derive(") {
+                derives_schema = line.contains("ToSchema");
+                continue;
+            }
+            if line.starts_with("#[") || line.starts_with("///") {
+                continue;
+            }
+            if derives_schema {
+                let rest = line
+                    .strip_prefix("pub struct ")
+                    .or_else(|| line.strip_prefix("pub enum "));
+                if let Some(rest) = rest {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    seen.entry(name)
+                        .or_default()
+                        .push(file.display().to_string());
+                }
+            }
+            derives_schema = false;
+        }
+    }
+    let twice: Vec<String> = seen
+        .iter()
+        .filter(|(_, files)| files.len() > 1)
+        .map(|(name, files)| format!("{name}: {}", files.join(", ")))
+        .collect();
+    assert!(
+        seen.len() > 50,
+        "the scan finds the schemas: {}",
+        seen.len()
+    );
+    assert!(
+        twice.is_empty(),
+        "schema types share a name (rename one):\n{}",
+        twice.join("\n")
+    );
+}

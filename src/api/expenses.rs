@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::api::exports::ImportQuery;
 use crate::api::stats::{FiguresQuery, one_view};
 use crate::auth::{Caller, Role};
-use crate::contributions::{self as expenses, Expense, ImportReport, NewExpense, Totals};
+use crate::contributions::{self as expenses, Expense, ExpenseImportReport, NewExpense, Totals};
 use crate::error::{AppResult, Problem};
 use crate::http::json::Deferred;
 use crate::http::pagination::{self, Page};
@@ -80,7 +80,7 @@ pub async fn create_expense(
 #[utoipa::path(post, path = "/api/v1/expenses/import", tag = "statistics", security(("bearer" = [])),
     params(ImportQuery),
     request_body(content = String, content_type = "text/csv", description = "The CSV file"),
-    responses((status = 200, description = "Imported (or checked, with dry_run)", body = ImportReport),
+    responses((status = 200, description = "Imported (or checked, with dry_run)", body = ExpenseImportReport),
               (status = 403, description = "Not HR or an admin", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Rejected, with every bad line", body = Problem, content_type = "application/problem+json")))]
 pub async fn import_expenses(

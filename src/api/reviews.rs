@@ -8,12 +8,12 @@ use crate::auth::{Caller, Role};
 use crate::error::{AppResult, Problem};
 use crate::http::json::Deferred;
 use crate::http::{resource, with_conn};
-use crate::reviews::{self, CriteriaInput, Criterion, ReviewInput, YearReviews};
+use crate::reviews::{self, CriteriaInput, ReviewCriterion, ReviewInput, YearReviews};
 use crate::time::checked_year;
 
 /// The active review criteria in order, grouped by point of view and theme.
 #[utoipa::path(get, path = "/api/v1/reviews/criteria", tag = "reviews", security(("bearer" = [])),
-    responses((status = 200, description = "The criteria", body = Vec<Criterion>)))]
+    responses((status = 200, description = "The criteria", body = Vec<ReviewCriterion>)))]
 pub async fn review_criteria(
     state: web::Data<AppState>,
     _caller: Caller,
@@ -26,7 +26,7 @@ pub async fn review_criteria(
 /// are added, the rest retired (their scores stay on old reviews).
 #[utoipa::path(put, path = "/api/v1/reviews/criteria", tag = "reviews", security(("bearer" = [])),
     request_body = CriteriaInput,
-    responses((status = 200, description = "The active criteria", body = Vec<Criterion>),
+    responses((status = 200, description = "The active criteria", body = Vec<ReviewCriterion>),
               (status = 403, description = "Not HR or an admin", body = Problem, content_type = "application/problem+json"),
               (status = 422, description = "Invalid criteria", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_review_criteria(

@@ -12,8 +12,8 @@ use tracing_actix_web::RequestId;
 use crate::AppState;
 use crate::auth::{Caller, Role};
 use crate::awards::{
-    self, Awards, CategoryInput, CriterionInput, Eligible, NominationInput, Region, ScoreInput,
-    ScoresInput, SetupInput, WinnerInput,
+    self, AwardCriterionInput, AwardScoreInput, Awards, CategoryInput, Eligible, NominationInput,
+    Region, ScoresInput, SetupInput, WinnerInput,
 };
 use crate::db::AnyConnection;
 use crate::error::{AppError, AppResult, FieldError};
@@ -336,7 +336,7 @@ fn setup_input(conn: &mut AnyConnection, form: &[(String, String)]) -> AppResult
                 ));
                 0
             });
-            CriterionInput {
+            AwardCriterionInput {
                 name: name.trim().to_owned(),
                 weight,
             }
@@ -400,7 +400,7 @@ fn perform(
                             "a score from 1 to 5 for every criterion",
                         )]));
                     };
-                    scores.push(ScoreInput {
+                    scores.push(AwardScoreInput {
                         criterion_id,
                         score,
                     });

@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::http::with_conn;
-use crate::reviews::{self, Averages, Criterion, ReviewInput, ScoreInput, YearReviews};
+use crate::reviews::{self, Averages, ReviewCriterion, ReviewInput, ReviewScoreInput, YearReviews};
 use crate::web::form::{Form, field};
 use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
@@ -43,7 +43,7 @@ fn require_reviewer(who: &SignedIn) -> Result<Caller, PageError> {
 }
 
 /// A criterion's name in the reader's words: a built-in one's from the catalogue.
-fn criterion_name(lang: Lang, c: &Criterion) -> String {
+fn criterion_name(lang: Lang, c: &ReviewCriterion) -> String {
     c.code
         .as_deref()
         .and_then(|code| lang.lookup(&format!("review.criterion.{code}")))
@@ -51,7 +51,7 @@ fn criterion_name(lang: Lang, c: &Criterion) -> String {
 }
 
 /// A criterion's group ("Society: effectiveness") in the reader's words.
-fn criterion_group(lang: Lang, c: &Criterion) -> String {
+fn criterion_group(lang: Lang, c: &ReviewCriterion) -> String {
     let theme = c
         .code
         .as_deref()
@@ -289,7 +289,7 @@ async fn save(
     for (name, value) in form.iter() {
         if let Some(id) = name.strip_prefix("score_") {
             match (id.parse::<uuid::Uuid>(), value.trim().parse::<i32>()) {
-                (Ok(criterion_id), Ok(score)) => scores.push(ScoreInput {
+                (Ok(criterion_id), Ok(score)) => scores.push(ReviewScoreInput {
                     criterion_id,
                     score,
                 }),
