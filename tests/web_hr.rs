@@ -449,7 +449,80 @@ async fn a_file_with_records_of_a_closed_year_asks_why(backend: Backend) {
     );
 }
 
+/// A large file of a closed year's expense lines is checked in the background with the reason
+/// given; the job's page carries that reason to its confirmation form, and the import with it
+/// writes the lines.
+async fn a_background_check_carries_the_restatement_reason(backend: Backend) {
+    let db = common::TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.server.import_background_bytes = 64;
+    let app = TestApp::spawn_with(db, settings).await;
+    app.site("OSA");
+    let hr = app.user(Role::Hr, None);
+    let fy = common::last_ended_year();
+    app.close_year(&hr, fy).await;
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &hr).await;
+    let csrf = browser.get(&app, "/hr/imports").await.csrf();
+    let file = format!(
+        "fiscal_year,kind,area,site_code,description,amount_yen,quantity,unit_price_yen\n\
+         {fy},financial,community,OSA,Festival booked late,250000,,\n"
+    );
+    let reason = "a donation booked after the close";
+    let started = send(
+        &browser,
+        &app,
+        multipart(
+            &[
+                ("csrf", &csrf),
+                ("kind", "expenses"),
+                ("action", "check"),
+                ("restatement_reason", reason),
+            ],
+            Some(&file),
+        ),
+    )
+    .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let checked = outcome_of(&mut browser, &app, &started.location().unwrap()).await;
+    assert_eq!(checked.status, 200, "{}", checked.body);
+    assert!(checked.body.contains("id=\"confirm\""));
+    assert!(
+        checked
+            .body
+            .contains(&format!("name=\"restatement_reason\" value=\"{reason}\"")),
+        "the reason goes on to the import: {}",
+        checked.body
+    );
+    let started = send(
+        &browser,
+        &app,
+        multipart(
+            &[
+                ("csrf", &csrf),
+                ("kind", "expenses"),
+                ("content", &file),
+                ("restatement_reason", reason),
+                ("action", "import"),
+            ],
+            None,
+        ),
+    )
+    .await;
+    let imported = outcome_of(&mut browser, &app, &started.location().unwrap()).await;
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    assert!(imported.body.contains("id=\"imported\""));
+    let (_, _, totals) = app
+        .get_as(
+            &app.token(&hr),
+            &format!("/api/v1/expenses/{fy}/totals?figures=current"),
+        )
+        .await;
+    assert_eq!(totals["total_yen"], 250_000);
+}
+
 both_backends!(
+    a_background_check_carries_the_restatement_reason,
     a_file_with_records_of_a_closed_year_asks_why,
     a_large_file_is_checked_and_imported_in_the_background,
     hr_checks_a_file_sees_its_bad_lines_fixes_and_imports,

@@ -468,9 +468,13 @@ async fn in_background(
             })
         });
         let (status, result, content) = match ran.map_err(unseen) {
+            // The reason a check ran with goes with its result to the confirmation form.
             Ok(report) => (
                 crate::jobs::Status::Done,
-                serde_json::json!({ "report": report }),
+                serde_json::json!({
+                    "report": report,
+                    "restatement_reason": importer.restatement,
+                }),
                 text,
             ),
             Err(e) if e.status().is_client_error() => (
@@ -550,9 +554,13 @@ async fn job_page(
         .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_default();
     let outcome = match (job.status, stored.get("report"), stored.get("problem")) {
-        (crate::jobs::Status::Done, Some(report), _) => {
-            Outcome::of_report(lang, report, job.dry_run, job.content)
-        }
+        (crate::jobs::Status::Done, Some(report), _) => Outcome {
+            reason: stored
+                .get("restatement_reason")
+                .and_then(|r| r.as_str())
+                .map(str::to_owned),
+            ..Outcome::of_report(lang, report, job.dry_run, job.content)
+        },
         (_, _, Some(problem)) => {
             let refusal: Refusal =
                 serde_json::from_value(problem.clone()).unwrap_or_else(|_| Refusal::failure());
