@@ -52,6 +52,12 @@ enum Command {
     /// Deliver queued email and nothing else (the same loop as the server's mail worker; run as
     /// many as you like against one PostgreSQL).
     MailWorker,
+    /// Write a backup of the configured database to FILE, a new file (SQLite: a consistent copy
+    /// while the server runs; PostgreSQL: pg_dump's custom format).
+    Backup { file: PathBuf },
+    /// Restore FILE, a backup, into the configured database, which must be empty (SQLite: not
+    /// exist yet; PostgreSQL: hold no tables; pg_restore).
+    Restore { file: PathBuf },
     /// Import a CSV file, as the API does (validated whole first; all rows or none).
     Import {
         #[command(subcommand)]
@@ -158,6 +164,8 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(settings),
+        Command::Backup { file } => backup(settings, &file),
+        Command::Restore { file } => restore(settings, &file),
         Command::User(cmd) => user(settings, cmd),
         Command::Stats(StatsCommand::Rebuild) => rebuild_stats(settings),
         Command::Stats(StatsCommand::Compare { from, to, runs }) => {
@@ -188,6 +196,24 @@ fn migrate(mut settings: Settings) -> anyhow::Result<()> {
     })?;
     let applied = db::run_migrations(&mut conn)?;
     tracing::info!(applied, "migrations up to date");
+    Ok(())
+}
+
+/// `tomoni backup FILE` (see `db::backup`).
+fn backup(settings: Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let db = &settings.database;
+    let url = db::DatabaseUrl::parse(&db.url, db.connect_timeout())?;
+    db::backup::backup(&url, file)?;
+    println!("backed up {} to {}", url.redacted(), file.display());
+    Ok(())
+}
+
+/// `tomoni restore FILE` into an empty database (see `db::backup`).
+fn restore(settings: Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let db = &settings.database;
+    let url = db::DatabaseUrl::parse(&db.url, db.connect_timeout())?;
+    db::backup::restore(&url, file)?;
+    println!("restored {} into {}", file.display(), url.redacted());
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! Everything above this module takes `&mut AnyConnection`. The few statements that must differ
 //! per backend `match` on the variant right where they are needed.
 
+pub mod backup;
 pub mod idempotency;
 pub mod schema;
 pub mod types;
