@@ -349,6 +349,8 @@ fn table(cast: &Cast) -> Vec<Row> {
         row("grade an unknown objective", "PUT", format!("/api/v1/report-objectives/{}/assessment", uuid::Uuid::now_v7()),
             body(|| json!({"achievements": "x", "grade": "achieved"})),
                                                                              [401, 404, 404, 403, 403, 403, 403]),
+        row("anonymise an unknown person", "POST", format!("/api/v1/users/{}/anonymise", uuid::Uuid::now_v7()),
+            body(|| json!({"confirm": "x"})),                                [401, 404, 404, 403, 403, 403, 403]),
         // The awards (writes that are refused or find nothing).
         row("awards of a year", "GET", "/api/v1/awards/2026".into(), None,  [401, 200, 200, 200, 200, 200, 200]),
         row("set up awards with nothing", "PUT", "/api/v1/awards/2026/setup".into(),
@@ -477,6 +479,11 @@ async fn authorization_comes_before_the_body(backend: Backend) {
         (&hr, "POST", "/api/v1/stats/years/2025/reopen".to_owned()),
         (&employee, "POST", "/api/v1/expenses".to_owned()),
         (&employee, "POST", "/api/v1/report-objectives".to_owned()),
+        (
+            &coordinator,
+            "POST",
+            format!("/api/v1/users/{nowhere}/anonymise"),
+        ),
         (&employee, "PUT", "/api/v1/awards/2025/setup".to_owned()),
         (&employee, "POST", "/api/v1/awards/nominations".to_owned()),
         (&coordinator, "PUT", "/api/v1/reviews/criteria".to_owned()),

@@ -238,6 +238,36 @@ pub async fn import(
     Ok(HttpResponse::Ok().json(report))
 }
 
+/// Anonymises a person — a leaver, or on request under APPI/GDPR (HR and admins; an admin's
+/// account only by an admin; never one's own; audited): name, email and employee number
+/// replaced, sign-in ended everywhere, the records kept, so every statistic stays the same.
+/// Cannot be undone: `confirm` repeats the person's employee number.
+#[utoipa::path(post, path = "/api/v1/users/{id}/anonymise", tag = "people", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    request_body = crate::people::anonymise::AnonymiseInput,
+    responses((status = 200, description = "Anonymised", body = User),
+              (status = 403, description = "Not HR or an admin, or HR and an admin's account", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "One's own account (`own_account`), or anonymised already (`already_anonymised`)", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "`confirm` is not the employee number", body = Problem, content_type = "application/problem+json")))]
+pub async fn anonymise(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request_id: RequestId,
+    id: web::Path<uuid::Uuid>,
+    body: Deferred<crate::people::anonymise::AnonymiseInput>,
+) -> AppResult<HttpResponse> {
+    caller.require(&[crate::auth::Role::Hr, crate::auth::Role::Admin])?;
+    let input = body.parse()?;
+    let id = id.into_inner().into();
+    let request_id = request_id.to_string();
+    let user = with_conn(&state.pool, move |c| {
+        crate::people::anonymise::anonymise(c, &caller, id, &input, Some(request_id))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
 /// This module's routes (mounted by `server::routes`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/api/v1/me", "GET").route(web::get().to(me)))
@@ -252,10 +282,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(get))
                 .route(web::patch().to(patch)),
         )
-        .service(resource("/api/v1/users/{id}/invitation", "POST").route(web::post().to(invite)));
+        .service(resource("/api/v1/users/{id}/invitation", "POST").route(web::post().to(invite)))
+        .service(resource("/api/v1/users/{id}/anonymise", "POST").route(web::post().to(anonymise)));
 }
 
 /// This module's part of the OpenAPI document (merged by `api::openapi::document`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(me, list, create, get, patch, invite, import))]
+#[openapi(paths(me, list, create, get, patch, invite, import, anonymise))]
 pub struct Doc;

@@ -70,6 +70,7 @@ diesel::table! {
         calendar_token_hash -> Nullable<Text>,
         created_at -> UtcTime,
         updated_at -> UtcTime,
+        anonymised_at -> Nullable<UtcTime>,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Employees (users): the model, queries, account changes and the roster import.
 
+pub mod anonymise;
 pub mod changes;
 pub mod import;
 pub mod users;

@@ -24,6 +24,7 @@ pub struct UserRow {
     pub locale: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    pub anonymised_at: Option<Timestamp>,
 }
 
 /// A user as the API shows them. Never carries the password hash.
@@ -44,6 +45,8 @@ pub struct User {
     pub coordinated_site_ids: Vec<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When HR anonymised the person (a leaver): name, email and employee number replaced.
+    pub anonymised_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -61,6 +64,7 @@ impl User {
             coordinated_site_ids: sites.into_iter().map(Into::into).collect(),
             created_at: row.created_at.into(),
             updated_at: row.updated_at.into(),
+            anonymised_at: row.anonymised_at.map(Into::into),
         })
     }
 }

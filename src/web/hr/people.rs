@@ -31,7 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/hr/people/{id}", web::get().to(edit_form))
         .route("/hr/people/{id}", web::post().to(save))
         .route("/hr/people/{id}/invite", web::post().to(invite))
-        .route("/hr/people/{id}/active", web::post().to(set_active));
+        .route("/hr/people/{id}/active", web::post().to(set_active))
+        .route("/hr/people/{id}/anonymise", web::post().to(anonymise));
 }
 
 /// People shown per page of the list.
@@ -387,6 +388,7 @@ fn render(
         may_manage,
         is_self => user.is_some_and(|u| Id::from(u.id) == caller.id),
         user_active => user.is_none_or(|u| u.active),
+        anonymised => user.and_then(|u| u.anonymised_at).map(|t| lang.when(t, "UTC")),
         created => user.map(|u| lang.when(u.created_at, "UTC")),
         updated => user.map(|u| lang.when(u.updated_at, "UTC")),
         notice => shown.notice,
@@ -505,6 +507,7 @@ fn done_notice(lang: Lang, done: Option<&str>) -> Option<String> {
         "saved" => "people.done_saved",
         "deactivated" => "people.done_deactivated",
         "activated" => "people.done_activated",
+        "anonymised" => "people.done_anonymised",
         _ => return None,
     };
     Some(lang.text(key))
@@ -640,6 +643,33 @@ async fn set_active(
     let done_key = if active { "activated" } else { "deactivated" };
     match done {
         Ok(_) => Ok(see_other(&format!("/hr/people/{id}?done={done_key}"))),
+        Err(e) => refused_action(&state, &who, &caller, id, e).await,
+    }
+}
+
+/// Anonymises a leaver through `people::anonymise`, the service of
+/// `POST /api/v1/users/{id}/anonymise`; the form repeats the employee number to confirm.
+async fn anonymise(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    request_id: RequestId,
+    id: web::Path<uuid::Uuid>,
+    form: Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    who.check_csrf(field(&form, "csrf"))?;
+    let caller = super::require_hr(&who)?;
+    let id = Id::from(id.into_inner());
+    let input = crate::people::anonymise::AnonymiseInput {
+        confirm: field(&form, "confirm").to_owned(),
+    };
+    let actor = caller.clone();
+    let request_id = request_id.to_string();
+    let done = with_conn(&state.pool, move |c| {
+        crate::people::anonymise::anonymise(c, &actor, id, &input, Some(request_id))
+    })
+    .await;
+    match done {
+        Ok(_) => Ok(see_other(&format!("/hr/people/{id}?done=anonymised"))),
         Err(e) => refused_action(&state, &who, &caller, id, e).await,
     }
 }
