@@ -73,6 +73,16 @@ pub struct Settings {
     pub attendance: AttendanceSettings,
     pub stats: StatsSettings,
     pub exports: ExportSettings,
+    pub retention: RetentionSettings,
+}
+
+/// How long personal data no longer needed is kept (see `retention`); 0 keeps it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSettings {
+    /// Days after which a sent, dead or cancelled email loses its address and body.
+    pub outbox_days: u32,
+    /// Days after which an audit entry loses its details (who, what, when stay).
+    pub audit_details_days: u32,
 }
 
 /// The bound on downloads of exports (see `exports::slots`).

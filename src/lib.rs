@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod people;
 pub mod programs;
 pub mod report_section;
+pub mod retention;
 pub mod reviews;
 pub mod seed;
 pub mod server;

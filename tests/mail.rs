@@ -631,7 +631,114 @@ async fn the_file_transport_writes_eml_files(backend: Backend) {
     );
 }
 
+/// Retention: the worker's sweep empties the address and body of a sent message older than
+/// `retention.outbox_days` and the details of an audit entry older than
+/// `retention.audit_details_days`, and nothing else; a second sweep finds nothing; 0 keeps all.
+async fn retention_removes_old_mail_bodies_and_audit_details(backend: Backend) {
+    use tomoni::db::Timestamp;
+    use tomoni::db::schema::audit_log;
+    let app = TestApp::spawn(backend).await;
+    let user = app.user(Role::Employee, None);
+    let conn = &mut app.conn();
+    let ago = |days: i64| Timestamp::from(Utc::now() - Duration::days(days));
+    let mut message = |status: &str, days: i64| -> Id {
+        let id = Id::new();
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::id.eq(id),
+                outbox::kind.eq("signup_confirmed"),
+                outbox::dedupe_key.eq(id.to_string()),
+                outbox::user_id.eq(Some(user.id)),
+                outbox::to_address.eq("someone@example.com"),
+                outbox::locale.eq("en"),
+                outbox::payload.eq(r#"{"name":"Someone"}"#),
+                outbox::status.eq(status),
+                outbox::next_attempt_at.eq(ago(days)),
+                outbox::created_at.eq(ago(days)),
+                outbox::updated_at.eq(ago(days)),
+            ))
+            .execute(conn)
+            .expect("a message");
+        id
+    };
+    let (old_sent, new_sent, old_pending) = (
+        message("sent", 100),
+        message("sent", 10),
+        message("pending", 100),
+    );
+    let mut entry = |days: i64| -> Id {
+        let id = Id::new();
+        diesel::insert_into(audit_log::table)
+            .values((
+                audit_log::id.eq(id),
+                audit_log::occurred_at.eq(ago(days)),
+                audit_log::actor_id.eq(Some(user.id)),
+                audit_log::action.eq("user.updated"),
+                audit_log::entity_type.eq("user"),
+                audit_log::entity_id.eq(Some(user.id.to_string())),
+                audit_log::details.eq(r#"{"display_name":"Someone"}"#),
+            ))
+            .execute(conn)
+            .expect("an entry");
+        id
+    };
+    let (old_entry, new_entry) = (entry(800), entry(10));
+
+    let mut quiet = app.settings.clone();
+    quiet.retention.outbox_days = 0;
+    quiet.retention.audit_details_days = 0;
+    let keeping = {
+        let state = tomoni::AppState::init(quiet).expect("state");
+        Worker::new(state.pool.clone(), &state.settings, None).expect("worker")
+    };
+    assert_eq!(
+        keeping.sweep().await.expect("sweep"),
+        Default::default(),
+        "0 keeps all"
+    );
+
+    let w = worker(&app);
+    let swept = w.sweep().await.expect("sweep");
+    assert_eq!((swept.outbox, swept.audit), (1, 1));
+    let mail = |id: Id| -> (String, String) {
+        outbox::table
+            .find(id)
+            .select((outbox::to_address, outbox::payload))
+            .first(&mut app.conn())
+            .expect("the message")
+    };
+    assert_eq!(
+        mail(old_sent),
+        (
+            tomoni::retention::REMOVED_ADDRESS.to_owned(),
+            "{}".to_owned()
+        )
+    );
+    assert_eq!(mail(new_sent).0, "someone@example.com");
+    assert_eq!(
+        mail(old_pending).0,
+        "someone@example.com",
+        "still to be sent"
+    );
+    let details = |id: Id| -> String {
+        audit_log::table
+            .find(id)
+            .select(audit_log::details)
+            .first(&mut app.conn())
+            .expect("the entry")
+    };
+    assert_eq!(details(old_entry), "{}");
+    assert_eq!(details(new_entry), r#"{"display_name":"Someone"}"#);
+    let again = w.sweep().await.expect("sweep");
+    assert_eq!(
+        (again.outbox, again.audit),
+        (0, 0),
+        "nothing left to remove"
+    );
+}
+
 both_backends!(
+    retention_removes_old_mail_bodies_and_audit_details,
     the_servers_own_worker_delivers,
     the_file_transport_writes_eml_files,
     hours_decisions_are_mailed_with_hours_and_reason,

@@ -394,6 +394,8 @@ pub struct Worker {
     pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     /// `server.public_base()`: where the links in mails point.
     pub public_base: String,
+    /// What the worker also sweeps away, about hourly (see `retention`).
+    pub retention: crate::config::RetentionSettings,
 }
 
 /// Outcome of one pass over the queue.
@@ -418,6 +420,7 @@ impl Worker {
             templates: std::sync::Arc::new(Templates::new()),
             metrics,
             public_base: settings.server.public_base(),
+            retention: settings.retention.clone(),
         })
     }
 
@@ -484,10 +487,40 @@ impl Worker {
         Ok(pass)
     }
 
-    /// Runs until the process ends: a pass, then (when the queue was empty) a pause.
+    /// Applies the retention settings once (see `retention::sweep`).
+    pub async fn sweep(&self) -> AppResult<crate::retention::Swept> {
+        let (pool, settings) = (self.pool.clone(), self.retention.clone());
+        let swept = actix_web::web::block(move || -> AppResult<_> {
+            let mut conn = pool.get()?;
+            Ok(crate::retention::sweep(
+                &mut conn,
+                &settings,
+                crate::db::Timestamp::now(),
+            )?)
+        })
+        .await??;
+        if swept.outbox + swept.audit > 0 {
+            tracing::info!(
+                outbox = swept.outbox,
+                audit = swept.audit,
+                "retention: old personal data removed"
+            );
+        }
+        Ok(swept)
+    }
+
+    /// Runs until the process ends: a pass, then (when the queue was empty) a pause; the
+    /// retention sweep about once an hour.
     pub async fn run(self) {
         let idle = Duration::from_millis(self.settings.poll_interval_ms);
+        let mut swept_at: Option<std::time::Instant> = None;
         loop {
+            if swept_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                if let Err(e) = self.sweep().await {
+                    tracing::error!(error = %e, "retention sweep failed");
+                }
+                swept_at = Some(std::time::Instant::now());
+            }
             match self.pass().await {
                 Ok(p) if p.sent + p.failed + p.withdrawn > 0 => continue,
                 Ok(_) => {}
