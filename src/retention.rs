@@ -4,7 +4,8 @@
 //! `retention.outbox_days`; an audit entry keeps who did what to which record and when, and
 //! loses its details (before/after values, which can quote people) after
 //! `retention.audit_details_days`. 0 keeps them. The mail worker runs the sweep about once an
-//! hour; it is idempotent and any number of instances may run it.
+//! hour (it also drops sign-in attempt budgets that are whole again); it is idempotent and any
+//! number of instances may run it.
 
 use chrono::Duration;
 use diesel::prelude::*;
@@ -56,5 +57,9 @@ pub fn sweep(
         .set(audit_log::details.eq("{}"))
         .execute(conn)?;
     }
+    // Attempt budgets that are whole again hold nothing worth keeping.
+    diesel::sql_query("DELETE FROM attempt_budgets WHERE full_at_us <= $1")
+        .bind::<diesel::sql_types::BigInt, _>(now.get().timestamp_micros())
+        .execute(conn)?;
     Ok(swept)
 }

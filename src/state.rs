@@ -90,8 +90,11 @@ impl AppState {
                 .backend();
         let secret = auth::secret::resolve(&settings)?;
         let tokens = auth::tokens::TokenKeys::new(&secret, &settings.jwt);
-        let login_limiter = auth::ratelimit::LoginLimiter::new(&settings.auth);
-        let reset_limiter = auth::ratelimit::LoginLimiter::new(&settings.auth);
+        // On PostgreSQL every instance shares the attempt budgets (see `auth::ratelimit`).
+        let shared =
+            |name: &'static str| (backend == db::Backend::Postgres).then(|| (pool.clone(), name));
+        let login_limiter = auth::ratelimit::LoginLimiter::new(&settings.auth, shared("login"));
+        let reset_limiter = auth::ratelimit::LoginLimiter::new(&settings.auth, shared("reset"));
         let check_in_limiter = auth::ratelimit::CheckInLimiter::new(
             settings.attendance.check_in_attempt_burst,
             settings.attendance.check_in_attempt_period_secs,

@@ -624,3 +624,44 @@ both_backends!(
     successful_sign_ins_do_not_count,
     a_guesser_cannot_lock_the_owner_out_from_everywhere,
 );
+
+/// On PostgreSQL the sign-in budgets live in the database: failures spread over two instances
+/// of tomoni on one database count against one budget, so a balancer in front multiplies
+/// nothing (SQLite runs one instance).
+#[actix_web::test]
+async fn the_login_limit_holds_across_instances() {
+    let Some(backend) = common::postgres() else {
+        return;
+    };
+    let db = common::TestDb::new(&backend);
+    let mut settings = db.settings();
+    settings.auth.login_account_burst = 3;
+    settings.auth.login_account_period_secs = 3600;
+    settings.auth.login_address_burst = 100;
+    let second_db = db.another_instance();
+    let mut second_settings = second_db.settings();
+    second_settings.auth = settings.auth.clone();
+    let first = TestApp::spawn_with(db, settings).await;
+    let second = TestApp::spawn_with(second_db, second_settings).await;
+    let user = first.user(Role::Employee, None);
+    let wrong = json!({"email": user.email, "password": "wrong-password"});
+    for app in [&first, &second, &first] {
+        assert_problem(
+            &app.post_json("/api/v1/auth/login", wrong.clone()).await,
+            401,
+            "invalid_credentials",
+        );
+    }
+    // Three failures on two instances spent the budget of three: the right password waits too.
+    let right = json!({"email": user.email, "password": user.password});
+    assert_problem(
+        &second.post_json("/api/v1/auth/login", right.clone()).await,
+        429,
+        "too_many_attempts",
+    );
+    assert_problem(
+        &first.post_json("/api/v1/auth/login", right).await,
+        429,
+        "too_many_attempts",
+    );
+}

@@ -105,6 +105,7 @@ async fn schema_matches_migrations(backend: Backend) {
         review_criteria,
         program_reviews,
         program_review_scores,
+        attempt_budgets,
         stats_year,
         stats_program_month,
         stats_members,

@@ -83,9 +83,10 @@ pub async fn login(
         password: given,
     } = body.into_inner();
     let address = crate::http::client_address(&req, state.settings.auth.trust_forwarded_for);
-    signin::check_limit(&state.login_limiter, &email, address)?;
     let st = state.clone();
     let response = web::block(move || -> AppResult<TokenResponse> {
+        // On PostgreSQL the attempt budgets are shared in the database: off the async threads.
+        signin::check_limit(&st.login_limiter, &email, address)?;
         let caller = signin::verify_password(&st.pool, &email, &given)?;
         signin::succeeded(&st.login_limiter, &email, address);
         let mut conn = st.pool.get()?;
@@ -198,7 +199,9 @@ pub async fn password_reset(
 ) -> AppResult<HttpResponse> {
     let email = body.into_inner().email;
     let address = crate::http::client_address(&req, state.settings.auth.trust_forwarded_for);
-    signin::check_reset_limit(&state.reset_limiter, &email, address)?;
+    let st = state.clone();
+    let checked = email.clone();
+    web::block(move || signin::check_reset_limit(&st.reset_limiter, &checked, address)).await??;
     let ttl = chrono::Duration::minutes(i64::from(state.settings.auth.reset_ttl_minutes));
     crate::http::with_conn(&state.pool, move |c| {
         crate::auth::links::request_reset(c, &email, ttl)

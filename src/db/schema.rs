@@ -537,6 +537,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{BigInt, Text};
+
+    attempt_budgets (key) {
+        key -> Text,
+        full_at_us -> BigInt,
+    }
+}
+
 diesel::joinable!(contribution_expenses -> sites (site_id));
 diesel::joinable!(objective_measures -> report_objectives (objective_id));
 diesel::joinable!(award_nominations -> award_categories (category_id));
@@ -601,6 +610,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     review_criteria,
     program_reviews,
     program_review_scores,
+    attempt_budgets,
     stats_year,
     stats_program_month,
     stats_members,

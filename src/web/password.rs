@@ -163,7 +163,11 @@ async fn request_link(
         );
     }
     let address = crate::http::client_address(&req, state.settings.auth.trust_forwarded_for);
-    if let Err(e) = signin::check_reset_limit(&state.reset_limiter, &email, address) {
+    let (st, checked) = (state.clone(), email.clone());
+    let limit = web::block(move || signin::check_reset_limit(&st.reset_limiter, &checked, address))
+        .await
+        .map_err(|e| visitor.error(AppError::internal(e)))?;
+    if let Err(e) = limit {
         let problem = page::message(&e, lang);
         let res = render_forgot(&visitor, e.status(), &email, false, Some(problem))?;
         return Ok(page::with_headers_of(res, &e));

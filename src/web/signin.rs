@@ -124,7 +124,11 @@ async fn sign_in(
         return render(&state, &visitor, StatusCode::UNPROCESSABLE_ENTITY, shown);
     }
     let address = crate::http::client_address(&req, state.settings.auth.trust_forwarded_for);
-    if let Err(e) = signin::check_limit(&state.login_limiter, &email, address) {
+    let (st, checked) = (state.clone(), email.clone());
+    let limit = web::block(move || signin::check_limit(&st.login_limiter, &checked, address))
+        .await
+        .map_err(|e| visitor.error(AppError::internal(e)))?;
+    if let Err(e) = limit {
         let minutes = retry_minutes(&e).to_string();
         let shown = Shown {
             next: &next,

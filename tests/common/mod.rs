@@ -125,6 +125,17 @@ impl TestDb {
         }
     }
 
+    /// The same database for a second instance of tomoni (its own data folder; dropping it
+    /// leaves the database to this one).
+    pub fn another_instance(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            backend: self.backend.clone(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            pg_name: None,
+        }
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
