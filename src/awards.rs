@@ -784,36 +784,12 @@ pub fn score(
             .into_iter()
             .map(|c| c.id)
             .collect();
-        let given: BTreeMap<uuid::Uuid, i32> = input
+        let pairs: Vec<(uuid::Uuid, i32)> = input
             .scores
             .iter()
             .map(|s| (s.criterion_id, s.score))
             .collect();
-        let mut errors = Vec::new();
-        if given.len() != input.scores.len()
-            || given.keys().copied().collect::<BTreeSet<_>>() != criteria
-        {
-            errors.push(FieldError::new(
-                "scores",
-                "incomplete",
-                format!(
-                    "one score for each of the year's {} criteria",
-                    criteria.len()
-                ),
-            ));
-        }
-        for (i, s) in input.scores.iter().enumerate() {
-            if !(1..=5).contains(&s.score) {
-                errors.push(FieldError::new(
-                    format!("scores[{i}].score"),
-                    "out_of_range",
-                    "1 to 5",
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(AppError::validation(errors));
-        }
+        let given = crate::input::score_sheet(&pairs, &criteria).map_err(AppError::validation)?;
         diesel::delete(
             scores::table
                 .filter(scores::nomination_id.eq(id))

@@ -76,6 +76,39 @@ pub fn query_has_control_character(query: &str) -> bool {
     })
 }
 
+/// A scoring sheet as both the awards and the programme reviews take it: `(criterion, score)`
+/// pairs, exactly one for each of `criteria`, each from 1 to 5. Returns the scores by criterion,
+/// or the problems named `scores` / `scores[i].score`.
+pub fn score_sheet(
+    given: &[(uuid::Uuid, i32)],
+    criteria: &std::collections::BTreeSet<uuid::Uuid>,
+) -> Result<std::collections::BTreeMap<uuid::Uuid, i32>, Vec<crate::error::FieldError>> {
+    use crate::error::FieldError;
+    let sheet: std::collections::BTreeMap<uuid::Uuid, i32> = given.iter().copied().collect();
+    let mut errors = Vec::new();
+    if sheet.len() != given.len() || !sheet.keys().eq(criteria.iter()) {
+        errors.push(FieldError::new(
+            "scores",
+            "incomplete",
+            format!("one score for each of the {} criteria", criteria.len()),
+        ));
+    }
+    for (i, (_, score)) in given.iter().enumerate() {
+        if !(1..=5).contains(score) {
+            errors.push(FieldError::new(
+                format!("scores[{i}].score"),
+                "out_of_range",
+                "1 to 5",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(sheet)
+    } else {
+        Err(errors)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

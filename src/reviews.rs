@@ -374,33 +374,12 @@ pub fn review(
             ));
         }
         let active: BTreeSet<uuid::Uuid> = criteria(conn)?.into_iter().map(|c| c.id).collect();
-        let given: BTreeMap<uuid::Uuid, i32> = input
+        let pairs: Vec<(uuid::Uuid, i32)> = input
             .scores
             .iter()
             .map(|s| (s.criterion_id, s.score))
             .collect();
-        let mut errors = Vec::new();
-        if given.len() != input.scores.len()
-            || given.keys().copied().collect::<BTreeSet<_>>() != active
-        {
-            errors.push(FieldError::new(
-                "scores",
-                "incomplete",
-                format!("one score for each of the {} criteria", active.len()),
-            ));
-        }
-        for (i, s) in input.scores.iter().enumerate() {
-            if !(1..=5).contains(&s.score) {
-                errors.push(FieldError::new(
-                    format!("scores[{i}].score"),
-                    "out_of_range",
-                    "1 to 5",
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(AppError::validation(errors));
-        }
+        let given = crate::input::score_sheet(&pairs, &active).map_err(AppError::validation)?;
         let existing: Option<Id> = pr::table
             .filter(pr::fiscal_year.eq(fy))
             .filter(pr::program_id.eq(program))
