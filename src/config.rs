@@ -217,6 +217,10 @@ pub struct DatabaseSettings {
     pub connect_timeout_secs: u64,
     pub pool_idle_timeout_secs: u64,
     pub pool_max_lifetime_secs: u64,
+    /// PostgreSQL only. Off behind a pooler in transaction mode (PgBouncer before 1.21): a named
+    /// prepared statement lives on one server connection, and the pooler hands the next
+    /// transaction to another.
+    pub prepared_statements: bool,
 }
 
 impl DatabaseSettings {
@@ -254,6 +258,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("url", &redact_url(&self.url))
             .field("run_migrations", &self.run_migrations)
             .field("pool_max_size", &self.pool_max_size)
+            .field("prepared_statements", &self.prepared_statements)
             .finish_non_exhaustive()
     }
 }

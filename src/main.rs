@@ -202,7 +202,7 @@ fn migrate(mut settings: Settings) -> anyhow::Result<()> {
 /// `tomoni backup FILE` (see `db::backup`).
 fn backup(settings: Settings, file: &std::path::Path) -> anyhow::Result<()> {
     let db = &settings.database;
-    let url = db::DatabaseUrl::parse(&db.url, db.connect_timeout())?;
+    let url = db::DatabaseUrl::from_settings(db)?;
     db::backup::backup(&url, file)?;
     println!("backed up {} to {}", url.redacted(), file.display());
     Ok(())
@@ -211,7 +211,7 @@ fn backup(settings: Settings, file: &std::path::Path) -> anyhow::Result<()> {
 /// `tomoni restore FILE` into an empty database (see `db::backup`).
 fn restore(settings: Settings, file: &std::path::Path) -> anyhow::Result<()> {
     let db = &settings.database;
-    let url = db::DatabaseUrl::parse(&db.url, db.connect_timeout())?;
+    let url = db::DatabaseUrl::from_settings(db)?;
     db::backup::restore(&url, file)?;
     println!("restored {} into {}", file.display(), url.redacted());
     Ok(())

@@ -410,3 +410,49 @@ async fn missing_postgres_database_is_created_postgres() {
         .execute(&mut admin)
         .unwrap();
 }
+
+/// Instances started together on an empty PostgreSQL database each run the migrations: the
+/// transaction-level lock makes one apply them while the others wait, then find nothing to do.
+#[actix_web::test]
+async fn instances_starting_together_migrate_once_postgres() {
+    let Some(Backend::Postgres { admin_url }) = common::postgres() else {
+        return;
+    };
+    let name = format!("tomoni_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .unwrap();
+    let mut settings = tomoni::Settings::defaults().unwrap();
+    settings.database.url = common::database_url(&admin_url, &name);
+    let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let (database, start) = (settings.database.clone(), start.clone());
+            std::thread::spawn(move || {
+                let mut conn = db::connect(&database).expect("connect");
+                start.wait();
+                db::run_migrations(&mut conn)
+            })
+        })
+        .collect();
+    let mut applied: Vec<usize> = runs
+        .into_iter()
+        .map(|run| run.join().unwrap().expect("every instance starts"))
+        .collect();
+    applied.sort();
+    let total = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!(applied, vec![0, 0, 0, total], "one applied them all");
+    let conn = &mut db::connect(&settings.database).unwrap();
+    let versions: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM __diesel_schema_migrations",
+    )
+    .get_result(conn)
+    .unwrap();
+    assert_eq!(versions as usize, total);
+    diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .unwrap();
+}

@@ -83,6 +83,7 @@ pub fn restore(url: &DatabaseUrl, file: &Path) -> Result<(), DbError> {
                     .to_str()
                     .ok_or_else(|| failed("restore", "the file name is not UTF-8"))?
                     .to_owned(),
+                prepared_statements: true,
             };
             let mut conn = from.establish()?;
             conn.batch_execute(&format!("VACUUM INTO {}", literal(target)?))?;

@@ -114,6 +114,7 @@ pub enum DbError {
 pub struct DatabaseUrl {
     backend: Backend,
     target: String,
+    prepared_statements: bool,
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -132,6 +133,7 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl {
                 backend: Backend::Postgres,
                 target: with_connect_timeout(url, connect_timeout),
+                prepared_statements: true,
             });
         }
         if let Some(rest) = url
@@ -144,6 +146,7 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl {
                 backend: Backend::Sqlite,
                 target: rest.to_owned(),
+                prepared_statements: true,
             });
         }
         if url.is_empty() || url.contains("://") || url.starts_with("postgres") {
@@ -152,7 +155,15 @@ impl DatabaseUrl {
         Ok(DatabaseUrl {
             backend: Backend::Sqlite,
             target: url.to_owned(),
+            prepared_statements: true,
         })
+    }
+
+    /// The URL and the connection options of `settings`.
+    pub fn from_settings(settings: &DatabaseSettings) -> Result<Self, DbError> {
+        let mut url = Self::parse(&settings.url, settings.connect_timeout())?;
+        url.prepared_statements = settings.prepared_statements;
+        Ok(url)
     }
 
     pub fn backend(&self) -> Backend {
@@ -169,12 +180,20 @@ impl DatabaseUrl {
 
     fn establish(&self) -> Result<AnyConnection, DbError> {
         match self.backend {
-            Backend::Postgres => diesel::PgConnection::establish(&self.target)
-                .map(AnyConnection::Postgresql)
-                .map_err(|source| DbError::Connect {
-                    backend: "PostgreSQL",
-                    source,
-                }),
+            Backend::Postgres => {
+                let mut conn = diesel::PgConnection::establish(&self.target).map_err(|source| {
+                    DbError::Connect {
+                        backend: "PostgreSQL",
+                        source,
+                    }
+                })?;
+                if !self.prepared_statements {
+                    // Diesel then sends each statement with its parameters in one message
+                    // (unnamed), which a transaction pooler passes through intact.
+                    conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+                }
+                Ok(AnyConnection::Postgresql(conn))
+            }
             Backend::Sqlite => {
                 let mut conn =
                     diesel::SqliteConnection::establish(&self.target).map_err(|source| {
@@ -245,7 +264,7 @@ impl r2d2::HandleError<DbError> for PoolErrorLogger {
 /// Connects, creates the PostgreSQL database if asked to, runs migrations if asked to, and
 /// returns the pool. Fails with the driver's own message.
 pub fn init(settings: &DatabaseSettings) -> Result<Pool, DbError> {
-    let url = DatabaseUrl::parse(&settings.url, settings.connect_timeout())?;
+    let url = DatabaseUrl::from_settings(settings)?;
     tracing::info!(database = %url.redacted(), backend = url.backend().name(), "opening database");
     let mut conn = match url.backend() {
         Backend::Sqlite => {
@@ -329,12 +348,20 @@ fn create_postgres_database(target: &str) -> Result<(), DbError> {
     }
 }
 
+/// The advisory lock key that serialises migrations on PostgreSQL ("tomoni" in ASCII).
+const MIGRATION_LOCK: i64 = 0x746f_6d6f_6e69;
+
 /// Applies the pending migrations of the connection's backend and reports how many ran.
 pub fn run_migrations(conn: &mut AnyConnection) -> Result<usize, DbError> {
     let applied = match conn {
-        AnyConnection::Postgresql(c) => c
-            .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map(|v| v.len()),
+        // In one transaction holding a transaction-level lock: instances started together (a
+        // rolling upgrade, three replicas of a deployment) apply each migration once, and the
+        // lock needs no session, so it also holds through a transaction pooler.
+        AnyConnection::Postgresql(c) => c.transaction(|c| {
+            c.batch_execute(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))?;
+            c.run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len())
+        }),
         AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
     }
     .map_err(DbError::Migration)?;
@@ -394,7 +421,7 @@ pub fn ping(conn: &mut AnyConnection) -> QueryResult<()> {
 
 /// Opens one connection outside any pool (CLI commands, tests).
 pub fn connect(settings: &DatabaseSettings) -> Result<AnyConnection, DbError> {
-    DatabaseUrl::parse(&settings.url, settings.connect_timeout())?.establish()
+    DatabaseUrl::from_settings(settings)?.establish()
 }
 
 /// Runs the same diesel expression on the concrete connection of either backend: multi-row

@@ -83,10 +83,21 @@ macro_rules! both_backends {
     };
 }
 
+/// The PgBouncer (transaction mode) the apps under test connect through, when
+/// `TOMONI_TEST_PGBOUNCER_URL` is set (`.ci/pgbouncer.sh up`; `.ci/run` runs the sign-up and mail
+/// suites so). The harness itself still creates and drops databases directly.
+fn pooler_url() -> Option<String> {
+    std::env::var("TOMONI_TEST_PGBOUNCER_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
 /// A database made for one test, removed when dropped.
 pub struct TestDb {
     pub url: String,
     pub backend: Backend,
+    /// The apps reach this database through a transaction pooler.
+    pub pooled: bool,
     dir: tempfile::TempDir,
     pg_name: Option<String>,
 }
@@ -100,6 +111,7 @@ impl TestDb {
                 TestDb {
                     url,
                     backend: backend.clone(),
+                    pooled: false,
                     dir,
                     pg_name: None,
                 }
@@ -114,10 +126,12 @@ impl TestDb {
                         "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
                     ))
                     .expect("clone template database");
-                let url = database_url(admin_url, &name);
+                let pooler = pooler_url();
+                let url = database_url(pooler.as_deref().unwrap_or(admin_url), &name);
                 TestDb {
                     url,
                     backend: backend.clone(),
+                    pooled: pooler.is_some(),
                     dir,
                     pg_name: Some(name),
                 }
@@ -131,6 +145,7 @@ impl TestDb {
         TestDb {
             url: self.url.clone(),
             backend: self.backend.clone(),
+            pooled: self.pooled,
             dir: tempfile::tempdir().expect("temp dir"),
             pg_name: None,
         }
@@ -148,6 +163,8 @@ impl TestDb {
         s.mail.worker_enabled = false;
         s.database.pool_max_size = 8;
         s.database.connect_timeout_secs = 2;
+        // What the operator sets behind PgBouncer in transaction mode (config/default.toml).
+        s.database.prepared_statements = !self.pooled;
         s.data.dir = self.dir.path().to_path_buf();
         s.server.host = "127.0.0.1".into();
         s.server.port = 0;
