@@ -13,12 +13,7 @@ use diesel::prelude::*;
 use tomoni::db::{self, backup};
 
 fn tomoni(url: &str, dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tomoni"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TOMONI") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = common::binary();
     cmd.current_dir(dir)
         .env("TOMONI__DATABASE__URL", url)
         .env("TOMONI__DATA__DIR", dir);

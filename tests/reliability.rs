@@ -22,12 +22,7 @@ const PEOPLE: usize = 200;
 
 /// The real binary on `db`, its own process (so it can be killed).
 fn start(db: &TestDb, port: u16) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tomoni"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TOMONI") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = common::binary();
     cmd.current_dir(db.data_dir())
         .env("TOMONI__DATABASE__URL", &db.url)
         .env("TOMONI__SERVER__PORT", port.to_string())

@@ -9,12 +9,7 @@ use std::time::Duration;
 
 /// The binary with a clean environment: no TOMONI_* from the caller, JSON-free readable logs.
 fn tomoni(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tomoni"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TOMONI") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = common::binary();
     cmd.current_dir(dir).env("TOMONI__LOG__FORMAT", "pretty");
     cmd
 }

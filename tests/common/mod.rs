@@ -729,6 +729,18 @@ impl Drop for TestApp {
 
 /// A loopback port that was free a moment ago (for a server a test starts, or one that must be
 /// missing).
+/// The `tomoni` binary under test, with none of this process's `TOMONI*` or `RUST_LOG`
+/// variables (a developer's or CI's settings must not leak into what a test configures).
+pub fn binary() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tomoni"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TOMONI") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
