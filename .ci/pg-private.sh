@@ -15,26 +15,8 @@ DIR=${TOMONI_OUTAGE_PG_DIR:-/tmp/tomoni-pg-outage}
 PORT=${TOMONI_OUTAGE_PG_PORT:-54329}
 SELF=$(realpath "$0")
 
-bindir() {
-    if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
-        pg_config --bindir
-        return
-    fi
-    # Debian keeps the server binaries out of PATH; take the newest version installed.
-    local found
-    found=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-    [ -n "$found" ] || { echo "no PostgreSQL server binaries (initdb) found" >&2; exit 1; }
-    echo "$found"
-}
-BIN=$(bindir)
-
-as_owner() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-ctl() { as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 "$@"; }
-
-running() { as_owner "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; }
+# shellcheck source=pg-lib.sh
+. "$(dirname "$SELF")/pg-lib.sh"
 
 case "${1:-}" in
 up)

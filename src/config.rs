@@ -221,6 +221,9 @@ pub struct DatabaseSettings {
     /// prepared statement lives on one server connection, and the pooler hands the next
     /// transaction to another.
     pub prepared_statements: bool,
+    /// A streaming replica for reads that may be a moment behind (`db::replica`); empty: none.
+    pub read_url: String,
+    pub read_max_lag_ms: u64,
 }
 
 impl DatabaseSettings {
@@ -259,6 +262,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("run_migrations", &self.run_migrations)
             .field("pool_max_size", &self.pool_max_size)
             .field("prepared_statements", &self.prepared_statements)
+            .field("read_url", &redact_url(&self.read_url))
             .finish_non_exhaustive()
     }
 }

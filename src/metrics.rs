@@ -24,6 +24,12 @@ pub struct OutboxLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadLabels {
+    /// "replica" or "primary".
+    pub from: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub method: String,
     pub route: String,
@@ -39,6 +45,7 @@ pub struct Metrics {
     outbox: Family<OutboxLabels, Gauge>,
     mail_sent: Counter,
     mail_failed: Counter,
+    reads: Family<ReadLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -104,8 +111,15 @@ impl Metrics {
             "Delivery attempts of this process that failed (retried or dead)",
             mail_failed.clone(),
         );
+        let reads = Family::<ReadLabels, Counter>::default();
+        registry.register(
+            "db_replica_eligible_reads",
+            "Reads that may use the replica, by where they were answered (primary: no replica configured, or it lagged or did not answer)",
+            reads.clone(),
+        );
         Metrics {
             registry,
+            reads,
             requests,
             latency,
             pool_connections,
@@ -148,6 +162,15 @@ impl Metrics {
                 })
                 .set(n);
         }
+    }
+
+    /// Counts a read that could have used the replica, by where it went.
+    pub fn replica_eligible_read(&self, from: &str) {
+        self.reads
+            .get_or_create(&ReadLabels {
+                from: from.to_owned(),
+            })
+            .inc();
     }
 
     pub fn mail_delivered(&self, sent: usize, failed: usize) {

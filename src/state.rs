@@ -9,6 +9,8 @@ use crate::{auth, db, metrics, people, stats};
 /// What every request handler can reach.
 pub struct AppState {
     pub pool: db::Pool,
+    /// Reads that may come from the replica (`database.read_url`); the primary otherwise.
+    pub reads: Arc<db::replica::Reads>,
     pub backend: db::Backend,
     pub settings: Arc<Settings>,
     pub metrics: Arc<metrics::Metrics>,
@@ -102,8 +104,10 @@ impl AppState {
         let idp = auth::idp::ExternalIdp::from_settings(&settings.auth.idp)?;
         let oidc = auth::oidc::Oidc::from_settings(&settings.auth.oidc, &secret);
         let settings_exports = settings.exports.clone();
+        let reads = Arc::new(db::replica::Reads::new(pool.clone(), &settings.database)?);
         Ok(AppState {
             pool,
+            reads,
             backend,
             settings: Arc::new(settings),
             metrics: Arc::new(metrics::Metrics::new()),

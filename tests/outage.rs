@@ -56,20 +56,6 @@ fn outage_cluster() -> Option<Outage> {
     }
 }
 
-/// Runs a shell command off the async runtime and insists that it worked.
-async fn shell(command: &str) {
-    let command = command.to_owned();
-    let status = actix_web::web::block(move || {
-        std::process::Command::new("sh")
-            .args(["-c", &command])
-            .status()
-    })
-    .await
-    .expect("blocking task")
-    .expect("run shell command");
-    assert!(status.success(), "{status}");
-}
-
 /// One answered request: when it started, how long it took, its status and problem code.
 #[derive(Debug, Clone)]
 struct Answer {
@@ -133,7 +119,7 @@ async fn a_postgres_restart_under_load_answers_503_and_recovers() {
         }
     }
     let _restart = Restart(cluster.start.clone());
-    shell(&cluster.start).await;
+    common::shell(&cluster.start).await;
 
     let db = TestDb::new(&Backend::Postgres {
         admin_url: cluster.admin_url.clone(),
@@ -229,7 +215,7 @@ async fn a_postgres_restart_under_load_answers_503_and_recovers() {
     .await;
 
     // Down: stopped with open connections (a fast shutdown terminates them).
-    shell(&cluster.stop).await;
+    common::shell(&cluster.stop).await;
     let down_from = Instant::now();
     readyz_becomes(&app, 503, Duration::from_secs(10)).await;
     let unavailable = log.unavailable.load(Ordering::SeqCst);
@@ -240,7 +226,7 @@ async fn a_postgres_restart_under_load_answers_503_and_recovers() {
     let down_until = Instant::now();
 
     // Back: no restart of the service, no intervention.
-    shell(&cluster.start).await;
+    common::shell(&cluster.start).await;
     let up_from = Instant::now();
     let recovered_in = readyz_becomes(&app, 200, Duration::from_secs(30)).await;
     let ok = log.ok.load(Ordering::SeqCst);

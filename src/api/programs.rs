@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::http::idempotency;
 use crate::http::json::{Deferred, Json, MaybeJson};
 use crate::http::pagination::{self, Page};
-use crate::http::with_conn;
+use crate::http::{with_conn, with_read_conn};
 use crate::programs::events::{self, CreateEvent, Event, EventPatch, EventQuery};
 use crate::programs::program::{
     self as programs, CreateProgram, Program, ProgramPatch, ProgramStatus, Theme,
@@ -131,7 +131,13 @@ pub async fn list_events(
     let q = q.into_inner();
     let limit = pagination::limit(q.limit)?;
     let filter = events::ListFilter::for_caller(&caller, q, limit)?;
-    let rows = with_conn(&state.pool, move |c| events::list(c, &filter)).await?;
+    // Employees only browse published events, which may be a moment behind; coordinators, HR
+    // and administrators write events and expect to see them at once.
+    let rows = if caller.role == Role::Employee {
+        with_read_conn(&state, move |c| events::list(c, &filter)).await?
+    } else {
+        with_conn(&state.pool, move |c| events::list(c, &filter)).await?
+    };
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, events::cursor)))
 }
 

@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::json::Deferred;
-use crate::http::{format_param, with_conn};
+use crate::http::{format_param, with_conn, with_read_conn};
 use crate::org::sites::Region;
 use crate::sheet::Kind;
 use crate::stats::breakdown::{self, Breakdown, By};
@@ -72,10 +72,8 @@ pub async fn mdd_report(
     let (to, from) = (q.to, q.from);
     let lang = crate::http::choice_param("lang", q.lang.as_deref(), &["en", "ja"])?;
     let view = View::parse(q.figures.as_deref())?;
-    let selected = with_conn(&state.pool, move |c| {
-        report::select(c, &scope, from, to, view)
-    })
-    .await?;
+    let selected =
+        with_read_conn(&state, move |c| report::select(c, &scope, from, to, view)).await?;
     let (fiscal, from, to) = (selected.fiscal, selected.from, selected.to);
     let years = selected.report();
     match format {
@@ -155,7 +153,7 @@ pub async fn mdd_breakdown(
     let format = format_param(q.format.as_deref(), &["json", "csv", "xlsx"])?;
     let by = q.by;
     let view = one_view(q.figures.as_deref())?;
-    let result = with_conn(&state.pool, move |c| {
+    let result = with_read_conn(&state, move |c| {
         let fiscal = rollup::calendar(c)?;
         closing::breakdown_as(c, fiscal, fy, by, view)
     })

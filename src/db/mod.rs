@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod idempotency;
+pub mod replica;
 pub mod schema;
 pub mod types;
 
@@ -287,16 +288,19 @@ pub fn init(settings: &DatabaseSettings) -> Result<Pool, DbError> {
         run_migrations(&mut conn)?;
     }
     drop(conn);
+    Ok(pool(url, settings, settings.pool_min_idle))
+}
 
-    let pool = r2d2::Pool::builder()
+/// A pool over `url` sized and timed by `settings`, connecting lazily.
+fn pool(url: DatabaseUrl, settings: &DatabaseSettings, min_idle: u32) -> Pool {
+    r2d2::Pool::builder()
         .max_size(settings.pool_max_size)
-        .min_idle(Some(settings.pool_min_idle.min(settings.pool_max_size)))
+        .min_idle(Some(min_idle.min(settings.pool_max_size)))
         .connection_timeout(settings.connect_timeout())
         .idle_timeout(Some(Duration::from_secs(settings.pool_idle_timeout_secs)))
         .max_lifetime(Some(Duration::from_secs(settings.pool_max_lifetime_secs)))
         .error_handler(Box::new(PoolErrorLogger))
-        .build_unchecked(ConnectionManager { url });
-    Ok(pool)
+        .build_unchecked(ConnectionManager { url })
 }
 
 fn ensure_parent_dir(path: &Path) -> Result<(), DbError> {

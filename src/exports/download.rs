@@ -19,10 +19,12 @@ use crate::attendance::model::Approval;
 use crate::audit;
 use crate::auth::Caller;
 use crate::config::DatabaseSettings;
+use crate::db::replica::{Reads, Source};
 use crate::db::{AnyConnection, Id};
 use crate::error::{AppError, AppResult};
 use crate::exports::slots::ExportSlots;
 use crate::exports::{hours, participations};
+use crate::metrics::Metrics;
 use crate::programs::records_scope;
 use crate::sheet::{ChannelWriter, Kind, Sheet};
 use crate::stats::rollup;
@@ -158,6 +160,8 @@ pub fn hours(
 /// Starts streaming `export` from a blocking thread; audits it when done.
 pub async fn start(
     slots: &ExportSlots,
+    reads: &Arc<Reads>,
+    metrics: &Arc<Metrics>,
     database: &DatabaseSettings,
     stall: std::time::Duration,
     export: Export,
@@ -167,9 +171,11 @@ pub async fn start(
     // stall timeout).
     let slot = slots.take(export.caller)?;
     let database = database.clone();
-    let mut conn = actix_web::web::block(move || crate::db::connect(&database))
+    let (reads_from, primary) = (reads.clone(), database.clone());
+    let (mut conn, from) = actix_web::web::block(move || reads_from.connect(&primary))
         .await?
         .map_err(AppError::database_unavailable)?;
+    metrics.replica_eligible_read(from.as_str());
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let content_type = export.kind.content_type();
     let disposition = format!(
@@ -219,7 +225,14 @@ pub async fn start(
             details,
             request_id: Some(export.request_id),
         };
-        if let Err(e) = audit::record(&mut conn, entry) {
+        // The audit entry is a write: on the primary, also when the rows came from the replica.
+        let recorded: Result<(), Box<dyn std::error::Error + Send + Sync>> = match from {
+            Source::Primary => audit::record(&mut conn, entry).map_err(Into::into),
+            Source::Replica => crate::db::connect(&database)
+                .map_err(Into::into)
+                .and_then(|mut primary| audit::record(&mut primary, entry).map_err(Into::into)),
+        };
+        if let Err(e) = recorded {
             tracing::error!(error = %e, "could not audit an export");
         }
         drop(slot);

@@ -30,6 +30,22 @@ pub async fn with_conn<T: Send + 'static>(
     .await?
 }
 
+/// Like [`with_conn`], for a read that may be a moment behind: on the replica when one is
+/// configured and usable (`db::replica`), else on the primary. Only for reads that never need to
+/// show what their caller has just written.
+pub async fn with_read_conn<T: Send + 'static>(
+    state: &crate::AppState,
+    f: impl FnOnce(&mut crate::db::AnyConnection) -> crate::error::AppResult<T> + Send + 'static,
+) -> crate::error::AppResult<T> {
+    let (reads, metrics) = (state.reads.clone(), state.metrics.clone());
+    web::block(move || {
+        let (mut conn, from) = reads.get()?;
+        metrics.replica_eligible_read(from.as_str());
+        f(&mut conn)
+    })
+    .await?
+}
+
 /// A download's response: streamed as it is written, never cached, named, with its column
 /// set's version (`X-Export-Version`), for the API's exports and the pages' alike.
 pub fn download_response(

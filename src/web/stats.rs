@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::db::Id;
 use crate::error::{AppError, AppResult};
-use crate::http::with_conn;
+use crate::http::with_read_conn;
 use crate::sheet::Kind;
 use crate::stats::breakdown::{self, By};
 use crate::stats::closing::View;
@@ -207,7 +207,7 @@ async fn dashboard(
             scope: q.scope.clone(),
             bom: String::new(),
         };
-        with_conn(&state.pool, move |c| {
+        with_read_conn(&state, move |c| {
             // A refused query is a message on the form; a failure is the error page.
             let report = match read_report(c, &q) {
                 Err(e) if !e.status().is_client_error() => return Err(e),
@@ -326,7 +326,7 @@ async fn report_csv(
 ) -> Result<HttpResponse, PageError> {
     let q = q.into_inner();
     let bom = matches!(q.bom.as_str(), "1" | "true" | "on");
-    let r = with_conn(&state.pool, move |c| read_report(c, &q))
+    let r = with_read_conn(&state, move |c| read_report(c, &q))
         .await
         .map_err(|e| who.visitor.error(e))?;
     let body = report::csv(&r.years, bom)
@@ -345,7 +345,7 @@ async fn report_xlsx(
     q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, PageError> {
     let q = q.into_inner();
-    let r = with_conn(&state.pool, move |c| read_report(c, &q))
+    let r = with_read_conn(&state, move |c| read_report(c, &q))
         .await
         .map_err(|e| who.visitor.error(e))?;
     let body = report::sheet(&r.years, Kind::Xlsx)
@@ -376,7 +376,7 @@ async fn report_svg(
 ) -> Result<HttpResponse, PageError> {
     let q = q.into_inner();
     let lang = report::Lang::parse(Some(who.lang().code()));
-    let r = with_conn(&state.pool, move |c| read_report(c, &q))
+    let r = with_read_conn(&state, move |c| read_report(c, &q))
         .await
         .map_err(|e| who.visitor.error(e))?;
     let title = report::title(r.from, r.to, lang);
@@ -589,7 +589,7 @@ async fn breakdown_page(
     let lang = who.lang();
     let by = by_of(&q.by).map_err(|e| who.visitor.error(e))?;
     let company = company_of(&q.company).map_err(|e| who.visitor.error(e))?;
-    let (result, company_name) = with_conn(&state.pool, move |c| {
+    let (result, company_name) = with_read_conn(&state, move |c| {
         let result = read_breakdown(c, fy, by, company)?;
         let name = match company {
             Some(id) => Some(crate::org::companies::find(c, id)?.name),
@@ -713,7 +713,7 @@ async fn breakdown_for(
 ) -> Result<(By, breakdown::Breakdown), PageError> {
     let by = by_of(&q.by).map_err(|e| who.visitor.error(e))?;
     let company = company_of(&q.company).map_err(|e| who.visitor.error(e))?;
-    let result = with_conn(&state.pool, move |c| read_breakdown(c, fy, by, company))
+    let result = with_read_conn(state, move |c| read_breakdown(c, fy, by, company))
         .await
         .map_err(|e| who.visitor.error(e))?;
     Ok((by, result))

@@ -741,6 +741,21 @@ pub fn binary() -> std::process::Command {
     cmd
 }
 
+/// Runs a shell command (a test cluster's stop or start) off the async runtime and insists
+/// that it worked.
+pub async fn shell(command: &str) {
+    let owned = command.to_owned();
+    let status = actix_web::web::block(move || {
+        std::process::Command::new("sh")
+            .args(["-c", &owned])
+            .status()
+    })
+    .await
+    .expect("blocking task")
+    .expect("run shell command");
+    assert!(status.success(), "{command}: {status}");
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

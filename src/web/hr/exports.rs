@@ -314,7 +314,15 @@ async fn send(
     let stall = std::time::Duration::from_secs(state.settings.exports.stall_timeout_secs);
     let started = match form.export(&caller, request_id.to_string()) {
         Ok(export) => {
-            download::start(&state.export_slots, &state.settings.database, stall, export).await
+            download::start(
+                &state.export_slots,
+                &state.reads,
+                &state.metrics,
+                &state.settings.database,
+                stall,
+                export,
+            )
+            .await
         }
         Err(e) => Err(e),
     };
