@@ -278,8 +278,12 @@ fn import(settings: Settings, what: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::Users(a) => (a, "users"),
         ImportCommand::Participations(a) => (a, "participations"),
     };
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    // Participations are read from the file twice (checked, then written), never whole.
+    let bytes = match &what {
+        ImportCommand::Users(_) => std::fs::read(&args.file),
+        ImportCommand::Participations(_) => std::fs::File::open(&args.file).map(|_| Vec::new()),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
     let pool = db::init(&settings.database)?;
     let mut conn = pool.get()?;
     let id = tomoni::people::users::id_by_email(&mut conn, &args.as_user)?
@@ -326,7 +330,12 @@ fn import(settings: Settings, what: ImportCommand) -> anyhow::Result<()> {
             )
         }),
         ImportCommand::Participations(_) => tomoni::exports::import::import(
-            conn, &caller, &bytes, dry_run, None, progress,
+            conn,
+            &caller,
+            tomoni::exports::import::FileSource(args.file.clone()),
+            dry_run,
+            None,
+            progress,
         )
         .map(|r| {
             format!(

@@ -171,7 +171,7 @@ pub async fn import_participations(
     let dry_run = q.dry_run.unwrap_or(false);
     let request_id = request_id.to_string();
     let report = with_conn(&state.pool, move |c| {
-        import::import(c, &caller, &body, dry_run, Some(request_id), |_, _| {})
+        import::import(c, &caller, &body[..], dry_run, Some(request_id), |_, _| {})
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))

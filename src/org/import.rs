@@ -49,11 +49,29 @@ pub fn read_csv_versions(
     bytes: &[u8],
     versions: &[&[&str]],
 ) -> Result<(usize, Records), Vec<FieldError>> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut rows = Vec::new();
+    let (version, errors) = each_csv_record(bytes, versions, |line, r| rows.push((line, r)))?;
+    Ok((version, (rows, errors)))
+}
+
+/// Reads CSV from `source` one record at a time, so a file of any length needs no more memory
+/// than a record: checks the header against `versions` (a wrong one is the only error then),
+/// hands each well-formed record with its line to `each`, and returns the index of the version
+/// with the lines that were not well-formed (encoding, column count, control characters).
+pub fn each_csv_record(
+    source: impl std::io::Read,
+    versions: &[&[&str]],
+    mut each: impl FnMut(u64, csv::StringRecord),
+) -> Result<(usize, Vec<FieldError>), Vec<FieldError>> {
+    let source = Counted::new(source);
+    let mut lines = Lines {
+        breaks: source.breaks.clone(),
+        line: 1,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(bytes);
+        .from_reader(source);
     let got = match reader.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_owned()).collect::<Vec<_>>(),
         Err(e) => {
@@ -74,9 +92,7 @@ pub fn read_csv_versions(
         ]);
     };
     let header = versions[version];
-    let mut rows = Vec::new();
     let mut errors = Vec::new();
-    let mut lines = Lines::new(bytes);
     for record in reader.records() {
         match record {
             Ok(r) => {
@@ -105,57 +121,117 @@ pub fn read_csv_versions(
                         .at_line(line),
                     );
                 } else {
-                    rows.push((line, r));
+                    each(line, r);
                 }
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| lines.at(p.byte()));
                 let (code, message) = match e.kind() {
+                    csv::ErrorKind::Io(_) => ("unreadable", e.to_string()),
                     csv::ErrorKind::Utf8 { .. } => {
                         ("invalid_utf8", "the line is not valid UTF-8".to_owned())
                     }
                     _ => ("unreadable", e.to_string()),
                 };
                 errors.push(FieldError::new("row", code, message).at_line(line));
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
             }
         }
     }
-    Ok((version, (rows, errors)))
+    Ok((version, errors))
+}
+
+/// Where the line breaks are, as the CSV reader reads ahead: (offset, byte) of every CR and LF
+/// read but not yet passed by a record.
+type Breaks = std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64, u8)>>>;
+
+/// The source without a leading UTF-8 byte-order mark, noting its line breaks for [`Lines`].
+struct Counted<R> {
+    inner: R,
+    /// Offset (after the mark) of the next byte handed out.
+    offset: u64,
+    /// Bytes read while looking for the mark, not handed out yet.
+    start: Option<Vec<u8>>,
+    breaks: Breaks,
+}
+
+impl<R: std::io::Read> Counted<R> {
+    fn new(inner: R) -> Counted<R> {
+        Counted {
+            inner,
+            offset: 0,
+            start: None,
+            breaks: Breaks::default(),
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.offset == 0 && self.start.is_none() {
+            let mut head = Vec::with_capacity(3);
+            while head.len() < 3 {
+                let mut byte = [0u8; 1];
+                if self.inner.read(&mut byte)? == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            if head == b"\xEF\xBB\xBF" {
+                head.clear();
+            }
+            self.start = Some(head);
+        }
+        let n = match self.start.as_mut().filter(|head| !head.is_empty()) {
+            Some(head) => {
+                let n = head.len().min(buf.len());
+                buf[..n].copy_from_slice(&head[..n]);
+                head.drain(..n);
+                n
+            }
+            None => self.inner.read(buf)?,
+        };
+        let mut breaks = self.breaks.borrow_mut();
+        for (i, byte) in buf[..n].iter().enumerate() {
+            if matches!(byte, b'\r' | b'\n') {
+                breaks.push_back((self.offset + i as u64, *byte));
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
 }
 
 /// The file line (the header is line 1) a record starts on, as a spreadsheet or an editor
 /// numbers them: counted from the record's byte offset, so a quoted cell holding line breaks
 /// moves the records after it down by as many lines. Records come in file order, so counting
-/// goes forward from the last answer.
-struct Lines<'a> {
-    bytes: &'a [u8],
-    offset: usize,
+/// goes forward from the last answer, and the breaks behind it are let go.
+struct Lines {
+    breaks: Breaks,
     line: u64,
 }
 
-impl<'a> Lines<'a> {
-    fn new(bytes: &'a [u8]) -> Lines<'a> {
-        Lines {
-            bytes,
-            offset: 0,
-            line: 1,
-        }
-    }
-
+impl Lines {
     fn at(&mut self, byte: u64) -> u64 {
-        let mut byte = usize::try_from(byte).map_or(self.bytes.len(), |b| b.min(self.bytes.len()));
-        // After a CRLF the reader may place the next record on the LF; the record itself starts
-        // after the line break (blank lines are skipped, so none starts with one).
-        while matches!(self.bytes.get(byte), Some(b'\r' | b'\n')) {
-            byte += 1;
-        }
-        if byte > self.offset {
-            let breaks = self.bytes[self.offset..byte]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count();
-            self.line += breaks as u64;
-            self.offset = byte;
+        let mut breaks = self.breaks.borrow_mut();
+        let mut byte = byte;
+        while let Some(&(at, b)) = breaks.front() {
+            // Before the record; or, after a CRLF, the reader may place the next record on the
+            // LF: the record itself starts after the line break (blank lines are skipped, so
+            // none starts with one).
+            if at <= byte {
+                if at == byte {
+                    byte += 1;
+                }
+                if b == b'\n' {
+                    self.line += 1;
+                }
+                breaks.pop_front();
+            } else {
+                break;
+            }
         }
         self.line
     }
@@ -314,6 +390,36 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         let lines: Vec<u64> = rows.iter().map(|(line, _)| *line).collect();
         assert_eq!(lines, [2, 3, 5, 6]);
+    }
+
+    /// A source that hands out one byte per read, as a slow pipe might: the byte-order mark and
+    /// the line breaks are found however the reads fall.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.is_empty()) {
+                (Some((first, rest)), false) => {
+                    buf[0] = *first;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_read_a_byte_at_a_time_numbers_lines_alike() {
+        let text = "\u{feff}a,b\r\n1,x\r\n2,\"two\r\nlines\"\r\n\r\n3,y\n";
+        let mut lines = Vec::new();
+        let (_, errors) = each_csv_record(Trickle(text.as_bytes()), &[&["a", "b"]], |line, r| {
+            lines.push((line, r.get(0).unwrap_or_default().to_owned()));
+        })
+        .unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        let want = [(2, "1"), (3, "2"), (6, "3")].map(|(l, a)| (l, a.to_owned()));
+        assert_eq!(lines, want);
     }
 
     #[test]

@@ -299,7 +299,12 @@ impl Work {
                 progress,
             )?),
             Kind::Participations => serde_json::to_value(crate::exports::import::import(
-                c, importer, bytes, dry_run, request_id, progress,
+                c,
+                importer,
+                &bytes[..],
+                dry_run,
+                request_id,
+                progress,
             )?),
             Kind::Sites => serde_json::to_value(crate::org::import::import_sites(
                 c, importer, bytes, dry_run,
