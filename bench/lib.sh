@@ -11,15 +11,20 @@ BIN=$PWD/target/release/tomoni
 WORK=$(mktemp -d)
 SERVER=
 
+# KEEP_DB=1 keeps the scratch PostgreSQL database (a script that seeds for long may then reuse it).
+drop_db() {
+    [ "${KEEP_DB:-}" = 1 ] || psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
+}
+
 cleanup() {
     [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
-    psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
+    drop_db
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 cargo build --release --quiet
-psql "$ADMIN" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1
+drop_db
 
 # The binary on $URL with nothing from the caller's environment. `exec`, so that a backgrounded
 # call's $! is the server itself and `kill` reaches it.

@@ -144,8 +144,11 @@ pub fn write(
             categories: String::new(),
         };
         loop {
+            // Attendance and its event only: the programme comes from the map, and the site
+            // filters are sub-queries on the event's programme, so PostgreSQL looks up one row
+            // per record, not two.
             let mut q = attendance::table
-                .inner_join(events::table.inner_join(programs::table))
+                .inner_join(events::table)
                 .select((
                     attendance::id,
                     attendance::user_id,
@@ -161,16 +164,34 @@ pub fn write(
                 q = q.filter(events::starts_on.between(first, last));
             }
             if let Some(s) = f.site_id {
-                q = q.filter(programs::site_id.eq(s));
+                q = q.filter(
+                    events::program_id.eq_any(
+                        programs::table
+                            .filter(programs::site_id.eq(s))
+                            .select(programs::id),
+                    ),
+                );
             }
             if let Some(c) = f.company_id {
-                q = q.filter(programs::site_id.eq_any(crate::org::sites::of_company(c)));
+                q = q.filter(
+                    events::program_id.eq_any(
+                        programs::table
+                            .filter(programs::site_id.eq_any(crate::org::sites::of_company(c)))
+                            .select(programs::id),
+                    ),
+                );
             }
             if let Some(a) = f.approval {
                 q = q.filter(attendance::approval.eq(a.as_str()));
             }
             if let Some(allowed) = &f.sites {
-                q = q.filter(programs::site_id.eq_any(allowed.clone()));
+                q = q.filter(
+                    events::program_id.eq_any(
+                        programs::table
+                            .filter(programs::site_id.eq_any(allowed.clone()))
+                            .select(programs::id),
+                    ),
+                );
             }
             if let Some(a) = after {
                 q = q.filter(attendance::id.gt(a));
