@@ -206,12 +206,11 @@ fn lock(conn: &mut AnyConnection, affects: &Affects) -> QueryResult<()> {
 
 enum Selector<'a> {
     Affects(&'a Affects),
-    /// Events starting on these local dates (a fiscal year, for the rebuild).
-    Dates(NaiveDate, NaiveDate),
+    /// Attendance at these events (a slice of a fiscal year's, for the rebuild).
+    Events(&'a [Id]),
 }
 
 type FactRow = (
-    Id,
     Id,
     i32,
     i32,
@@ -225,33 +224,23 @@ type FactRow = (
     String,
 );
 
+/// A year is summarised in about this many slices of its events: memory stays a slice's
+/// records (a hundredth of the year), the round trips a hundred or so.
+const SLICES_PER_YEAR: usize = 100;
+/// At least this many events a slice; small enough that the seeded test years (~40 events)
+/// span two slices, so slicing is what the tests check.
+const MIN_EVENTS_PER_SLICE: usize = 25;
+
 fn facts(
     conn: &mut AnyConnection,
     sel: &Selector,
     fiscal: FiscalCalendar,
 ) -> QueryResult<Vec<Fact>> {
-    facts_page(conn, sel, fiscal, None).map(|(facts, _)| facts)
-}
-
-/// Records per page when a whole year is summarised: memory stays a page's worth, the round
-/// trips stay few next to the records each carries, and the seeded test years (~1,700
-/// records) cross a page boundary, so paging is what the tests check.
-const FACTS_PAGE: i64 = 1_000;
-
-/// The facts of `sel`; with `page`, only the next `FACTS_PAGE` after the given attendance id
-/// (`Some(None)` for the first page), in id order, with the id to continue after.
-fn facts_page(
-    conn: &mut AnyConnection,
-    sel: &Selector,
-    fiscal: FiscalCalendar,
-    page: Option<Option<Id>>,
-) -> QueryResult<(Vec<Fact>, Option<Id>)> {
     let mut q = attendance::table
         .inner_join(events::table.inner_join(programs::table.inner_join(sites::table)))
         .filter(attendance::status.eq("attended"))
         .filter(attendance::approval.eq("approved"))
         .select((
-            attendance::id,
             attendance::user_id,
             attendance::minutes,
             attendance::days,
@@ -270,17 +259,10 @@ fn facts_page(
         Selector::Affects(Affects::Event(id)) => q.filter(attendance::event_id.eq(*id)),
         Selector::Affects(Affects::Program(id)) => q.filter(events::program_id.eq(*id)),
         Selector::Affects(Affects::Site(id)) => q.filter(programs::site_id.eq(*id)),
-        Selector::Dates(first, last) => q.filter(events::starts_on.between(*first, *last)),
+        Selector::Events(ids) => q.filter(attendance::event_id.eq_any(ids.to_vec())),
     };
-    if let Some(after) = page {
-        if let Some(after) = after {
-            q = q.filter(attendance::id.gt(after));
-        }
-        q = q.order(attendance::id).limit(FACTS_PAGE);
-    }
     let rows: Vec<FactRow> = q.load(conn)?;
-    let last = rows.last().map(|r| r.0);
-    let mut programs_seen: Vec<Id> = rows.iter().map(|r| r.7).collect();
+    let mut programs_seen: Vec<Id> = rows.iter().map(|r| r.6).collect();
     programs_seen.sort();
     programs_seen.dedup();
     let mut categories: HashMap<Id, Vec<String>> = HashMap::new();
@@ -296,7 +278,7 @@ fn facts_page(
     let facts = rows
         .into_iter()
         .map(
-            |(_, user, minutes, days, on, starts, tz, program, site, theme, company, region)| {
+            |(user, minutes, days, on, starts, tz, program, site, theme, company, region)| {
                 let date = on.unwrap_or_else(|| local_date(starts, &tz));
                 Fact {
                     user,
@@ -314,7 +296,7 @@ fn facts_page(
             },
         )
         .collect();
-    Ok((facts, last))
+    Ok(facts)
 }
 
 /// (fiscal year, month, programme).
@@ -584,16 +566,18 @@ fn summarise_year(conn: &mut AnyConnection, fiscal: FiscalCalendar, fy: i32) -> 
     let Some((from, to)) = fiscal.dates(fy) else {
         return Ok(());
     };
-    // A page at a time into the sums: a year of a million records is never held at once.
+    // A slice of the year's events at a time into the sums: a year of a million records is
+    // never held at once, and each slice is an index lookup by event (paging by record id
+    // instead made PostgreSQL sort the whole year for every page).
+    let year_events: Vec<Id> = events::table
+        .filter(events::starts_on.between(from, to))
+        .select(events::id)
+        .order(events::id)
+        .load(conn)?;
     let mut deltas = Deltas::default();
-    let mut after = None;
-    loop {
-        let (facts, last) = facts_page(conn, &Selector::Dates(from, to), fiscal, Some(after))?;
-        deltas.add(&facts, 1);
-        match last {
-            Some(last) if facts.len() as i64 == FACTS_PAGE => after = Some(last),
-            _ => break,
-        }
+    let per_slice = (year_events.len() / SLICES_PER_YEAR).max(MIN_EVENTS_PER_SLICE);
+    for slice in year_events.chunks(per_slice) {
+        deltas.add(&facts(conn, &Selector::Events(slice), fiscal)?, 1);
     }
     insert_year(conn, deltas)?;
     Ok(())
