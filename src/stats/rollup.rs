@@ -206,8 +206,8 @@ fn lock(conn: &mut AnyConnection, affects: &Affects) -> QueryResult<()> {
 
 enum Selector<'a> {
     Affects(&'a Affects),
-    /// Attendance at these events (a slice of a fiscal year's, for the rebuild).
-    Events(&'a [Id]),
+    /// Events starting on these local dates (a week of a fiscal year, for the rebuild).
+    Dates(NaiveDate, NaiveDate),
 }
 
 type FactRow = (
@@ -224,12 +224,8 @@ type FactRow = (
     String,
 );
 
-/// A year is summarised in about this many slices of its events: memory stays a slice's
-/// records (a hundredth of the year), the round trips a hundred or so.
-const SLICES_PER_YEAR: usize = 100;
-/// At least this many events a slice; small enough that the seeded test years (~40 events)
-/// span two slices, so slicing is what the tests check.
-const MIN_EVENTS_PER_SLICE: usize = 25;
+/// A year is summarised a week of event dates at a time.
+const DAYS_PER_SLICE: i64 = 7;
 
 fn facts(
     conn: &mut AnyConnection,
@@ -259,7 +255,7 @@ fn facts(
         Selector::Affects(Affects::Event(id)) => q.filter(attendance::event_id.eq(*id)),
         Selector::Affects(Affects::Program(id)) => q.filter(events::program_id.eq(*id)),
         Selector::Affects(Affects::Site(id)) => q.filter(programs::site_id.eq(*id)),
-        Selector::Events(ids) => q.filter(attendance::event_id.eq_any(ids.to_vec())),
+        Selector::Dates(first, last) => q.filter(events::starts_on.between(*first, *last)),
     };
     let rows: Vec<FactRow> = q.load(conn)?;
     let mut programs_seen: Vec<Id> = rows.iter().map(|r| r.6).collect();
@@ -566,18 +562,15 @@ fn summarise_year(conn: &mut AnyConnection, fiscal: FiscalCalendar, fy: i32) -> 
     let Some((from, to)) = fiscal.dates(fy) else {
         return Ok(());
     };
-    // A slice of the year's events at a time into the sums: a year of a million records is
-    // never held at once, and each slice is an index lookup by event (paging by record id
-    // instead made PostgreSQL sort the whole year for every page).
-    let year_events: Vec<Id> = events::table
-        .filter(events::starts_on.between(from, to))
-        .select(events::id)
-        .order(events::id)
-        .load(conn)?;
+    // A week at a time into the sums: a year of a million records is never held at once
+    // (a week is a fiftieth of it), and each week is the same index range scan the whole year
+    // was. Paging by record id instead made PostgreSQL sort the whole year for every page.
     let mut deltas = Deltas::default();
-    let per_slice = (year_events.len() / SLICES_PER_YEAR).max(MIN_EVENTS_PER_SLICE);
-    for slice in year_events.chunks(per_slice) {
-        deltas.add(&facts(conn, &Selector::Events(slice), fiscal)?, 1);
+    let mut first = from;
+    while first <= to {
+        let last = (first + chrono::Duration::days(DAYS_PER_SLICE - 1)).min(to);
+        deltas.add(&facts(conn, &Selector::Dates(first, last), fiscal)?, 1);
+        first = last + chrono::Duration::days(1);
     }
     insert_year(conn, deltas)?;
     Ok(())
