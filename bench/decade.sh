@@ -4,6 +4,7 @@
 #
 #   bench/decade.sh          # YEARS=10 SCALE=1 RUNS=200 EXPORT_RUNS=3 CONNECTIONS=8 SECONDS_EACH=5 REPEAT=3
 #   KEEP_DB=1 bench/decade.sh   # keep the seeded database, and reuse it on the next run (~5 min saved)
+#   KEEP_DB=1 PARTS=list bench/decade.sh   # only some of the parts: stats, export, list
 #
 # `tomoni seed demo --years $YEARS` into a scratch database (1,700 sites, 60,000 employees,
 # ~170,000 attendance records a year, the years before the last closed), then with the release
@@ -13,7 +14,8 @@
 #   - the whole-history participation export (CSV, no filter) against psql COPY of the same rows
 #     and columns, medians of EXPORT_RUNS, and the server's RSS growth sampled every 20 ms;
 #   - the employees' event list (a page of 50) with examples/loadgen against pgbench running the
-#     list's statements, CONNECTIONS clients, REPEAT alternating rounds of SECONDS_EACH.
+#     list's statements (the caller and its sign-in, then the page), CONNECTIONS clients, REPEAT
+#     alternating rounds of SECONDS_EACH.
 # Loopback only; the scratch database is dropped afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +28,8 @@ CONNECTIONS=${CONNECTIONS:-8}
 DURATION=${SECONDS_EACH:-5}
 REPEAT=${REPEAT:-3}
 PORT=${PORT:-18091}
+PARTS=${PARTS:-stats export list}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 cargo build --release --quiet --example loadgen
@@ -46,6 +50,7 @@ start_server
 HR_TOKEN=$(token_for "hr.$$@bench.example" hr)
 READER_TOKEN=$(token_for "reader.$$@bench.example" employee)
 READER_ID=$(psql "$URL" -qAt -c "SELECT id FROM users WHERE email = 'reader.$$@bench.example'")
+READER_SIGN_IN=$(psql "$URL" -qAt -c "SELECT family_id FROM refresh_tokens WHERE user_id = '$READER_ID' LIMIT 1")
 
 # --- statistics ------------------------------------------------------------------------------
 stats() { # from to label
@@ -60,8 +65,10 @@ t = [float(x) * 1000 for x in open(sys.argv[1])]
 print(f"statistics, {sys.argv[2]}: n={len(t)} p50 {t[len(t)//2]:.2f} ms, p90 {t[int(len(t)*0.9)]:.2f} ms (target p50 < 5 ms)")
 PY
 }
-stats $(( LAST_FY - 2 )) "$LAST_FY" "fiscal $(( LAST_FY - 2 ))-$LAST_FY (3 years)"
-stats "$FIRST_FY" "$LAST_FY" "fiscal $FIRST_FY-$LAST_FY ($YEARS years)"
+if part stats; then
+    stats $(( LAST_FY - 2 )) "$LAST_FY" "fiscal $(( LAST_FY - 2 ))-$LAST_FY (3 years)"
+    stats "$FIRST_FY" "$LAST_FY" "fiscal $FIRST_FY-$LAST_FY ($YEARS years)"
+fi
 
 # --- the whole-history export ----------------------------------------------------------------
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
@@ -91,16 +98,17 @@ copy() { psql "$URL" -qc "COPY (
       LEFT JOIN (SELECT program_id, string_agg(category, ';' ORDER BY category) AS cats
                    FROM program_categories GROUP BY program_id) pc ON pc.program_id = p.id
      ORDER BY a.id) TO STDOUT WITH CSV HEADER"; }
-export_csv # warm-up
-echo "export: $(( $(wc -l <"$WORK/export.csv") - 1 )) rows, $(du -h "$WORK/export.csv" | cut -f1)"
-copy >"$WORK/copy.csv"
-echo "COPY:   $(( $(wc -l <"$WORK/copy.csv") - 1 )) rows, $(du -h "$WORK/copy.csv" | cut -f1)"
-: >"$WORK/results"
-for _ in $(seq "$EXPORT_RUNS"); do
-    echo "csv $(sampled export_csv)" >>"$WORK/results"
-    echo "copy $(sampled copy)" >>"$WORK/results"
-done
-python3 - "$WORK/results" <<'PY'
+if part export; then
+    export_csv # warm-up
+    echo "export: $(( $(wc -l <"$WORK/export.csv") - 1 )) rows, $(du -h "$WORK/export.csv" | cut -f1)"
+    copy >"$WORK/copy.csv"
+    echo "COPY:   $(( $(wc -l <"$WORK/copy.csv") - 1 )) rows, $(du -h "$WORK/copy.csv" | cut -f1)"
+    : >"$WORK/results"
+    for _ in $(seq "$EXPORT_RUNS"); do
+        echo "csv $(sampled export_csv)" >>"$WORK/results"
+        echo "copy $(sampled copy)" >>"$WORK/results"
+    done
+    python3 - "$WORK/results" <<'PY'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
@@ -111,10 +119,12 @@ peak = {k: max(m for _, m in v) / 1024 for k, v in runs.items()}
 rounds = " ".join(f"{c[0]:.2f}/{p[0]:.2f}" for c, p in zip(runs["csv"], runs["copy"]))
 print(f"whole-history export CSV: {med['csv']:.2f} s = {med['csv'] / med['copy']:.2f}x COPY ({med['copy']:.2f} s; rounds {rounds}) (target <= 1.25x); server RSS growth {peak['csv']:.1f} MiB (target < 30)")
 PY
+fi
 
 # --- the event list --------------------------------------------------------------------------
+if part list; then
 cat >"$WORK/list.sql" <<SQL
-SELECT role, site_id, active FROM users WHERE id = '$READER_ID' LIMIT 1;
+SELECT role, site_id, active, EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = '$READER_SIGN_IN' AND user_id = '$READER_ID' AND revoked_at IS NULL) FROM users WHERE id = '$READER_ID' LIMIT 1;
 SELECT events.id, events.program_id, events.title, events.description, events.starts_at, events.ends_at, events.timezone, events.location, events.capacity, events.taken, events.waitlisted, events.waitlist_enabled, events.signup_deadline, events.cancel_deadline, events.status, events.created_at, events.updated_at, programs.site_id FROM events INNER JOIN programs ON events.program_id = programs.id WHERE events.status = 'published' AND events.ends_at > now() AND events.starts_at > now() - interval '31 days' ORDER BY events.starts_at, events.id LIMIT 51;
 SQL
 : >"$WORK/http.runs"; : >"$WORK/pg.runs"
@@ -133,4 +143,5 @@ rounds = " ".join(f"{h['rps']:.0f}/{p:.0f}" for h, p in zip(http, pg))
 print(f"event list, page of 50, {sys.argv[3]} connections: {rps:.0f} req/s, p50 {st.median(h['p50_ms'] for h in http):.2f} ms, "
       f"p99 {st.median(h['p99_ms'] for h in http):.2f} ms = {rps / tps:.2f} of pgbench ({tps:.0f} tps; rounds {rounds}) (target >= 0.5)")
 PY
+fi
 stop_server

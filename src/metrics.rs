@@ -42,6 +42,7 @@ pub struct Metrics {
     pool_connections: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
+    pool_queued: Gauge,
     outbox: Family<OutboxLabels, Gauge>,
     mail_sent: Counter,
     mail_failed: Counter,
@@ -69,6 +70,7 @@ impl Metrics {
         let pool_connections = Gauge::default();
         let pool_idle = Gauge::default();
         let pool_max = Gauge::default();
+        let pool_queued = Gauge::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by route pattern and status",
@@ -93,6 +95,11 @@ impl Metrics {
             "db_pool_max_connections",
             "Configured pool size",
             pool_max.clone(),
+        );
+        registry.register(
+            "db_pool_queued_requests",
+            "Requests waiting for their turn at the pool",
+            pool_queued.clone(),
         );
         let outbox = Family::<OutboxLabels, Gauge>::default();
         let (mail_sent, mail_failed) = (Counter::default(), Counter::default());
@@ -125,6 +132,7 @@ impl Metrics {
             pool_connections,
             pool_idle,
             pool_max,
+            pool_queued,
             outbox,
             mail_sent,
             mail_failed,
@@ -184,6 +192,7 @@ impl Metrics {
         self.pool_connections.set(i64::from(state.connections));
         self.pool_idle.set(i64::from(state.idle_connections));
         self.pool_max.set(i64::from(pool.max_size()));
+        self.pool_queued.set(pool.queued() as i64);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)

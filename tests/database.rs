@@ -456,3 +456,61 @@ async fn instances_starting_together_migrate_once_postgres() {
         .execute(&mut admin)
         .unwrap();
 }
+
+/// The pool lends a connection used a moment ago without a ping, so it must notice a link that
+/// broke on its own: a connection whose server process was ended (a restart, a network cut)
+/// fails its statement once, is dropped when it comes back, and the next check-out is a new,
+/// working connection rather than the dead one again.
+#[actix_web::test]
+async fn a_connection_whose_link_broke_is_not_lent_again_postgres() {
+    let Some(backend @ Backend::Postgres { .. }) = common::postgres() else {
+        return;
+    };
+    let Backend::Postgres { admin_url } = &backend else {
+        unreachable!()
+    };
+    let test_db = TestDb::new(&backend);
+    let mut settings = test_db.settings();
+    settings.database.pool_max_size = 1;
+    let pool = db::init(&settings.database).expect("init database");
+    let pid = |conn: &mut AnyConnection| -> QueryResult<i32> {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+            "pg_backend_pid()",
+        ))
+        .get_result(conn)
+    };
+    let first = pid(&mut pool.get().unwrap()).unwrap();
+
+    // End that server process from outside, and wait (bounded) until it is gone.
+    let mut admin = diesel::PgConnection::establish(admin_url).unwrap();
+    diesel::sql_query(format!("SELECT pg_terminate_backend({first})"))
+        .execute(&mut admin)
+        .unwrap();
+    for round in 0.. {
+        let alive: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = {first}"
+        ))
+        .get_result(&mut admin)
+        .unwrap();
+        if alive == 0 {
+            break;
+        }
+        assert!(round < 1_000, "the server process never ended");
+        std::thread::yield_now();
+    }
+
+    // The pooled connection came back a moment ago, so it is lent without a ping and its
+    // statement finds the link broken (had the ping run, it would be a new connection already).
+    let second = pid(&mut pool.get().unwrap());
+    if let Ok(other) = second {
+        assert_ne!(other, first, "the dead connection answered");
+    }
+    // Whichever way, the dead connection is not lent again.
+    let third = pid(&mut pool.get().unwrap()).expect("a working connection");
+    assert_ne!(third, first);
+    assert_eq!(
+        pool.state().connections,
+        1,
+        "the dead one was dropped, not kept"
+    );
+}

@@ -43,10 +43,17 @@ impl FromRequest for Caller {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
             let token =
                 token.ok_or_else(|| unauthorized("unauthorized", "a bearer token is required"))?;
-            let mut caller = web::block(move || {
-                from_bearer(&state.pool, &state.tokens, state.idp.as_ref(), &token)
+            let pool = state.pool.clone();
+            let mut caller = crate::http::queued(&pool, move |deadline| {
+                from_bearer(
+                    &state.pool,
+                    deadline,
+                    &state.tokens,
+                    state.idp.as_ref(),
+                    &token,
+                )
             })
-            .await??;
+            .await?;
             caller.restatement = reason;
             Ok(caller)
         })

@@ -133,9 +133,11 @@ pub fn find_by_identity(conn: &mut AnyConnection, identity: &Identity) -> QueryR
 
 /// Resolves a bearer token to the caller it stands for: one of tomoni's own HS256 tokens, or
 /// the identity provider's when one is configured and the token is signed the provider's way.
-/// Verification is CPU work without the database; the connection is taken only for the look-up.
+/// Verification is CPU work without the database; the connection is taken only for the look-up,
+/// waiting until `deadline` at most.
 pub fn from_bearer(
     pool: &crate::db::Pool,
+    deadline: std::time::Instant,
     tokens: &TokenKeys,
     idp: Option<&ExternalIdp>,
     token: &str,
@@ -160,22 +162,14 @@ pub fn from_bearer(
             Subject::Own(user, sign_in)
         }
     };
-    let mut conn = pool.get()?;
-    let id = match subject {
-        Subject::Own(id, sign_in) => {
-            if !crate::auth::refresh::sign_in_holds(&mut conn, id, sign_in)? {
-                return Err(unauthorized(
-                    "invalid_token",
-                    "the sign-in has ended (logged out, or its refresh token was reused); sign in again",
-                ));
-            }
-            Some(id)
-        }
-        Subject::External(identity) => find_by_identity(&mut conn, &identity)?,
-    };
-    let caller = match id {
-        Some(id) => load_caller(&mut conn, id)?,
-        None => None,
+    let mut conn =
+        pool.get_timeout(deadline.saturating_duration_since(std::time::Instant::now()))?;
+    let caller = match subject {
+        Subject::Own(id, sign_in) => own_caller(&mut conn, id, sign_in)?,
+        Subject::External(identity) => match find_by_identity(&mut conn, &identity)? {
+            Some(id) => load_caller(&mut conn, id)?,
+            None => None,
+        },
     };
     caller.ok_or_else(|| {
         unauthorized(
@@ -183,4 +177,33 @@ pub fn from_bearer(
             "the account does not exist or is deactivated",
         )
     })
+}
+
+/// The caller of one of tomoni's own tokens, if its sign-in still holds (not logged out, its
+/// refresh token not reused, no password change since). The user row and the sign-in are read
+/// in one statement: this runs before every API request.
+fn own_caller(conn: &mut AnyConnection, id: Id, sign_in: Id) -> AppResult<Option<Caller>> {
+    use crate::db::schema::refresh_tokens as rt;
+    let row: Option<(String, Option<Id>, bool, bool)> = users::table
+        .filter(users::id.eq(id))
+        .select((
+            users::role,
+            users::site_id,
+            users::active,
+            diesel::dsl::exists(
+                rt::table
+                    .filter(rt::family_id.eq(sign_in))
+                    .filter(rt::user_id.eq(id))
+                    .filter(rt::revoked_at.is_null()),
+            ),
+        ))
+        .first(conn)
+        .optional()?;
+    match row {
+        Some((role, site_id, active, true)) => Ok(caller_of(conn, id, &role, site_id, active)?),
+        _ => Err(unauthorized(
+            "invalid_token",
+            "the sign-in has ended (logged out, or its refresh token was reused); sign in again",
+        )),
+    }
 }

@@ -114,20 +114,6 @@ pub fn revoke(conn: &mut AnyConnection, presented: &str) -> QueryResult<()> {
     Ok(())
 }
 
-/// Whether `user`'s sign-in `family` still holds: some token of it is not revoked. Logout,
-/// reuse detection, a password change and deactivation revoke every token of a family, so an
-/// access token naming it stops working on its next request. (A family whose last token merely
-/// expired still holds: its access tokens live minutes, the refresh token days.)
-pub fn sign_in_holds(conn: &mut AnyConnection, user: Id, family: Id) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        rt::table
-            .filter(rt::family_id.eq(family))
-            .filter(rt::user_id.eq(user))
-            .filter(rt::revoked_at.is_null()),
-    ))
-    .get_result(conn)
-}
-
 fn revoke_family(conn: &mut AnyConnection, family: Id, now: Timestamp) -> QueryResult<usize> {
     diesel::update(
         rt::table

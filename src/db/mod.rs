@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod idempotency;
+pub mod pool;
 pub mod replica;
 pub mod schema;
 pub mod types;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
-use diesel::r2d2::{self, ManageConnection};
+use diesel::r2d2;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::{DatabaseSettings, redact_url};
@@ -29,8 +30,7 @@ pub enum AnyConnection {
     Sqlite(diesel::SqliteConnection),
 }
 
-pub type Pool = r2d2::Pool<ConnectionManager>;
-pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+pub use pool::{Pool, PooledConnection};
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -229,39 +229,6 @@ fn with_connect_timeout(url: &str, timeout: Duration) -> String {
     format!("{url}{sep}connect_timeout={secs}")
 }
 
-/// The r2d2 manager. Unlike diesel's own, it knows the backend from the URL scheme and keeps the
-/// driver's error, so a wrong port reads "connection refused", not "timed out".
-pub struct ConnectionManager {
-    url: DatabaseUrl,
-}
-
-impl ManageConnection for ConnectionManager {
-    type Connection = AnyConnection;
-    type Error = DbError;
-
-    fn connect(&self) -> Result<AnyConnection, DbError> {
-        self.url.establish()
-    }
-
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), DbError> {
-        conn.batch_execute("SELECT 1").map_err(DbError::Query)
-    }
-
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
-    }
-}
-
-/// Logs pool errors through tracing instead of r2d2's default (the `log` crate, unwired here).
-#[derive(Debug)]
-struct PoolErrorLogger;
-
-impl r2d2::HandleError<DbError> for PoolErrorLogger {
-    fn handle_error(&self, error: DbError) {
-        tracing::warn!(error = %error, "database connection failed");
-    }
-}
-
 /// Connects, creates the PostgreSQL database if asked to, runs migrations if asked to, and
 /// returns the pool. Fails with the driver's own message.
 pub fn init(settings: &DatabaseSettings) -> Result<Pool, DbError> {
@@ -293,14 +260,7 @@ pub fn init(settings: &DatabaseSettings) -> Result<Pool, DbError> {
 
 /// A pool over `url` sized and timed by `settings`, connecting lazily.
 fn pool(url: DatabaseUrl, settings: &DatabaseSettings, min_idle: u32) -> Pool {
-    r2d2::Pool::builder()
-        .max_size(settings.pool_max_size)
-        .min_idle(Some(min_idle.min(settings.pool_max_size)))
-        .connection_timeout(settings.connect_timeout())
-        .idle_timeout(Some(Duration::from_secs(settings.pool_idle_timeout_secs)))
-        .max_lifetime(Some(Duration::from_secs(settings.pool_max_lifetime_secs)))
-        .error_handler(Box::new(PoolErrorLogger))
-        .build_unchecked(ConnectionManager { url })
+    Pool::new(url, settings, min_idle)
 }
 
 fn ensure_parent_dir(path: &Path) -> Result<(), DbError> {

@@ -101,6 +101,12 @@ impl Reads {
         })
     }
 
+    /// The pool whose queue such a read waits in: the replica's when one is configured (a read
+    /// that falls back to the primary keeps that turn), else the primary's.
+    pub fn queue(&self) -> &Pool {
+        self.replica.as_ref().map_or(&self.primary, |r| &r.pool)
+    }
+
     /// A connection for a read that may be a moment behind: the replica's when it is usable,
     /// else the primary's.
     pub fn get(&self) -> Result<(PooledConnection, Source), diesel::r2d2::PoolError> {

@@ -11,23 +11,24 @@ pub mod problem;
 
 use actix_web::http::header::{self, HeaderValue};
 use std::net::IpAddr;
+use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 
 use crate::error::AppError;
 
 /// Runs `f` with a pooled connection on the blocking thread pool (diesel is synchronous; an
-/// actix worker must never wait on the database itself).
+/// actix worker must never wait on the database itself), once it is this request's turn.
 pub async fn with_conn<T: Send + 'static>(
     pool: &crate::db::Pool,
     f: impl FnOnce(&mut crate::db::AnyConnection) -> crate::error::AppResult<T> + Send + 'static,
 ) -> crate::error::AppResult<T> {
-    let pool = pool.clone();
-    web::block(move || {
-        let mut conn = pool.get()?;
+    let from = pool.clone();
+    queued(pool, move |deadline| {
+        let mut conn = from.get_timeout(deadline.saturating_duration_since(Instant::now()))?;
         f(&mut conn)
     })
-    .await?
+    .await
 }
 
 /// Like [`with_conn`], for a read that may be a moment behind: on the replica when one is
@@ -38,10 +39,30 @@ pub async fn with_read_conn<T: Send + 'static>(
     f: impl FnOnce(&mut crate::db::AnyConnection) -> crate::error::AppResult<T> + Send + 'static,
 ) -> crate::error::AppResult<T> {
     let (reads, metrics) = (state.reads.clone(), state.metrics.clone());
-    web::block(move || {
+    let queue = reads.queue().clone();
+    queued(&queue, move |_| {
         let (mut conn, from) = reads.get()?;
         metrics.replica_eligible_read(from.as_str());
         f(&mut conn)
+    })
+    .await
+}
+
+/// Runs `f` on the blocking thread pool once this request's turn at `pool` has come (requests
+/// are served in arrival order, `db::pool`), holding the turn until `f` returns. `f` gets the
+/// deadline for taking its connection: the wait in the queue and for the connection together
+/// stay within the pool's `connect_timeout_secs`, after which the request answers 503.
+pub async fn queued<T: Send + 'static>(
+    pool: &crate::db::Pool,
+    f: impl FnOnce(Instant) -> crate::error::AppResult<T> + Send + 'static,
+) -> crate::error::AppResult<T> {
+    let deadline = Instant::now() + pool.wait();
+    let turn = actix_web::rt::time::timeout(pool.wait(), pool.turn())
+        .await
+        .map_err(|_| AppError::database_unavailable("no database connection came free in time"))?;
+    web::block(move || {
+        let _turn = turn;
+        f(deadline)
     })
     .await?
 }
