@@ -255,12 +255,22 @@ pub fn init(settings: &DatabaseSettings) -> Result<Pool, DbError> {
         run_migrations(&mut conn)?;
     }
     drop(conn);
-    Ok(pool(url, settings, settings.pool_min_idle))
+    Ok(pool(
+        url,
+        settings,
+        settings.pool_min_idle,
+        pool::Checks::Recent,
+    ))
 }
 
 /// A pool over `url` sized and timed by `settings`, connecting lazily.
-fn pool(url: DatabaseUrl, settings: &DatabaseSettings, min_idle: u32) -> Pool {
-    Pool::new(url, settings, min_idle)
+fn pool(
+    url: DatabaseUrl,
+    settings: &DatabaseSettings,
+    min_idle: u32,
+    checks: pool::Checks,
+) -> Pool {
+    Pool::new(url, settings, min_idle, checks)
 }
 
 fn ensure_parent_dir(path: &Path) -> Result<(), DbError> {

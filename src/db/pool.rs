@@ -7,7 +7,9 @@
 //!   tail at 32 connections over a pool of 8, and dozens of blocking threads waking for nothing.
 //! - **No ping for a connection that was just in use.** r2d2 validates every check-out with a
 //!   round trip; for a request that takes two connections that doubled its round trips. A
-//!   connection handed back less than [`RECENTLY`] ago is trusted; an older one is pinged.
+//!   connection handed back less than [`RECENTLY`] ago is trusted; an older one is pinged. The
+//!   replica's pool still pings every check-out ([`Checks::Always`]): that ping is what sends a
+//!   read to the primary when the replica has gone.
 //! - **A broken link is noticed.** A connection whose statement failed because the connection
 //!   closed (the server restarted, a network cut) is dropped when it comes back instead of
 //!   being lent again, and every other connection is pinged before its next use from then on,
@@ -84,6 +86,19 @@ fn link_lost(error: &Error) -> bool {
 pub struct ConnectionManager {
     url: DatabaseUrl,
     epochs: Arc<AtomicU64>,
+    checks: Checks,
+}
+
+/// When the pool pings a connection before lending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checks {
+    /// Unless it came back less than [`RECENTLY`] ago with no broken link seen since: the
+    /// primary's pool, where a request that finds a dead connection answers 503 as it would
+    /// during the outage anyway.
+    Recent,
+    /// Every time: the replica's pool, where a read that finds the replica gone must go to the
+    /// primary instead (`db::replica`), which only the ping before the check-out can decide.
+    Always,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -103,7 +118,8 @@ impl ManageConnection for ConnectionManager {
         let epoch = self.epochs.load(Ordering::Relaxed);
         let trusted = health(conn)
             .and_then(|h| h.returned)
-            .is_some_and(|(at, seen)| seen == epoch && at.elapsed() < RECENTLY);
+            .is_some_and(|(at, seen)| seen == epoch && at.elapsed() < RECENTLY)
+            && self.checks == Checks::Recent;
         if trusted {
             return Ok(());
         }
@@ -142,7 +158,12 @@ impl r2d2::HandleError<DbError> for PoolErrorLogger {
 
 impl Pool {
     /// A pool over `url` sized and timed by `settings`, connecting lazily.
-    pub(super) fn new(url: DatabaseUrl, settings: &DatabaseSettings, min_idle: u32) -> Pool {
+    pub(super) fn new(
+        url: DatabaseUrl,
+        settings: &DatabaseSettings,
+        min_idle: u32,
+        checks: Checks,
+    ) -> Pool {
         let wait = settings.connect_timeout();
         let inner = r2d2::Pool::builder()
             .max_size(settings.pool_max_size)
@@ -154,6 +175,7 @@ impl Pool {
             .build_unchecked(ConnectionManager {
                 url,
                 epochs: Arc::default(),
+                checks,
             });
         Pool {
             queue: Arc::new(Semaphore::new(settings.pool_max_size as usize)),

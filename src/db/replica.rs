@@ -88,7 +88,7 @@ impl Reads {
         }
         tracing::info!(replica = %url.redacted(), max_lag_ms = settings.read_max_lag_ms,
             "reads of statistics, exports and the event list may use the replica");
-        let pool = super::pool(url.clone(), settings, 0);
+        let pool = super::pool(url.clone(), settings, 0, super::pool::Checks::Always);
         Ok(Reads {
             primary,
             replica: Some(Replica {
