@@ -66,6 +66,24 @@ pub enum StartError {
 }
 
 impl AppState {
+    /// Starts a download (`exports::download::start`) with this instance's export places, read
+    /// connections, metrics and stall timeout, the same for the API and the pages.
+    pub async fn start_download(
+        &self,
+        export: crate::exports::download::Export,
+    ) -> crate::error::AppResult<crate::exports::download::Download> {
+        let stall = std::time::Duration::from_secs(self.settings.exports.stall_timeout_secs);
+        crate::exports::download::start(
+            &self.export_slots,
+            &self.reads,
+            &self.metrics,
+            &self.settings.database,
+            stall,
+            export,
+        )
+        .await
+    }
+
     /// The idempotency-key store the creating endpoints run their work through.
     pub fn idempotency(&self) -> crate::http::idempotency::Store<'_> {
         crate::http::idempotency::Store {

@@ -49,16 +49,7 @@ fn kind(format: Option<&str>, bom: Option<bool>) -> AppResult<Kind> {
 
 /// Streams `export` (see `exports::download`).
 async fn stream(state: &web::Data<AppState>, export: Export) -> AppResult<HttpResponse> {
-    let stall = std::time::Duration::from_secs(state.settings.exports.stall_timeout_secs);
-    let d = download::start(
-        &state.export_slots,
-        &state.reads,
-        &state.metrics,
-        &state.settings.database,
-        stall,
-        export,
-    )
-    .await?;
+    let d = state.start_download(export).await?;
     Ok(download_response(
         d.content_type,
         d.disposition,

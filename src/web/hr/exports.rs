@@ -311,19 +311,8 @@ async fn send(
     let (csrf, form) = ExportForm::read(&form);
     who.check_csrf(&csrf)?;
     let caller = super::require_hr(&who)?;
-    let stall = std::time::Duration::from_secs(state.settings.exports.stall_timeout_secs);
     let started = match form.export(&caller, request_id.to_string()) {
-        Ok(export) => {
-            download::start(
-                &state.export_slots,
-                &state.reads,
-                &state.metrics,
-                &state.settings.database,
-                stall,
-                export,
-            )
-            .await
-        }
+        Ok(export) => state.start_download(export).await,
         Err(e) => Err(e),
     };
     let error = match started {
