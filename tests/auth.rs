@@ -308,6 +308,93 @@ async fn access_tokens_end_with_their_sign_in(backend: Backend) {
     );
 }
 
+/// The busiest requests look the account up in the same turn at the pool as their own work
+/// (`auth::caller::Bearer`): they end with the sign-in and with deactivation exactly as the
+/// others do, and a refused sign-up writes nothing.
+async fn the_one_turn_requests_end_with_the_sign_in_too(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let site = app.site("ONE");
+    let coordinator = app.coordinator(&[site]);
+    let program = app.program(&app.token(&coordinator), site, json!({})).await;
+    let start = Utc::now() + chrono::Duration::days(3);
+    let mut events = Vec::new();
+    for day in 0..3 {
+        let at = start + chrono::Duration::days(day);
+        events.push(
+            app.published_event(&app.token(&coordinator), &program, at, 2, json!({}))
+                .await,
+        );
+    }
+    let fy = common::last_ended_year();
+    let reads = [
+        "/api/v1/events".to_owned(),
+        format!("/api/v1/stats/mdd?from={fy}&to={fy}"),
+        format!("/api/v1/stats/mdd/{fy}/breakdown?by=site"),
+    ];
+    let sign_up = |token: &str, event: &str| {
+        let (app, token, path) = (
+            &app,
+            token.to_owned(),
+            format!("/api/v1/events/{event}/signups"),
+        );
+        async move { app.call("POST", &path, Some(&token), Some(json!({}))).await }
+    };
+
+    let employee = app.user(Role::Employee, Some(site));
+    let signed_in = app.login(&employee).await;
+    let access = signed_in["access_token"].as_str().unwrap().to_owned();
+    for path in &reads {
+        let (status, _, body) = app.get_as(&access, path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let (status, _, body) = sign_up(&access, &events[0]).await;
+    assert_eq!(status, 201, "{body}");
+
+    let out = app
+        .post_json(
+            "/api/v1/auth/logout",
+            json!({"refresh_token": signed_in["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(out.0, 204);
+    for path in &reads {
+        let problem = assert_problem(&app.get_as(&access, path).await, 401, "invalid_token");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("sign-in has ended"),
+            "{path}: {problem}"
+        );
+    }
+    assert_problem(&sign_up(&access, &events[1]).await, 401, "invalid_token");
+
+    // Deactivated with a live sign-in: the same 401 everywhere.
+    let other = app.user(Role::Employee, Some(site));
+    let live = app.login(&other).await;
+    let live = live["access_token"].as_str().unwrap().to_owned();
+    diesel::update(users::table.filter(users::id.eq(other.id)))
+        .set(users::active.eq(false))
+        .execute(&mut app.conn())
+        .unwrap();
+    for path in &reads {
+        assert_problem(&app.get_as(&live, path).await, 401, "invalid_token");
+    }
+    assert_problem(&sign_up(&live, &events[2]).await, 401, "invalid_token");
+
+    use tomoni::db::schema::signups;
+    let stored: Vec<(tomoni::db::Id, tomoni::db::Id)> = signups::table
+        .select((signups::user_id, signups::event_id))
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        stored.len(),
+        1,
+        "only the sign-up made while signed in is stored: {stored:?}"
+    );
+    assert_eq!(stored[0].0, employee.id);
+}
+
 /// Correctly signed tokens whose times do not add up are refused: issued in the future, not
 /// valid yet, living longer than tomoni's tokens do, or without a sign-in.
 async fn tokens_with_odd_times_or_no_sign_in_are_refused(backend: Backend) {
@@ -470,6 +557,7 @@ both_backends!(
     forged_and_stale_tokens_are_rejected,
     token_responses_are_not_cached,
     access_tokens_end_with_their_sign_in,
+    the_one_turn_requests_end_with_the_sign_in_too,
     tokens_with_odd_times_or_no_sign_in_are_refused,
 );
 

@@ -29,13 +29,6 @@ fn nodes(plan: &Value, out: &mut Vec<Value>) {
 /// event (600 sign-ups), the others for one event in 200 each; one more event, at the end, that
 /// employee 0 is about to sign up for.
 const HISTORY: &str = "
-INSERT INTO companies VALUES ('00000000-0000-7000-8000-000000000001', 'G', 'Group', 'JP', now(), now());
-INSERT INTO sites (id, code, name, company_id, country, region, timezone, opened_on, created_at, updated_at)
-  VALUES ('00000000-0000-7000-8000-000000000002', 'S', 'Site', '00000000-0000-7000-8000-000000000001',
-          'JP', 'domestic', 'Asia/Tokyo', '2000-01-01', now(), now());
-INSERT INTO programs (id, site_id, code, title, theme, created_at, updated_at)
-  VALUES ('00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', 'P', 'Programme',
-          'nature', now(), now());
 INSERT INTO users (id, employee_number, email, display_name, site_id, role, created_at, updated_at)
   SELECT ('00000000-0000-7000-9000-' || lpad(to_hex(u), 12, '0'))::uuid, 'E' || u, 'e' || u || '@example.com',
          'Employee ' || u, '00000000-0000-7000-8000-000000000002', 'employee', now(), now()
@@ -60,6 +53,8 @@ fn the_clash_check_reads_only_sign_ups_near_the_new_event() {
     };
     let db = TestDb::new(&backend);
     let mut conn = PgConnection::establish(&db.settings().database.url).expect("connect");
+    conn.batch_execute(common::ONE_PROGRAMME_SQL)
+        .expect("programme");
     conn.batch_execute(HISTORY).expect("history");
     let history: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
         "SELECT count(*) FROM signups WHERE user_id = '00000000-0000-7000-9000-000000000000'",

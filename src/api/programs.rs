@@ -7,13 +7,15 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
+use crate::api::extract::read_as;
+use crate::auth::caller::Bearer;
 use crate::auth::{Caller, Role};
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::idempotency;
 use crate::http::json::{Deferred, Json, MaybeJson};
 use crate::http::pagination::{self, Page};
-use crate::http::{with_conn, with_read_conn};
+use crate::http::with_conn;
 use crate::programs::events::{self, CreateEvent, Event, EventPatch, EventQuery};
 use crate::programs::program::{
     self as programs, CreateProgram, Program, ProgramPatch, ProgramStatus, Theme,
@@ -125,19 +127,23 @@ pub async fn patch_program(
               (status = 400, description = "Bad filter or cursor", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_events(
     state: web::Data<AppState>,
-    caller: Caller,
+    bearer: Bearer,
     q: web::Query<EventQuery>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let limit = pagination::limit(q.limit)?;
-    let filter = events::ListFilter::for_caller(&caller, q, limit)?;
     // Employees only browse published events, which may be a moment behind; coordinators, HR
     // and administrators write events and expect to see them at once.
-    let rows = if caller.role == Role::Employee {
-        with_read_conn(&state, move |c| events::list(c, &filter)).await?
-    } else {
-        with_conn(&state.pool, move |c| events::list(c, &filter)).await?
-    };
+    let (rows, limit) = read_as(
+        &state,
+        bearer,
+        |caller| caller.role == Role::Employee,
+        move |c, caller| {
+            let limit = pagination::limit(q.limit)?;
+            let filter = events::ListFilter::for_caller(caller, q, limit)?;
+            Ok((events::list(c, &filter)?, limit))
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(pagination::page(rows, limit, events::cursor)))
 }
 

@@ -8,11 +8,13 @@ use tracing_actix_web::RequestId;
 use utoipa::IntoParams;
 
 use crate::AppState;
+use crate::api::extract::read_as;
 use crate::auth::Caller;
+use crate::auth::caller::Bearer;
 use crate::db::Id;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::json::Deferred;
-use crate::http::{format_param, with_conn, with_read_conn};
+use crate::http::{format_param, with_conn};
 use crate::org::sites::Region;
 use crate::sheet::Kind;
 use crate::stats::breakdown::{self, Breakdown, By};
@@ -59,7 +61,7 @@ pub struct MddQuery {
               (status = 400, description = "Bad years, several scopes or an unknown format", body = Problem, content_type = "application/problem+json")))]
 pub async fn mdd_report(
     state: web::Data<AppState>,
-    _caller: Caller,
+    bearer: Bearer,
     q: web::Query<MddQuery>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
@@ -72,8 +74,13 @@ pub async fn mdd_report(
     let (to, from) = (q.to, q.from);
     let lang = crate::http::choice_param("lang", q.lang.as_deref(), &["en", "ja"])?;
     let view = View::parse(q.figures.as_deref())?;
-    let selected =
-        with_read_conn(&state, move |c| report::select(c, &scope, from, to, view)).await?;
+    let selected = read_as(
+        &state,
+        bearer,
+        |_| true,
+        move |c, _| report::select(c, &scope, from, to, view),
+    )
+    .await?;
     let (fiscal, from, to) = (selected.fiscal, selected.from, selected.to);
     let years = selected.report();
     match format {
@@ -145,7 +152,7 @@ pub fn one_view(given: Option<&str>) -> AppResult<View> {
               (status = 400, description = "Bad year or grouping", body = Problem, content_type = "application/problem+json")))]
 pub async fn mdd_breakdown(
     state: web::Data<AppState>,
-    _caller: Caller,
+    bearer: Bearer,
     fy: web::Path<i32>,
     q: web::Query<BreakdownQuery>,
 ) -> AppResult<HttpResponse> {
@@ -153,10 +160,15 @@ pub async fn mdd_breakdown(
     let format = format_param(q.format.as_deref(), &["json", "csv", "xlsx"])?;
     let by = q.by;
     let view = one_view(q.figures.as_deref())?;
-    let result = with_read_conn(&state, move |c| {
-        let fiscal = rollup::calendar(c)?;
-        closing::breakdown_as(c, fiscal, fy, by, view)
-    })
+    let result = read_as(
+        &state,
+        bearer,
+        |_| true,
+        move |c, _| {
+            let fiscal = rollup::calendar(c)?;
+            closing::breakdown_as(c, fiscal, fy, by, view)
+        },
+    )
     .await?;
     if format != "json" {
         let by_name = serde_json::to_value(by)

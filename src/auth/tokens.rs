@@ -96,7 +96,7 @@ impl TokenKeys {
     /// audience, expiry and not-before, then that the token was not issued in the future and
     /// lives no longer than tomoni's own tokens do (a token that passed the signature check
     /// yet says otherwise was not made by this configuration's `issue`). Whether its sign-in
-    /// still holds is the database's to say (`auth::caller::from_bearer`).
+    /// still holds is the database's to say (`auth::caller::resolve`).
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         use jsonwebtoken::errors::ErrorKind;
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)

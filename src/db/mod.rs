@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod idempotency;
+pub mod literal;
 pub mod pool;
 pub mod replica;
 pub mod schema;

@@ -103,6 +103,11 @@ impl Reads {
 
     /// The pool whose queue such a read waits in: the replica's when one is configured (a read
     /// that falls back to the primary keeps that turn), else the primary's.
+    /// Whether a replica is configured (whatever its state now).
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
+    }
+
     pub fn queue(&self) -> &Pool {
         self.replica.as_ref().map_or(&self.primary, |r| &r.pool)
     }

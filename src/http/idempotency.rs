@@ -57,6 +57,33 @@ where
     T: Serialize + Send + 'static,
     B: Serialize,
 {
+    create_by(
+        store,
+        req,
+        move |_| Ok((user, ())),
+        fingerprint_body,
+        status,
+        move |conn, ()| work(conn),
+    )
+    .await
+}
+
+/// [`create`] with the caller found by `who` on the request's connection, in the same turn at the
+/// pool as the work (a hot creating request looks its account up there: `auth::caller::Bearer`).
+/// A key is scoped to the user `who` returns; what else it returns is handed on to `work`.
+pub async fn create_by<T, B, C>(
+    store: Store<'_>,
+    req: &HttpRequest,
+    who: impl FnOnce(&mut AnyConnection) -> AppResult<(Id, C)> + Send + 'static,
+    fingerprint_body: &B,
+    status: StatusCode,
+    work: impl FnOnce(&mut AnyConnection, C) -> AppResult<T> + Send + 'static,
+) -> AppResult<HttpResponse>
+where
+    T: Serialize + Send + 'static,
+    B: Serialize,
+    C: Send + 'static,
+{
     let key = match req.headers().get(HEADER) {
         Some(v) => Some(
             v.to_str()
@@ -73,11 +100,13 @@ where
     let body = serde_json::to_string(fingerprint_body).map_err(AppError::internal)?;
     let hash = fingerprint(store.secret, &method, &path, &body);
     let (code, body, replayed) = crate::http::with_conn(store.pool, move |conn| {
+        let (user, who) = who(conn)?;
         match store::begin(conn, user, key, &method, &path, &hash)? {
             Begin::Replay(code, body) => Ok((code, body, true)),
             Begin::Run(claim) => {
                 let result = write_transaction(conn, |conn| -> AppResult<String> {
-                    let out = serde_json::to_string(&work(conn)?).map_err(AppError::internal)?;
+                    let out =
+                        serde_json::to_string(&work(conn, who)?).map_err(AppError::internal)?;
                     if let Some(claim) = &claim {
                         store::store_response(conn, claim, status.as_u16(), &out)?;
                     }

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{Caller, Role};
+use crate::db::literal::{condition, limit_in_text};
 use crate::db::schema::{events, program_categories, programs, sites};
-use crate::db::{AnyConnection, Id, Timestamp};
+use crate::db::{AnyConnection, Backend, Id, Timestamp};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::programs::program::Theme;
 use crate::time::{When, local};
@@ -559,6 +560,9 @@ pub struct ListFilter {
     pub theme: Option<String>,
     pub category: Option<String>,
     pub from: Option<Timestamp>,
+    /// `from` is the moment of the request (the list's default, "upcoming"): PostgreSQL then
+    /// reads it as its own `now()`, written into the statement (`db::literal`).
+    pub from_now: bool,
     pub to: Option<Timestamp>,
     /// Events whose site-local start date is on or after / on or before these days.
     pub from_day: Option<chrono::NaiveDate>,
@@ -627,6 +631,7 @@ impl ListFilter {
             region: q.region,
             theme: q.theme.map(|t| t.as_str().to_owned()),
             category: q.category,
+            from_now: from.is_none(),
             from: match from {
                 None => Some(Timestamp::now()),
                 b => at(b),
@@ -665,9 +670,10 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
         .inner_join(programs::table)
         .select((EventRow::as_select(), programs::site_id))
         .into_boxed();
-    // A plain `=` for the usual single status lets PostgreSQL use (status, starts_at, id).
+    // A plain `=` for the usual single status lets PostgreSQL use (status, starts_at, id); the
+    // status, one of four fixed words, is written into the text (`db::literal`).
     match f.statuses.as_slice() {
-        [one] => q = q.filter(events::status.eq(one.as_str())),
+        [one] => q = q.filter(condition(format!("events.status = '{}'", one.as_str()))),
         many => {
             q = q.filter(events::status.eq_any(many.iter().map(|s| s.as_str()).collect::<Vec<_>>()))
         }
@@ -702,7 +708,11 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
             .select(program_categories::program_id);
         q = q.filter(events::program_id.eq_any(with));
     }
-    if let Some(from) = f.from {
+    if f.from_now && conn.backend() == Backend::Postgres {
+        q = q.filter(condition(format!(
+            "events.ends_at > now() AND events.starts_at > now() - interval '{MAX_EVENT_DAYS} days'"
+        )));
+    } else if let Some(from) = f.from {
         let earliest_start = Timestamp::from(from.get() - chrono::Duration::days(MAX_EVENT_DAYS));
         q = q
             .filter(events::ends_at.gt(from))
@@ -745,10 +755,10 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
                 .or(events::starts_at.eq(start).and(events::id.gt(id))),
         );
     }
-    let rows: Vec<(EventRow, Id)> = q
-        .order((events::starts_at, events::id))
-        .limit(f.limit + 1)
-        .load(conn)?;
+    // One more than the page tells whether another page follows.
+    let page = u32::try_from(f.limit.saturating_add(1)).unwrap_or(u32::MAX);
+    let rows: Vec<(EventRow, Id)> =
+        limit_in_text(q.order((events::starts_at, events::id)), page).load(conn)?;
     rows.into_iter()
         .map(|(r, s)| Event::from_row(r, s))
         .collect()

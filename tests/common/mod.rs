@@ -869,3 +869,15 @@ pub fn xlsx_rows(bytes: &[u8]) -> Vec<Vec<String>> {
         .map(|r| r.iter().map(|c| c.to_string()).collect())
         .collect()
 }
+
+/// One company, site (…0002) and programme (…0003) as plain PostgreSQL INSERTs, for the plan
+/// tests that then write thousands of rows in SQL.
+pub const ONE_PROGRAMME_SQL: &str = "
+INSERT INTO companies VALUES ('00000000-0000-7000-8000-000000000001', 'G', 'Group', 'JP', now(), now());
+INSERT INTO sites (id, code, name, company_id, country, region, timezone, opened_on, created_at, updated_at)
+  VALUES ('00000000-0000-7000-8000-000000000002', 'S', 'Site', '00000000-0000-7000-8000-000000000001',
+          'JP', 'domestic', 'Asia/Tokyo', '2000-01-01', now(), now());
+INSERT INTO programs (id, site_id, code, title, theme, created_at, updated_at)
+  VALUES ('00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-000000000002', 'P', 'Programme',
+          'nature', now(), now());
+";
