@@ -7,12 +7,10 @@
 //! and `mail` (templates, delivery) reads the rows, so neither imports the other.
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use serde_json::Value;
 
 use crate::db::schema::outbox;
-use crate::db::types::sql;
-use crate::db::{AnyConnection, Id, Timestamp, placeholders};
+use crate::db::{AnyConnection, Id, Timestamp};
 
 /// The kinds of message, as stored in `outbox.kind`.
 pub mod kind {
@@ -48,14 +46,15 @@ pub fn enqueue(conn: &mut AnyConnection, msg: Outgoing<'_>) -> QueryResult<bool>
                status, attempts, next_attempt_at, created_at, updated_at) \
                SELECT $1, $2, $3, u.id, u.email, u.locale, $4, 'pending', 0, $5, $6, $6 \
                FROM users u WHERE u.id = $7 ON CONFLICT (dedupe_key) DO NOTHING";
-    let written = diesel::sql_query(placeholders(conn, sql))
-        .bind::<sql::Uuid, _>(Id::new())
-        .bind::<Text, _>(msg.kind)
-        .bind::<Text, _>(&msg.dedupe_key)
-        .bind::<Text, _>(msg.payload.to_string())
-        .bind::<sql::UtcTime, _>(msg.not_before)
-        .bind::<sql::UtcTime, _>(now)
-        .bind::<sql::Uuid, _>(msg.user)
+    // Prepared once per connection (`db::literal::statement`): every sign-up queues a message.
+    let written = crate::db::literal::statement(sql)
+        .uuid(Id::new())
+        .text(msg.kind)
+        .text(msg.dedupe_key)
+        .text(msg.payload.to_string())
+        .time(msg.not_before)
+        .time(now)
+        .uuid(msg.user)
         .execute(conn)?;
     Ok(written == 1)
 }

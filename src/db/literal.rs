@@ -1,5 +1,6 @@
-//! Parts of a statement written into its text instead of bound as parameters, for the few hot
-//! statements whose values come from a small fixed set.
+//! Statements PostgreSQL plans once per connection: parts written into the text instead of
+//! bound as parameters, for the few hot statements whose values come from a small fixed set,
+//! and hand-written statements that diesel caches (its `sql_query` never does).
 //!
 //! PostgreSQL plans a prepared statement with parameters anew on most runs ("custom plans"):
 //! it cannot tell from `status = $1 … LIMIT $2` that the index on (status, starts_at, id) read
@@ -14,7 +15,10 @@ use diesel::expression::is_aggregate;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::Bool;
+use diesel::serialize::ToSql;
+use diesel::sql_types::{Bool, HasSqlType, Integer, Text, Untyped};
+
+use crate::db::types::sql::{UtcTime, Uuid as UuidSql};
 
 /// `query LIMIT n` with `n` in the text. Bounded by the API's page-size limit, so a connection
 /// caches at most that many variants of a statement.
@@ -85,6 +89,120 @@ impl<DB: Backend> QueryFragment<DB> for Condition {
     }
 }
 
+/// A hand-written statement that diesel prepares once per connection and reuses, like its
+/// query builder's. `diesel::sql_query` marks its statement as never to be cached, so one on a
+/// hot path (the sign-up's clash check, the outbox's insert) was parsed and planned again on
+/// every run. The text is a constant of the code with PostgreSQL's numbered placeholders
+/// (`$1`, `$2`, a number may repeat); each placeholder is written the backend's way.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    sql: &'static str,
+    binds: Vec<Bind>,
+}
+
+/// A value bound to a [`Statement`]'s placeholder.
+#[derive(Debug, Clone)]
+enum Bind {
+    Uuid(crate::db::Id),
+    Time(crate::db::Timestamp),
+    Text(String),
+    Int(i32),
+}
+
+/// The statement `sql` (see [`Statement`]); bind `$1`, `$2`, ... in order.
+pub fn statement(sql: &'static str) -> Statement {
+    Statement {
+        sql,
+        binds: Vec::new(),
+    }
+}
+
+impl Statement {
+    /// Binds the next placeholder to an id.
+    pub fn uuid(mut self, value: crate::db::Id) -> Self {
+        self.binds.push(Bind::Uuid(value));
+        self
+    }
+
+    /// Binds the next placeholder to an instant.
+    pub fn time(mut self, value: crate::db::Timestamp) -> Self {
+        self.binds.push(Bind::Time(value));
+        self
+    }
+
+    /// Binds the next placeholder to text.
+    pub fn text(mut self, value: impl Into<String>) -> Self {
+        self.binds.push(Bind::Text(value.into()));
+        self
+    }
+
+    /// Binds the next placeholder to an integer.
+    pub fn int(mut self, value: i32) -> Self {
+        self.binds.push(Bind::Int(value));
+        self
+    }
+}
+
+impl Query for Statement {
+    type SqlType = Untyped;
+}
+
+impl QueryId for Statement {
+    type QueryId = ();
+    // The statement cache keys it by its text and its binds' types.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB> QueryFragment<DB> for Statement
+where
+    DB: Backend
+        + HasSqlType<UuidSql>
+        + HasSqlType<UtcTime>
+        + HasSqlType<Text>
+        + HasSqlType<Integer>,
+    crate::db::Id: ToSql<UuidSql, DB>,
+    crate::db::Timestamp: ToSql<UtcTime, DB>,
+    String: ToSql<Text, DB>,
+    i32: ToSql<Integer, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let mut rest = self.sql;
+        while let Some(at) = rest.find('$') {
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(rest.len() - at - 1, |n| n);
+            if digits == 0 {
+                out.push_sql(&rest[..=at]);
+                rest = &rest[at + 1..];
+                continue;
+            }
+            out.push_sql(&rest[..at]);
+            let n: usize = rest[at + 1..at + 1 + digits]
+                .parse()
+                .map_err(|_| unbound(self.sql))?;
+            match n.checked_sub(1).and_then(|i| self.binds.get(i)) {
+                Some(Bind::Uuid(v)) => out.push_bind_param::<UuidSql, _>(v)?,
+                Some(Bind::Time(v)) => out.push_bind_param::<UtcTime, _>(v)?,
+                Some(Bind::Text(v)) => out.push_bind_param::<Text, _>(v)?,
+                Some(Bind::Int(v)) => out.push_bind_param::<Integer, _>(v)?,
+                None => return Err(unbound(self.sql)),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
+/// A placeholder without a value: a mistake in the code, reported as a query error.
+fn unbound(sql: &str) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(
+        format!("a placeholder of this statement has no value: {sql}").into(),
+    )
+}
+
+impl<Conn> RunQueryDsl<Conn> for Statement {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +242,41 @@ mod tests {
             !QueryFragment::<diesel::pg::Pg>::is_safe_to_cache_prepared(&q, &diesel::pg::Pg)
                 .unwrap(),
             "diesel's sql() is not, which is why this module has its own"
+        );
+    }
+
+    #[test]
+    fn a_statement_writes_each_placeholder_the_backends_way() {
+        let (a, b) = (crate::db::Id::new(), crate::db::Id::new());
+        let q = statement(
+            "SELECT 1 FROM signups WHERE user_id = $1 AND event_id <> $2 OR user_id = $1",
+        )
+        .uuid(a)
+        .uuid(b);
+        let sqlite = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
+        assert!(
+            sqlite.starts_with(
+                "SELECT 1 FROM signups WHERE user_id = ? AND event_id <> ? OR user_id = ?"
+            ),
+            "{sqlite}"
+        );
+        assert_eq!(sqlite.matches(&a.to_string()).count(), 2, "{sqlite}");
+        let pg = diesel::debug_query::<diesel::pg::Pg, _>(&q).to_string();
+        assert!(
+            pg.starts_with(
+                "SELECT 1 FROM signups WHERE user_id = $1 AND event_id <> $2 OR user_id = $3"
+            ),
+            "{pg}"
+        );
+        assert!(
+            QueryFragment::<diesel::pg::Pg>::is_safe_to_cache_prepared(&q, &diesel::pg::Pg)
+                .unwrap()
+        );
+        let missing = statement("SELECT $1, $2").uuid(a);
+        let mut text = <diesel::pg::Pg as diesel::backend::Backend>::QueryBuilder::default();
+        assert!(
+            QueryFragment::<diesel::pg::Pg>::to_sql(&missing, &mut text, &diesel::pg::Pg).is_err(),
+            "a placeholder without a value is an error"
         );
     }
 }

@@ -284,23 +284,24 @@ fn find_clash(
     req: &Request,
     event: &EventRow,
 ) -> AppResult<Option<Clash>> {
-    use crate::db::types::sql;
+    use crate::db::literal::statement;
     let earliest = Timestamp::from(
         event.starts_at.get() - chrono::Duration::days(crate::programs::events::MAX_EVENT_DAYS),
     );
+    // Prepared once per connection (`db::literal::statement`): it runs on every sign-up.
     let found: Option<ClashRow> = if req.force {
-        diesel::sql_query(crate::db::placeholders(conn, DUPLICATE_SQL))
-            .bind::<sql::Uuid, _>(req.user)
-            .bind::<sql::Uuid, _>(req.event)
+        statement(DUPLICATE_SQL)
+            .uuid(req.user)
+            .uuid(req.event)
             .get_result(conn)
             .optional()?
     } else {
-        diesel::sql_query(crate::db::placeholders(conn, CLASH_SQL))
-            .bind::<sql::Uuid, _>(req.user)
-            .bind::<sql::Uuid, _>(req.event)
-            .bind::<sql::UtcTime, _>(earliest)
-            .bind::<sql::UtcTime, _>(event.ends_at)
-            .bind::<sql::UtcTime, _>(event.starts_at)
+        statement(CLASH_SQL)
+            .uuid(req.user)
+            .uuid(req.event)
+            .time(earliest)
+            .time(event.ends_at)
+            .time(event.starts_at)
             .get_result(conn)
             .optional()?
     };
