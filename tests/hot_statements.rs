@@ -32,6 +32,17 @@ INSERT INTO events (id, program_id, title, starts_at, ends_at, timezone, capacit
 ANALYZE;
 ";
 
+/// An employee as the API's extractor resolves one.
+fn employee(id: Id) -> Caller {
+    Caller {
+        id,
+        role: Role::Employee,
+        site_id: None,
+        sites: Vec::new(),
+        restatement: None,
+    }
+}
+
 #[derive(QueryableByName)]
 struct Plans {
     #[diesel(sql_type = Text)]
@@ -52,13 +63,7 @@ fn the_employees_event_list_is_planned_once_per_connection_postgres() {
     conn.batch_execute(common::ONE_PROGRAMME_SQL)
         .expect("programme");
     conn.batch_execute(EVENTS).expect("events");
-    let employee = Caller {
-        id: Id::new(),
-        role: Role::Employee,
-        site_id: None,
-        sites: Vec::new(),
-        restatement: None,
-    };
+    let employee = employee(Id::new());
 
     let runs = 12;
     let mut pages = Vec::new();
@@ -133,13 +138,7 @@ fn a_sign_up_prepares_its_hand_written_statements_once_postgres() {
         .expect("programme");
     conn.batch_execute(SIGNUPS).expect("employee and events");
     let employee: Id = "00000000-0000-7000-9000-000000000001".parse().expect("id");
-    let caller = Caller {
-        id: employee,
-        role: Role::Employee,
-        site_id: None,
-        sites: Vec::new(),
-        restatement: None,
-    };
+    let caller = self::employee(employee);
     use tomoni::db::schema::{events as event_rows, outbox};
     let ids: Vec<Id> = event_rows::table
         .select(event_rows::id)
