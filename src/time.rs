@@ -244,9 +244,60 @@ pub fn describe_span(
     )
 }
 
+/// Writes an instant exactly as chrono's `Serialize` does (RFC 3339, `Z` for UTC, as many
+/// fraction digits as the value needs), formatted into one string first. chrono's own goes
+/// through `collect_str`, which hands JSON each digit group to escape separately: with six
+/// instants per event, that was a tenth of the server's CPU time on the event list.
+/// `#[serde(serialize_with = "crate::time::instant")]`.
+pub fn instant<S, Tz>(t: &DateTime<Tz>, s: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    Tz: chrono::TimeZone,
+{
+    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+/// [`instant`] for an optional instant (`null` when absent).
+pub fn optional_instant<S, Tz>(t: &Option<DateTime<Tz>>, s: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    Tz: chrono::TimeZone,
+{
+    match t {
+        Some(t) => instant(t, s),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::When;
+
+    #[test]
+    fn an_instant_is_written_as_chrono_writes_it() {
+        fn ours<Tz: chrono::TimeZone>(t: Option<chrono::DateTime<Tz>>) -> String {
+            let mut out = Vec::new();
+            let mut json = serde_json::Serializer::new(&mut out);
+            match &t {
+                Some(t) => super::instant(t, &mut json).unwrap(),
+                None => super::optional_instant(&t, &mut json).unwrap(),
+            }
+            String::from_utf8(out).unwrap()
+        }
+        assert_eq!(ours::<chrono::Utc>(None), "null");
+        for text in [
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T09:30:00+09:00",
+            "2026-12-01T09:30:00.5-03:30",
+            "1999-01-31T23:59:59.123456+00:00",
+            "2026-06-30T12:00:00.000001+14:00",
+        ] {
+            let t = chrono::DateTime::parse_from_rfc3339(text).unwrap();
+            assert_eq!(ours(Some(t)), serde_json::to_string(&t).unwrap());
+            let utc = t.with_timezone(&chrono::Utc);
+            assert_eq!(ours(Some(utc)), serde_json::to_string(&utc).unwrap());
+        }
+    }
 
     #[test]
     fn a_local_time_is_read_in_the_zone_and_an_offset_is_kept() {

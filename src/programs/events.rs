@@ -79,7 +79,9 @@ pub struct Event {
     pub title: String,
     pub description: String,
     /// RFC 3339 with the offset of `timezone`.
+    #[serde(serialize_with = "crate::time::instant")]
     pub starts_at: DateTime<FixedOffset>,
+    #[serde(serialize_with = "crate::time::instant")]
     pub ends_at: DateTime<FixedOffset>,
     /// IANA time zone the event is held in.
     pub timezone: String,
@@ -91,10 +93,14 @@ pub struct Event {
     pub seats_free: Option<i32>,
     pub waitlist_enabled: bool,
     pub waitlist_length: i32,
+    #[serde(serialize_with = "crate::time::optional_instant")]
     pub signup_deadline: Option<DateTime<FixedOffset>>,
+    #[serde(serialize_with = "crate::time::optional_instant")]
     pub cancel_deadline: Option<DateTime<FixedOffset>>,
     pub status: EventStatus,
+    #[serde(serialize_with = "crate::time::instant")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::instant")]
     pub updated_at: DateTime<Utc>,
 }
 
