@@ -32,6 +32,17 @@ INSERT INTO events (id, program_id, title, starts_at, ends_at, timezone, capacit
 ANALYZE;
 ";
 
+/// A connection to a fresh PostgreSQL test database holding `common::ONE_PROGRAMME_SQL` and
+/// `rows`; `None` without PostgreSQL. The database lives as long as the `TestDb`.
+fn postgres_with(rows: &str) -> Option<(TestDb, tomoni::db::AnyConnection)> {
+    let db = TestDb::new(&common::postgres()?);
+    let mut conn = tomoni::db::connect(&db.settings().database).expect("connect");
+    conn.batch_execute(common::ONE_PROGRAMME_SQL)
+        .expect("programme");
+    conn.batch_execute(rows).expect("rows");
+    Some((db, conn))
+}
+
 /// An employee as the API's extractor resolves one.
 fn employee(id: Id) -> Caller {
     Caller {
@@ -55,14 +66,9 @@ struct Plans {
 
 #[test]
 fn the_employees_event_list_is_planned_once_per_connection_postgres() {
-    let Some(backend) = common::postgres() else {
+    let Some((_db, mut conn)) = postgres_with(EVENTS) else {
         return;
     };
-    let db = TestDb::new(&backend);
-    let mut conn = tomoni::db::connect(&db.settings().database).expect("connect");
-    conn.batch_execute(common::ONE_PROGRAMME_SQL)
-        .expect("programme");
-    conn.batch_execute(EVENTS).expect("events");
     let employee = employee(Id::new());
 
     let runs = 12;
@@ -129,14 +135,9 @@ INSERT INTO events (id, program_id, title, starts_at, ends_at, timezone, capacit
 
 #[test]
 fn a_sign_up_prepares_its_hand_written_statements_once_postgres() {
-    let Some(backend) = common::postgres() else {
+    let Some((_db, mut conn)) = postgres_with(SIGNUPS) else {
         return;
     };
-    let db = TestDb::new(&backend);
-    let mut conn = tomoni::db::connect(&db.settings().database).expect("connect");
-    conn.batch_execute(common::ONE_PROGRAMME_SQL)
-        .expect("programme");
-    conn.batch_execute(SIGNUPS).expect("employee and events");
     let employee: Id = "00000000-0000-7000-9000-000000000001".parse().expect("id");
     let caller = self::employee(employee);
     use tomoni::db::schema::{events as event_rows, outbox};

@@ -16,7 +16,7 @@ use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, Valid
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{Bool, HasSqlType, Integer, Text, Untyped};
+use diesel::sql_types::{Bool, HasSqlType, Text, Untyped};
 
 use crate::db::types::sql::{UtcTime, Uuid as UuidSql};
 
@@ -106,7 +106,6 @@ enum Bind {
     Uuid(crate::db::Id),
     Time(crate::db::Timestamp),
     Text(String),
-    Int(i32),
 }
 
 /// The statement `sql` (see [`Statement`]); bind `$1`, `$2`, ... in order.
@@ -135,12 +134,6 @@ impl Statement {
         self.binds.push(Bind::Text(value.into()));
         self
     }
-
-    /// Binds the next placeholder to an integer.
-    pub fn int(mut self, value: i32) -> Self {
-        self.binds.push(Bind::Int(value));
-        self
-    }
 }
 
 impl Query for Statement {
@@ -155,15 +148,10 @@ impl QueryId for Statement {
 
 impl<DB> QueryFragment<DB> for Statement
 where
-    DB: Backend
-        + HasSqlType<UuidSql>
-        + HasSqlType<UtcTime>
-        + HasSqlType<Text>
-        + HasSqlType<Integer>,
+    DB: Backend + HasSqlType<UuidSql> + HasSqlType<UtcTime> + HasSqlType<Text>,
     crate::db::Id: ToSql<UuidSql, DB>,
     crate::db::Timestamp: ToSql<UtcTime, DB>,
     String: ToSql<Text, DB>,
-    i32: ToSql<Integer, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let mut rest = self.sql;
@@ -184,7 +172,6 @@ where
                 Some(Bind::Uuid(v)) => out.push_bind_param::<UuidSql, _>(v)?,
                 Some(Bind::Time(v)) => out.push_bind_param::<UtcTime, _>(v)?,
                 Some(Bind::Text(v)) => out.push_bind_param::<Text, _>(v)?,
-                Some(Bind::Int(v)) => out.push_bind_param::<Integer, _>(v)?,
                 None => return Err(unbound(self.sql)),
             }
             rest = &rest[at + 1 + digits..];
