@@ -146,26 +146,39 @@ impl Chrome {
         Some((chrome, label))
     }
 
-    /// The file the browser downloaded whose name ends with `suffix`, once it is complete
-    /// (Chromium writes `*.crdownload` until then); each look is paced by a round trip to the
-    /// driver, as the other waits are.
+    /// The file the browser downloaded whose name ends with `suffix`, once it is complete.
+    /// Chromium reserves the final name with an empty file as soon as the download starts and
+    /// writes into `*.crdownload`, which it renames over that name at the end: so the file is
+    /// complete only when it is not empty and no `*.crdownload` is left (CI once read the empty
+    /// placeholder). Each look is paced by a round trip to the driver, as the other waits are.
     pub async fn downloaded(&self, step: &str, suffix: &str) -> PathBuf {
         let folder = self.profile.path().join("downloads");
         let deadline = std::time::Instant::now() + PATIENCE;
         while std::time::Instant::now() < deadline {
-            let done = std::fs::read_dir(&folder)
+            let entries: Vec<(String, PathBuf, u64)> = std::fs::read_dir(&folder)
                 .into_iter()
                 .flatten()
                 .flatten()
-                .find(|e| e.file_name().to_string_lossy().ends_with(suffix));
-            if let Some(file) = done {
-                return file.path();
+                .map(|e| {
+                    let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                    (e.file_name().to_string_lossy().into_owned(), e.path(), len)
+                })
+                .collect();
+            let writing = entries.iter().any(|(n, _, _)| n.ends_with(".crdownload"));
+            let done = entries
+                .iter()
+                .find(|(n, _, len)| n.ends_with(suffix) && *len > 0);
+            if let (false, Some((_, file, _))) = (writing, done) {
+                return file.clone();
             }
             let _ = self.client.current_url().await;
         }
         self.fail(
             step,
-            format!("no download ending {suffix} in {}", folder.display()),
+            format!(
+                "no complete download ending {suffix} in {}",
+                folder.display()
+            ),
         )
         .await
     }
