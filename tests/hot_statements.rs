@@ -3,7 +3,9 @@
 //! instants (`now()`) and its page size in its text, so it has no parameters and one plan serves
 //! every run (bound, PostgreSQL planned it anew each time, and planning took longer than
 //! running it). The sign-up's clash check and the outbox's insert, hand-written SQL, were sent
-//! unprepared and parsed and planned on every sign-up.
+//! unprepared and parsed and planned on every sign-up. The statistics read one scope's
+//! summaries over a span of years; they find them through an index led by the scope, not by
+//! reading every scope of every year.
 
 mod common;
 
@@ -180,5 +182,66 @@ fn a_sign_up_prepares_its_hand_written_statements_once_postgres() {
         runs("INSERT INTO outbox"),
         8,
         "the outbox insert: one statement"
+    );
+}
+
+/// Ten years of summaries for the whole group and 3,000 sites (what `seed demo --years 10`
+/// holds): the group's row of each year is one of thousands.
+const SUMMARIES: &str = "
+INSERT INTO stats_year (fiscal_year, scope, participants, minutes, days, biodiversity, disaster_relief)
+  SELECT fy, CASE WHEN s = 0 THEN 'all' ELSE 's:' || s END, 100 + fy - 2016, 6000, 50, 3, 2
+  FROM generate_series(2016, 2026) AS fy, generate_series(0, 3000) AS s;
+INSERT INTO stats_unique (fiscal_year, scope, members)
+  SELECT fy, CASE WHEN s = 0 THEN 'all' WHEN s = 1 THEN 'programs/all' WHEN s = 2 THEN 'sites/all'
+                  ELSE 's:' || s END, 40 + s
+  FROM generate_series(2016, 2026) AS fy, generate_series(0, 3000) AS s;
+ANALYZE;
+";
+
+#[derive(QueryableByName)]
+struct Scans {
+    #[diesel(sql_type = Text)]
+    relname: String,
+    #[diesel(sql_type = BigInt)]
+    seq_scan: i64,
+}
+
+#[test]
+fn the_statistics_find_their_scope_without_reading_every_summary_postgres() {
+    let Some((_db, mut conn)) = postgres_with(SUMMARIES) else {
+        return;
+    };
+    use tomoni::stats::mdd::{Scope, figures};
+    let (years, scans) = conn
+        .transaction::<_, diesel::result::Error, _>(|conn| {
+            let years = figures(
+                conn,
+                tomoni::time::FiscalCalendar::APRIL,
+                2017..=2026,
+                &Scope::default(),
+            )
+            .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+            // This transaction's own scans so far, per table.
+            let scans: Vec<Scans> = diesel::sql_query(
+                "SELECT relname::text AS relname, seq_scan FROM pg_stat_xact_user_tables \
+                 WHERE relname IN ('stats_year', 'stats_unique') ORDER BY relname",
+            )
+            .load(conn)?;
+            Ok((years, scans))
+        })
+        .expect("figures");
+    // The group's rows, not a site's: 2020's participants, and the three distinct counts.
+    let fy2020 = &years[&2020];
+    assert_eq!(fy2020.participants, 104);
+    assert_eq!(
+        (fy2020.unique_participants, fy2020.programs, fy2020.sites),
+        (40, 41, 42)
+    );
+    assert_eq!(years.len(), 10);
+    let scanned: Vec<(String, i64)> = scans.into_iter().map(|s| (s.relname, s.seq_scan)).collect();
+    assert_eq!(
+        scanned,
+        vec![("stats_unique".to_owned(), 0), ("stats_year".to_owned(), 0)],
+        "both summaries read through their scope index, neither scanned whole"
     );
 }

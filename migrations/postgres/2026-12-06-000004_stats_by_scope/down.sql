@@ -1,0 +1,2 @@
+DROP INDEX stats_unique_scope_idx;
+DROP INDEX stats_year_scope_idx;
