@@ -340,6 +340,73 @@ fn sqlite_writers_queue_per_file() {
     );
 }
 
+/// Every write transaction of the process on one SQLite file runs on one connection, whichever
+/// pool connection asked for it (its page cache then stays warm: `db::sqlite_writers`). A
+/// temporary table, which only the connection that made it can see, shows which connection ran.
+#[test]
+fn sqlite_writes_run_on_one_connection() {
+    use diesel::connection::SimpleConnection;
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let (_db, pool) = open(&Backend::Sqlite);
+    let (mut a, mut b) = (pool.get().unwrap(), pool.get().unwrap());
+    let made: QueryResult<()> = db::write_transaction(&mut a, |c| {
+        c.batch_execute(
+            "CREATE TEMP TABLE writer_probe (x INTEGER); INSERT INTO writer_probe VALUES (1);",
+        )
+    });
+    made.unwrap();
+    let seen: QueryResult<i64> = db::write_transaction(&mut b, |c| {
+        insert_company(c, "W1");
+        diesel::select(sql::<BigInt>("(SELECT count(*) FROM temp.writer_probe)")).get_result(c)
+    });
+    assert_eq!(seen.unwrap(), 1, "the second write ran where the first did");
+    for conn in [&mut a, &mut b] {
+        assert!(
+            diesel::sql_query("SELECT x FROM temp.writer_probe")
+                .execute(&mut **conn)
+                .is_err(),
+            "the pool's own connections did not run the writes"
+        );
+        let written: i64 = companies::table
+            .filter(companies::code.eq("W1"))
+            .count()
+            .get_result(&mut **conn)
+            .unwrap();
+        assert_eq!(
+            written, 1,
+            "what the writer committed, every connection reads"
+        );
+    }
+}
+
+/// Work that panics inside a SQLite write leaves the writer connection inside its
+/// transaction, holding the file's write lock; the next write closes it (rolling the work back)
+/// and goes on with a new one.
+#[test]
+fn a_sqlite_write_that_panicked_leaves_nothing_behind() {
+    let (_db, pool) = open(&Backend::Sqlite);
+    let (mut a, mut b) = (pool.get().unwrap(), pool.get().unwrap());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _: QueryResult<()> = db::write_transaction(&mut a, |c| {
+            insert_company(c, "P1");
+            panic!("the work failed half-way");
+        });
+    }));
+    assert!(panicked.is_err());
+    let next: QueryResult<()> = db::write_transaction(&mut b, |c| {
+        insert_company(c, "P2");
+        Ok(())
+    });
+    next.unwrap();
+    let codes: Vec<String> = companies::table
+        .select(companies::code)
+        .filter(companies::code.eq_any(["P1", "P2"]))
+        .load(&mut a)
+        .unwrap();
+    assert_eq!(codes, vec!["P2".to_owned()]);
+}
+
 /// Rows older than `events.starts_on` get their site-local start date when migrations run
 /// (SQLite cannot compute it in SQL: no time-zone database).
 async fn events_without_a_local_date_are_filled_after_migrating(backend: Backend) {

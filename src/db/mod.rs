@@ -444,9 +444,15 @@ where
         .get_result::<String>(c)?,
     };
     let turn = sqlite_writers(&file);
-    let held = turn
+    let mut held = turn
         .as_ref()
         .and_then(|t| t.try_lock_for(SQLITE_BUSY_TIMEOUT));
+    // The transaction runs on the process's writer connection when there is one (see
+    // `sqlite_writers`), else on the caller's.
+    let conn = match held.as_mut().and_then(|slot| writer(slot, &file)) {
+        Some(writer) => writer,
+        None => conn,
+    };
     on_sqlite(conn, |c| {
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
     })?;
@@ -468,23 +474,85 @@ where
 /// How long SQLite waits for its write lock (`PRAGMA busy_timeout`), and a writer for its turn.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
 
-/// The queue of this process's write transactions on one SQLite file. SQLite lets one writer in
-/// at a time; a connection that finds the lock taken sleeps in SQLite's busy handler (1, 2, 5,
-/// 10, ... ms) and often wakes long after the lock was free, which made the sign-up p99 ~65 ms at
-/// 32 connections (BENCHMARKS.md). Writers of this process take turns here instead and the next
-/// one is woken when the previous one commits. Other processes (the CLI) still meet the busy
-/// handler, and a writer that waits longer than the busy timeout goes on without its turn, as
-/// before. `None` for in-memory databases (each connection its own).
-fn sqlite_writers(file: &str) -> Option<std::sync::Arc<parking_lot::Mutex<()>>> {
+/// The process's one writing connection to a SQLite file, and which file it opened (the path
+/// may since name another: a database removed and created again while the process runs).
+struct Writer {
+    conn: AnyConnection,
+    file: Option<FileIdentity>,
+}
+
+#[cfg(unix)]
+type FileIdentity = (u64, u64);
+#[cfg(not(unix))]
+type FileIdentity = ();
+
+/// The device and inode `path` names now (`None` on other systems: never compared).
+fn file_identity(path: &str) -> Option<FileIdentity> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// The writer connection in `slot`, opened on first use (and again if the path now names
+/// another file, or the last writer was left inside a transaction) with the pool's
+/// per-connection settings; `None` (the caller's connection is
+/// used) if it cannot be opened.
+fn writer<'a>(slot: &'a mut Option<Writer>, file: &str) -> Option<&'a mut AnyConnection> {
+    let now = file_identity(file);
+    // A writer whose transaction never ended (its work panicked) is closed, which rolls it back.
+    if slot
+        .as_mut()
+        .is_some_and(|w| w.file != now || r2d2::R2D2Connection::is_broken(&mut w.conn))
+    {
+        *slot = None;
+    }
+    if slot.is_none() {
+        let url = DatabaseUrl {
+            backend: Backend::Sqlite,
+            target: file.to_owned(),
+            prepared_statements: true,
+        };
+        match url.establish() {
+            Ok(conn) => *slot = Some(Writer { conn, file: now }),
+            Err(error) => {
+                tracing::warn!(%error, "the SQLite writer connection could not be opened");
+                return None;
+            }
+        }
+    }
+    slot.as_mut().map(|w| &mut w.conn)
+}
+
+/// The turn at writing to one SQLite file, and the one connection of this process that writes
+/// to it. SQLite lets one writer in at a time; a connection that finds the lock taken sleeps in
+/// SQLite's busy handler (1, 2, 5, 10, ... ms) and often wakes long after the lock was free,
+/// which made the sign-up p99 ~65 ms at 32 connections (BENCHMARKS.md). Writers of this process
+/// take turns here instead and the next one is woken when the previous one commits. Other
+/// processes (the CLI) still meet the busy handler, and a writer that waits longer than the busy
+/// timeout goes on without its turn, on its own connection, as before.
+///
+/// Every write transaction runs on the same connection: each connection keeps its own page
+/// cache, which SQLite drops whenever another connection has written since its last
+/// transaction, so with writes spread over the pool every turn began by reading its pages
+/// again (~50 reads per sign-up, BENCHMARKS.md). The one writer's cache stays warm, because
+/// only it writes. `None` for in-memory databases (each connection its own).
+fn sqlite_writers(file: &str) -> Option<std::sync::Arc<parking_lot::Mutex<Option<Writer>>>> {
     use std::collections::HashMap;
     use std::sync::{Arc, OnceLock};
-    static QUEUES: OnceLock<parking_lot::Mutex<HashMap<String, Arc<parking_lot::Mutex<()>>>>> =
-        OnceLock::new();
+    type Writers = parking_lot::Mutex<HashMap<String, Arc<parking_lot::Mutex<Option<Writer>>>>>;
+    static WRITERS: OnceLock<Writers> = OnceLock::new();
     if file.is_empty() {
         return None;
     }
-    let mut queues = QUEUES.get_or_init(Default::default).lock();
-    Some(queues.entry(file.to_owned()).or_default().clone())
+    let mut writers = WRITERS.get_or_init(Default::default).lock();
+    Some(writers.entry(file.to_owned()).or_default().clone())
 }
 
 fn on_sqlite(
