@@ -449,10 +449,10 @@ where
         .and_then(|t| t.try_lock_for(SQLITE_BUSY_TIMEOUT));
     // The transaction runs on the process's writer connection when there is one (see
     // `sqlite_writers`), else on the caller's.
-    let conn = match held.as_mut().and_then(|slot| writer(slot, &file)) {
-        Some(writer) => writer,
-        None => conn,
-    };
+    let conn = held
+        .as_mut()
+        .and_then(|slot| writer(slot, &file))
+        .unwrap_or(conn);
     on_sqlite(conn, |c| {
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
     })?;
@@ -502,8 +502,7 @@ fn file_identity(path: &str) -> Option<FileIdentity> {
 
 /// The writer connection in `slot`, opened on first use (and again if the path now names
 /// another file, or the last writer was left inside a transaction) with the pool's
-/// per-connection settings; `None` (the caller's connection is
-/// used) if it cannot be opened.
+/// per-connection settings; `None` (the caller's connection is used) if it cannot be opened.
 fn writer<'a>(slot: &'a mut Option<Writer>, file: &str) -> Option<&'a mut AnyConnection> {
     let now = file_identity(file);
     // A writer whose transaction never ended (its work panicked) is closed, which rolls it back.
