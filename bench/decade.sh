@@ -15,7 +15,7 @@
 #     and columns, medians of EXPORT_RUNS, and the server's RSS growth sampled every 20 ms;
 #   - the employees' event list (a page of 50) with examples/loadgen against pgbench running the
 #     list's statements (the caller and its sign-in, then the page), CONNECTIONS clients, REPEAT
-#     alternating rounds of SECONDS_EACH.
+#     alternating rounds of SECONDS_EACH; with the list cache on (the default) and then off.
 # Loopback only; the scratch database is dropped afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -136,6 +136,15 @@ SELECT role, site_id, active, EXISTS (SELECT 1 FROM refresh_tokens WHERE family_
 SELECT events.id, events.program_id, events.title, events.description, events.starts_at, events.ends_at, events.timezone, events.location, events.capacity, events.taken, events.waitlisted, events.waitlist_enabled, events.signup_deadline, events.cancel_deadline, events.status, events.created_at, events.updated_at, programs.site_id FROM events INNER JOIN programs ON events.program_id = programs.id WHERE events.status = 'published' AND events.ends_at > now() AND events.starts_at > now() - interval '31 days' ORDER BY events.starts_at, events.id LIMIT 51;
 SQL
 bound_vars=(-D sign_in="$READER_SIGN_IN" -D reader="$READER_ID" -D one=1)
+# Twice: as a user runs it (the employees' list cache on, `database.list_cache_ms` = 1,000, so the
+# page itself is read about once a second and the caller on every request), then with the cache
+# off, every request reading the page.
+for cache in on off; do
+if [ "$cache" = off ]; then
+    stop_server
+    EXTRA_ENV="${EXTRA_ENV:-} TOMONI__DATABASE__LIST_CACHE_MS=0"
+    start_server
+fi
 : >"$WORK/http.runs"; : >"$WORK/pg.runs"; : >"$WORK/pg-bound.runs"
 for _ in $(seq "$REPEAT"); do
     LOADGEN_TOKEN=$READER_TOKEN "$LOADGEN" get --path '/api/v1/events?limit=50' \
@@ -145,16 +154,17 @@ for _ in $(seq "$REPEAT"); do
     pgbench -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" "${bound_vars[@]}" -f "$WORK/list-bound.sql" "$URL" 2>/dev/null \
         | awk '/^tps = / {print int($3)}' >>"$WORK/pg-bound.runs"
 done
-python3 - "$WORK/http.runs" "$WORK/pg.runs" "$WORK/pg-bound.runs" "$CONNECTIONS" <<'PY'
+python3 - "$WORK/http.runs" "$WORK/pg.runs" "$WORK/pg-bound.runs" "$CONNECTIONS" "$cache" <<'PY'
 import json, statistics as st, sys
 http = [json.loads(l) for l in open(sys.argv[1])]
 pg = [float(l) for l in open(sys.argv[2]) if l.strip()]
 bound = [float(l) for l in open(sys.argv[3]) if l.strip()]
 rps, tps, btps = st.median(h["rps"] for h in http), st.median(pg), st.median(bound)
 rounds = " ".join(f"{h['rps']:.0f}/{p:.0f}/{b:.0f}" for h, p, b in zip(http, pg, bound))
-print(f"event list, page of 50, {sys.argv[4]} connections: {rps:.0f} req/s, p50 {st.median(h['p50_ms'] for h in http):.2f} ms, "
+print(f"event list, page of 50, list cache {sys.argv[5]}, {sys.argv[4]} connections: {rps:.0f} req/s, p50 {st.median(h['p50_ms'] for h in http):.2f} ms, "
       f"p99 {st.median(h['p99_ms'] for h in http):.2f} ms = {rps / tps:.2f} of pgbench ({tps:.0f} tps; target >= 0.5); "
       f"{rps / btps:.2f} of pgbench with the server's statements as it sends them ({btps:.0f} tps); rounds http/pgbench/bound {rounds}")
 PY
+done
 fi
 stop_server

@@ -232,7 +232,7 @@ run_backend() { # postgres|sqlite
     READER_TOKEN=$(token_for "reader@bench.example" employee)
     READER_ID=$(sql "SELECT id FROM users WHERE email = 'reader@bench.example'")
     write_pgbench_scripts
-    measure "event list, page of 50" http_list "$WORK/list.sql" 0.40
+    measure "event list, page of 50 (list cache on, the default)" http_list "$WORK/list.sql" 0.40
 
     : >"$WORK/logins.txt"
     for i in $(seq 1 8); do

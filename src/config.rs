@@ -224,6 +224,9 @@ pub struct DatabaseSettings {
     /// A streaming replica for reads that may be a moment behind (`db::replica`); empty: none.
     pub read_url: String,
     pub read_max_lag_ms: u64,
+    /// How long an instance may answer a repeated employee event list from memory
+    /// (`programs::list_cache`); 0: never.
+    pub list_cache_ms: u64,
 }
 
 impl DatabaseSettings {

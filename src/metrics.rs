@@ -30,6 +30,12 @@ pub struct ReadLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListLabels {
+    /// "memory" or "database".
+    pub from: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub method: String,
     pub route: String,
@@ -47,6 +53,7 @@ pub struct Metrics {
     mail_sent: Counter,
     mail_failed: Counter,
     reads: Family<ReadLabels, Counter>,
+    event_lists: Family<ListLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -124,9 +131,16 @@ impl Metrics {
             "Reads that may use the replica, by where they were answered (primary: no replica configured, or it lagged or did not answer)",
             reads.clone(),
         );
+        let event_lists = Family::<ListLabels, Counter>::default();
+        registry.register(
+            "event_list_pages",
+            "Event list pages answered, by where they came from (memory: the employees' list cache)",
+            event_lists.clone(),
+        );
         Metrics {
             registry,
             reads,
+            event_lists,
             requests,
             latency,
             pool_connections,
@@ -179,6 +193,11 @@ impl Metrics {
                 from: from.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts an event list page by where it came from ("memory" or "database").
+    pub fn event_list_page(&self, from: &'static str) {
+        self.event_lists.get_or_create(&ListLabels { from }).inc();
     }
 
     pub fn mail_delivered(&self, sent: usize, failed: usize) {

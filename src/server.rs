@@ -79,6 +79,27 @@ async fn head_as_get(
     next.call(req).await
 }
 
+/// Once a write request (any method but GET, HEAD and OPTIONS, through either front door) has
+/// been answered, what it changed must show in the employees' event list at once: pages this
+/// instance kept from before are not served again (`programs::list_cache`).
+async fn writes_renew_lists(
+    req: actix_web::dev::ServiceRequest,
+    next: Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::Method;
+    let lists = if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        None
+    } else {
+        req.app_data::<web::Data<AppState>>()
+            .map(|state| state.event_lists.clone())
+    };
+    let response = next.call(req).await;
+    if let Some(lists) = lists {
+        lists.written();
+    }
+    response
+}
+
 /// Builds the server on an already-bound listener (production binds the configured address,
 /// tests bind port 0). SIGTERM/SIGINT stop it gracefully within `server.shutdown_timeout_secs`.
 pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
@@ -118,6 +139,7 @@ pub fn build_server(state: AppState, listener: TcpListener) -> std::io::Result<S
             .default_service(web::to(not_found))
             .wrap(ErrorHandlers::new().default_handler(problem::problem_fallback))
             .wrap(from_fn(head_as_get))
+            .wrap(from_fn(writes_renew_lists))
             .wrap(from_fn(crate::web::guard::protect))
             .wrap(from_fn(refuse_control_characters))
             .wrap(from_fn(metrics::track))

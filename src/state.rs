@@ -30,6 +30,8 @@ pub struct AppState {
     pub export_slots: crate::exports::slots::ExportSlots,
     /// How far the imports this instance runs in the background have got.
     pub import_progress: crate::jobs::Progress,
+    /// The employees' event list, kept for a moment (`programs::list_cache`).
+    pub event_lists: Arc<crate::programs::list_cache::ListCache>,
 }
 
 /// The first administrator's password file, in the data folder.
@@ -123,6 +125,9 @@ impl AppState {
         let oidc = auth::oidc::Oidc::from_settings(&settings.auth.oidc, &secret);
         let settings_exports = settings.exports.clone();
         let reads = Arc::new(db::replica::Reads::new(pool.clone(), &settings.database)?);
+        let event_lists = Arc::new(crate::programs::list_cache::ListCache::new(
+            settings.database.list_cache_ms,
+        ));
         Ok(AppState {
             pool,
             reads,
@@ -138,6 +143,7 @@ impl AppState {
             idempotency_key: config::Secret::new(format!("idempotency:{}", secret.expose())),
             export_slots: crate::exports::slots::ExportSlots::new(&settings_exports),
             import_progress: crate::jobs::Progress::default(),
+            event_lists,
         })
     }
 

@@ -121,7 +121,9 @@ pub async fn patch_program(
 }
 
 /// Events by start time. Employees see published events, upcoming by default; coordinators also
-/// drafts of their sites (`status=draft`), admins and HR all.
+/// drafts of their sites (`status=draft`), admins and HR all. An employee's page may be up to
+/// `database.list_cache_ms` (1 s by default) behind changes made elsewhere, never behind a
+/// write this instance has answered.
 #[utoipa::path(get, path = "/api/v1/events", tag = "programmes", security(("bearer" = [])), params(EventQuery),
     responses((status = 200, description = "A page of events", body = Page<Event>),
               (status = 400, description = "Bad filter or cursor", body = Problem, content_type = "application/problem+json")))]
@@ -133,18 +135,20 @@ pub async fn list_events(
     let q = q.into_inner();
     // Employees only browse published events, which may be a moment behind; coordinators, HR
     // and administrators write events and expect to see them at once.
-    let (rows, limit) = read_as(
+    let cache = state.event_lists.clone();
+    let ((rows, from), limit) = read_as(
         &state,
         bearer,
         |caller| caller.role == Role::Employee,
         move |c, caller| {
             let limit = pagination::limit(q.limit)?;
             let filter = events::ListFilter::for_caller(caller, q, limit)?;
-            Ok((events::list(c, &filter)?, limit))
+            Ok((events::list_shared(&cache, c, caller, &filter)?, limit))
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(pagination::page(rows, limit, events::cursor)))
+    state.metrics.event_list_page(from.as_str());
+    Ok(HttpResponse::Ok().json(pagination::page_of(&rows, limit, events::cursor)))
 }
 
 #[utoipa::path(post, path = "/api/v1/events", tag = "programmes", security(("bearer" = [])), request_body = CreateEvent,

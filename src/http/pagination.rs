@@ -60,9 +60,42 @@ pub fn page<T: ToSchema>(
     }
 }
 
+/// [`Page`] over rows kept elsewhere (the event list cache), serialised without copying them.
+#[derive(Debug, Serialize)]
+pub struct PageOf<'a, T> {
+    pub items: &'a [T],
+    pub next_cursor: Option<String>,
+}
+
+/// [`page`] for borrowed rows.
+pub fn page_of<T>(rows: &[T], limit: i64, cursor_of: impl Fn(&T) -> String) -> PageOf<'_, T> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    match rows.get(..limit) {
+        Some(items) if rows.len() > limit => PageOf {
+            items,
+            next_cursor: items.last().map(cursor_of),
+        },
+        _ => PageOf {
+            items: rows,
+            next_cursor: None,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_borrowed_page_ends_where_an_owned_one_does() {
+        for (n, limit) in [(0, 3), (2, 3), (3, 3), (4, 3), (9, 3)] {
+            let rows: Vec<u32> = (0..n).collect();
+            let owned = page(rows.clone(), limit, |r| r.to_string());
+            let borrowed = page_of(&rows, limit, |r| r.to_string());
+            assert_eq!(borrowed.items, owned.items.as_slice(), "{n} rows");
+            assert_eq!(borrowed.next_cursor, owned.next_cursor, "{n} rows");
+        }
+    }
 
     #[test]
     fn limits_are_bounded() {

@@ -3,6 +3,8 @@
 //! Instants are stored in UTC; the API shows them with the offset of the event's time zone
 //! (the organising site's unless given), because "10:00 in Tokyo" is what a volunteer reads.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, FixedOffset, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -13,6 +15,7 @@ use crate::db::literal::{condition, limit_in_text};
 use crate::db::schema::{events, program_categories, programs, sites};
 use crate::db::{AnyConnection, Backend, Id, Timestamp};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::programs::list_cache::{ListCache, Source};
 use crate::programs::program::Theme;
 use crate::time::{When, local};
 
@@ -651,6 +654,44 @@ impl ListFilter {
             limit,
         })
     }
+}
+
+impl ListFilter {
+    /// The key this filter's page is kept under in the list cache (`programs::list_cache`), or
+    /// `None` when the page may differ between callers: only employees' lists are the same for
+    /// everyone who asks (published events, nothing of the caller in the filter). The default
+    /// "upcoming" bound is the moment of the request, so it is left out of the key.
+    pub fn shared_key(&self, caller: &Caller) -> Option<String> {
+        if caller.role != Role::Employee || self.draft_sites.is_some() || self.sites.is_some() {
+            return None;
+        }
+        let from = if self.from_now { None } else { self.from };
+        Some(format!(
+            "{:?}",
+            (
+                (&self.statuses, self.site_id, self.company_id, &self.region),
+                (&self.theme, &self.category, from, self.to, self.from_day),
+                (
+                    self.to_day,
+                    self.free_seats,
+                    &self.text,
+                    self.after,
+                    self.limit
+                ),
+            )
+        ))
+    }
+}
+
+/// [`list`] through the instance's list cache: an employee's page may come from memory (see
+/// `programs::list_cache`); everyone else's is read.
+pub fn list_shared(
+    cache: &ListCache,
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    f: &ListFilter,
+) -> AppResult<(Arc<Vec<Event>>, Source)> {
+    cache.get_or_read(f.shared_key(caller), || list(conn, f))
 }
 
 /// The cursor that continues the event list after `e`.

@@ -2,6 +2,7 @@
 //! occurrence people sign up for).
 
 pub mod events;
+pub mod list_cache;
 pub mod program;
 
 use crate::auth::{Caller, Role};

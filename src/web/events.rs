@@ -1,6 +1,8 @@
 //! The employee's event pages: the list with its filters, one event with sign-up, waitlist and
 //! cancel, and its calendar file. Every read and write is the API's own service call.
 
+use std::sync::Arc;
+
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -258,15 +260,19 @@ async fn list(
             .map(Id::from),
     );
     let cached = lookups::cached();
+    let (cache, metrics) = (state.event_lists.clone(), state.metrics.clone());
     // One connection for everything the page reads.
     let (rows, problem, choices, named, lookups) = with_conn(&state.pool, move |c| {
         let (rows, problem) = match chosen {
-            Ok(filter) => match events::list(c, &filter) {
-                Ok(rows) => (rows, None),
-                Err(e) if e.status().is_client_error() => (Vec::new(), Some(e)),
+            Ok(filter) => match events::list_shared(&cache, c, &caller, &filter) {
+                Ok((rows, from)) => {
+                    metrics.event_list_page(from.as_str());
+                    (rows, None)
+                }
+                Err(e) if e.status().is_client_error() => (Arc::default(), Some(e)),
                 Err(e) => return Err(e),
             },
-            Err(e) => (Vec::new(), Some(e)),
+            Err(e) => (Arc::default(), Some(e)),
         };
         let choices: Vec<crate::org::sites::Site> = match company {
             Some(company) => crate::org::sites::list(
