@@ -150,7 +150,12 @@ measure() { # label http-function [pgbench-script target-ratio]
             pgbench_run "$script" >>"$WORK/pg.runs"
         fi
     done
-    python3 - "$BACKEND" "$label" "$target" "$WORK/http.runs" "$WORK/pg.runs" <<'PY2'
+    summarise "$label" "$target" "$WORK/http.runs" "$WORK/pg.runs"
+}
+
+# Prints one figure from its runs: loadgen's JSON lines and pgbench's "tps p99" lines.
+summarise() { # label target-ratio http-runs pgbench-runs
+    python3 - "$BACKEND" "$@" <<'PY2'
 import json, statistics as st, sys
 backend, label, target, http_file, pg_file = sys.argv[1:]
 http = [json.loads(line) for line in open(http_file)]
