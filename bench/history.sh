@@ -16,7 +16,9 @@
 #
 # Every request is a new (employee, event) pair over 2,000 upcoming events 3 h long and 4 h apart,
 # each employee's events in shuffled order, so no overlap rule refuses one and the sign-ups a
-# run adds are spread over a year (about as dense as a real employee's). Loopback only.
+# run adds are spread over a year. They stay: a few runs in, each employee has several upcoming
+# sign-ups a day, far denser than a real employee's, and the database has grown (the connection
+# levels are therefore interleaved, below). Loopback only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
