@@ -654,9 +654,7 @@ impl ListFilter {
             limit,
         })
     }
-}
 
-impl ListFilter {
     /// The key this filter's page is kept under in the list cache (`programs::list_cache`), or
     /// `None` when the page may differ between callers: only employees' lists are the same for
     /// everyone who asks (published events, nothing of the caller in the filter). The default
