@@ -6,7 +6,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libssl-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock build.rs ./
+COPY .cargo ./.cargo
 COPY src ./src
+COPY web ./web
 COPY migrations ./migrations
 COPY config ./config
 RUN cargo build --release --locked --features postgres-tls

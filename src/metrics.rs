@@ -49,6 +49,9 @@ pub struct Metrics {
     pool_idle: Gauge,
     pool_max: Gauge,
     pool_queued: Gauge,
+    pool_turns: Counter,
+    /// The pool's turn count at the last scrape (the counter moves by the difference).
+    turns_seen: std::sync::atomic::AtomicU64,
     outbox: Family<OutboxLabels, Gauge>,
     mail_sent: Counter,
     mail_failed: Counter,
@@ -78,6 +81,7 @@ impl Metrics {
         let pool_idle = Gauge::default();
         let pool_max = Gauge::default();
         let pool_queued = Gauge::default();
+        let pool_turns = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by route pattern and status",
@@ -107,6 +111,11 @@ impl Metrics {
             "db_pool_queued_requests",
             "Requests waiting for their turn at the pool",
             pool_queued.clone(),
+        );
+        registry.register(
+            "db_pool_turns",
+            "Turns taken at the pool (one per piece of a request's database work; a page or an endpoint takes one or two)",
+            pool_turns.clone(),
         );
         let outbox = Family::<OutboxLabels, Gauge>::default();
         let (mail_sent, mail_failed) = (Counter::default(), Counter::default());
@@ -147,6 +156,8 @@ impl Metrics {
             pool_idle,
             pool_max,
             pool_queued,
+            pool_turns,
+            turns_seen: Default::default(),
             outbox,
             mail_sent,
             mail_failed,
@@ -212,6 +223,11 @@ impl Metrics {
         self.pool_idle.set(i64::from(state.idle_connections));
         self.pool_max.set(i64::from(pool.max_size()));
         self.pool_queued.set(pool.queued() as i64);
+        let turns = pool.turns();
+        let seen = self
+            .turns_seen
+            .swap(turns, std::sync::atomic::Ordering::Relaxed);
+        self.pool_turns.inc_by(turns.saturating_sub(seen));
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)

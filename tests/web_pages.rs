@@ -921,4 +921,65 @@ both_backends!(
     the_cookie_never_authenticates_the_api,
     pages_speak_the_readers_language_and_carry_security_headers,
     the_list_filters_and_pages_through_the_api_rules,
+    the_event_list_takes_one_pool_turn_through_either_door,
 );
+
+/// The pool's turn counter from `/metrics`.
+async fn pool_turns(app: &TestApp) -> u64 {
+    let mut res = app.client().get(app.url("/metrics")).send().await.unwrap();
+    let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("tomoni_db_pool_turns_total "))
+        .unwrap_or_else(|| panic!("no turn counter in {text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// Where a turn count starts: the counter after one scrape, and what a scrape itself takes.
+async fn turns_start(app: &TestApp) -> (u64, u64) {
+    let a = pool_turns(app).await;
+    let b = pool_turns(app).await;
+    (b, b - a)
+}
+
+/// Turns taken per view since `start`, without the closing scrape's own.
+async fn turns_per_view(app: &TestApp, (from, scrape): (u64, u64), views: u64) -> u64 {
+    let taken = pool_turns(app).await - from - scrape;
+    assert_eq!(taken % views, 0, "{taken} turns for {views} views");
+    taken / views
+}
+
+async fn the_event_list_takes_one_pool_turn_through_either_door(backend: Backend) {
+    let (app, event, employee) = with_event(backend, 5).await;
+    let token = app.token(&employee);
+    let mut browser = Browser::default();
+    browser.sign_in(&app, &employee).await;
+
+    let start = turns_start(&app).await;
+    for _ in 0..5 {
+        let page = browser.get(&app, "/events").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("River clean-up"), "{}", page.body);
+    }
+    let page = turns_per_view(&app, start, 5).await;
+
+    let start = turns_start(&app).await;
+    for _ in 0..5 {
+        let (status, _, body) = app.get_as(&token, "/api/v1/events").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["items"][0]["title"], "River clean-up");
+    }
+    let api = turns_per_view(&app, start, 5).await;
+    assert_eq!(
+        (page, api),
+        (1, 1),
+        "the page checks its session in the turn it reads the list in"
+    );
+
+    // The event page still checks the session in a turn of its own: the counter tells the two
+    // apart.
+    let start = turns_start(&app).await;
+    let page = browser.get(&app, &format!("/events/{event}")).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(turns_per_view(&app, start, 1).await, 2);
+}

@@ -39,6 +39,9 @@ pub struct Pool {
     queue: Arc<Semaphore>,
     /// Requests waiting for a turn (for `/metrics`).
     queued: Arc<AtomicUsize>,
+    /// Turns given since start (for `/metrics`: turns per request is what a page or an
+    /// endpoint costs the pool).
+    turns: Arc<AtomicU64>,
     wait: Duration,
 }
 
@@ -180,6 +183,7 @@ impl Pool {
         Pool {
             queue: Arc::new(Semaphore::new(settings.pool_max_size as usize)),
             queued: Arc::default(),
+            turns: Arc::default(),
             inner,
             wait,
         }
@@ -212,6 +216,7 @@ impl Pool {
     /// finds a connection free or about to be (background work takes its connections without a
     /// turn). `None` if the queue was closed, which it never is.
     pub async fn turn(&self) -> Option<OwnedSemaphorePermit> {
+        self.turns.fetch_add(1, Ordering::Relaxed);
         if let Ok(turn) = self.queue.clone().try_acquire_owned() {
             return Some(turn);
         }
@@ -223,5 +228,10 @@ impl Pool {
     /// How many requests are waiting for a turn now.
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
+    }
+
+    /// How many turns were asked for since the pool was made.
+    pub fn turns(&self) -> u64 {
+        self.turns.load(Ordering::Relaxed)
     }
 }

@@ -21,7 +21,7 @@ use crate::web::i18n::Lang;
 use crate::web::page::{self, PageError};
 use crate::web::see_other;
 use crate::web::signin::CsrfOnly;
-use crate::web::visitor::SignedIn;
+use crate::web::visitor::{Arrival, SignedIn};
 
 /// Events per page of the list ("more" fetches the next page).
 const PAGE: i64 = 20;
@@ -236,72 +236,82 @@ pub(crate) mod lookups {
     }
 }
 
+/// The page every employee opens: the session is checked in the same pool turn as the page's
+/// reads (see `visitor::Arrival`), so a view costs one turn, like the API's list.
 async fn list(
     state: web::Data<AppState>,
-    who: SignedIn,
+    arrival: Arrival,
     filters: web::Query<Filters>,
 ) -> Result<HttpResponse, PageError> {
     let filters = filters.into_inner();
-    let lang = who.lang();
-    let caller = who.caller();
-    let chosen = filters
-        .query()
-        .and_then(|q| ListFilter::for_caller(&caller, q, PAGE));
+    let query = filters.query();
     let limit = PAGE;
     // A select of every site (1,700 in the model programme) would outweigh the page: the
     // site choices are the chosen company's sites, else the reader's own site and the one
     // already chosen.
     let company = uuid_field("company", &filters.company).ok().flatten();
-    let mut wanted: Vec<Id> = caller.site_id.into_iter().collect();
-    wanted.extend(
-        uuid_field("site", &filters.site)
-            .ok()
-            .flatten()
-            .map(Id::from),
-    );
+    let chosen_site = uuid_field("site", &filters.site)
+        .ok()
+        .flatten()
+        .map(Id::from);
     let cached = lookups::cached();
     let (cache, metrics) = (state.event_lists.clone(), state.metrics.clone());
-    // One connection for everything the page reads.
-    let (rows, problem, choices, named, lookups) = with_conn(&state.pool, move |c| {
-        let (rows, problem) = match chosen {
-            Ok(filter) => match events::list_shared(&cache, c, &caller, &filter) {
-                Ok((rows, from)) => {
-                    metrics.event_list_page(from.as_str());
-                    (rows, None)
-                }
-                Err(e) if e.status().is_client_error() => (Arc::default(), Some(e)),
-                Err(e) => return Err(e),
-            },
-            Err(e) => (Arc::default(), Some(e)),
+    let guessed = arrival.guessed_lang();
+    // One connection for the session and everything the page reads.
+    let read = with_conn(&state.pool, move |c| {
+        let who = match arrival.signed_in(c)? {
+            Ok(who) => who,
+            Err(to_sign_in) => return Ok(Err(to_sign_in)),
         };
-        let choices: Vec<crate::org::sites::Site> = match company {
-            Some(company) => crate::org::sites::list(
-                c,
-                &crate::org::sites::ListFilter {
-                    company_id: Some(company.into()),
-                    limit: 5_000,
-                    ..Default::default()
+        let caller = who.caller();
+        let reads = (|| {
+            let (rows, problem) = match query.and_then(|q| ListFilter::for_caller(&caller, q, PAGE))
+            {
+                Ok(filter) => match events::list_shared(&cache, c, &caller, &filter) {
+                    Ok((rows, from)) => {
+                        metrics.event_list_page(from.as_str());
+                        (rows, None)
+                    }
+                    Err(e) if e.status().is_client_error() => (Arc::default(), Some(e)),
+                    Err(e) => return Err(e),
                 },
-            )?,
-            None => Vec::new(),
-        };
-        let mut ids: Vec<Id> = rows.iter().map(|e| Id::from(e.site_id)).collect();
-        ids.extend(&wanted);
-        let named = crate::org::sites::names(c, &ids)?;
-        let lookups = match cached {
-            Some(l) => l,
-            None => lookups::load(c)?,
-        };
-        Ok((
-            rows,
-            problem,
-            (company.is_some(), choices, wanted),
-            named,
-            lookups,
-        ))
+                Err(e) => (Arc::default(), Some(e)),
+            };
+            let choices: Vec<crate::org::sites::Site> = match company {
+                Some(company) => crate::org::sites::list(
+                    c,
+                    &crate::org::sites::ListFilter {
+                        company_id: Some(company.into()),
+                        limit: 5_000,
+                        ..Default::default()
+                    },
+                )?,
+                None => Vec::new(),
+            };
+            let mut wanted: Vec<Id> = caller.site_id.into_iter().collect();
+            wanted.extend(chosen_site);
+            let mut ids: Vec<Id> = rows.iter().map(|e| Id::from(e.site_id)).collect();
+            ids.extend(&wanted);
+            let named = crate::org::sites::names(c, &ids)?;
+            let lookups = match cached {
+                Some(l) => l,
+                None => lookups::load(c)?,
+            };
+            Ok((
+                rows,
+                problem,
+                (company.is_some(), choices, wanted),
+                named,
+                lookups,
+            ))
+        })();
+        Ok(Ok((who, reads)))
     })
     .await
-    .map_err(|e| who.visitor.error(e))?;
+    .map_err(|e| PageError::in_lang(e, guessed))?;
+    let (who, reads) = read?;
+    let (rows, problem, choices, named, lookups) = reads.map_err(|e| who.visitor.error(e))?;
+    let lang = who.lang();
     let site_name: std::collections::HashMap<uuid::Uuid, String> = named
         .into_iter()
         .map(|(id, name)| (id.into(), name))

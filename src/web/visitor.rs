@@ -11,7 +11,8 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::auth::session::{self, Session};
-use crate::error::AppError;
+use crate::db::AnyConnection;
+use crate::error::{AppError, AppResult};
 use crate::web::i18n::Lang;
 use crate::web::page::PageError;
 
@@ -117,15 +118,6 @@ impl Visitor {
     }
 }
 
-/// Cookie choice first (the switch), then the account's language, then the browser's.
-fn choose_lang(req: &HttpRequest, session: Option<&Session>) -> Lang {
-    let chosen = req.cookie(LANG_COOKIE).and_then(|c| Lang::parse(c.value()));
-    chosen
-        .or_else(|| session.and_then(|s| Lang::parse(&s.locale)))
-        .or_else(|| browser_lang(req.headers()))
-        .unwrap_or(Lang::En)
-}
-
 fn browser_lang(headers: &header::HeaderMap) -> Option<Lang> {
     headers
         .get(header::ACCEPT_LANGUAGE)
@@ -135,7 +127,7 @@ fn browser_lang(headers: &header::HeaderMap) -> Option<Lang> {
 
 /// The language for a request without a session: the switch's cookie, else the browser's.
 pub fn request_lang(req: &HttpRequest) -> Lang {
-    choose_lang(req, None)
+    Arrival::hints(req).guessed_lang()
 }
 
 fn here(req: &HttpRequest) -> String {
@@ -145,35 +137,112 @@ fn here(req: &HttpRequest) -> String {
     }
 }
 
+/// A request's session cookie and language hints, before the session is checked against the
+/// database. Pages extract [`Visitor`] or [`SignedIn`], which check it in a pool turn of their
+/// own; a page opened on every visit (the event list) extracts this instead and checks the
+/// session in the same turn as its reads, which saves a turn per view.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    secret: Option<String>,
+    /// The language switch's cookie.
+    chosen: Option<Lang>,
+    /// The browser's Accept-Language.
+    browser: Option<Lang>,
+    here: String,
+    method: actix_web::http::Method,
+}
+
+impl Arrival {
+    fn hints(req: &HttpRequest) -> Arrival {
+        Arrival {
+            secret: None,
+            chosen: req.cookie(LANG_COOKIE).and_then(|c| Lang::parse(c.value())),
+            browser: browser_lang(req.headers()),
+            here: here(req),
+            method: req.method().clone(),
+        }
+    }
+
+    fn of(req: &HttpRequest, state: &AppState) -> Arrival {
+        Arrival {
+            secret: req
+                .cookie(cookie_name(secure(req, state)))
+                .map(|c| c.value().to_owned())
+                .filter(|v| !v.is_empty()),
+            ..Arrival::hints(req)
+        }
+    }
+
+    /// Cookie choice first (the switch), then the account's language, then the browser's.
+    fn lang(&self, session: Option<&Session>) -> Lang {
+        self.chosen
+            .or_else(|| session.and_then(|s| Lang::parse(&s.locale)))
+            .or(self.browser)
+            .unwrap_or(Lang::En)
+    }
+
+    /// The language for an error met before the session is known.
+    pub fn guessed_lang(&self) -> Lang {
+        self.lang(None)
+    }
+
+    /// Checks the session (if a cookie came) on `conn`.
+    pub fn visitor(self, conn: &mut AnyConnection) -> AppResult<Visitor> {
+        let session = match &self.secret {
+            Some(secret) => session::resolve(conn, secret)?,
+            None => None,
+        };
+        Ok(self.into_visitor(session))
+    }
+
+    fn into_visitor(self, session: Option<Session>) -> Visitor {
+        Visitor {
+            lang: self.lang(session.as_ref()),
+            here: self.here,
+            session,
+        }
+    }
+
+    /// Like [`Arrival::visitor`], for a page only the signed-in see: the outer error is the
+    /// database's, the inner one the way to the sign-in page.
+    pub fn signed_in(self, conn: &mut AnyConnection) -> AppResult<Result<SignedIn, PageError>> {
+        let method = self.method.clone();
+        Ok(SignedIn::from_visitor(self.visitor(conn)?, &method))
+    }
+}
+
+impl FromRequest for Arrival {
+    type Error = PageError;
+    type Future = std::future::Ready<Result<Arrival, PageError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            req.app_data::<web::Data<AppState>>()
+                .map(|state| Arrival::of(req, state))
+                .ok_or_else(|| PageError::from(AppError::internal("application state missing"))),
+        )
+    }
+}
+
 impl FromRequest for Visitor {
     type Error = PageError;
     type Future = Pin<Box<dyn Future<Output = Result<Visitor, PageError>>>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let arrival = Arrival::from_request(req, payload);
+        let pool = req
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.pool.clone());
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| AppError::internal("application state missing"))?;
-            let secret = req
-                .cookie(cookie_name(secure(&req, &state)))
-                .map(|c| c.value().to_owned())
-                .filter(|v| !v.is_empty());
-            let session = match secret {
-                Some(secret) => {
-                    let pool = state.pool.clone();
-                    crate::http::with_conn(&pool, move |c| session::resolve(c, &secret))
-                        .await
-                        .map_err(|e| PageError::in_lang(e, choose_lang(&req, None)))?
-                }
-                None => None,
-            };
-            Ok(Visitor {
-                lang: choose_lang(&req, session.as_ref()),
-                here: here(&req),
-                session,
-            })
+            let arrival = arrival.await?;
+            if arrival.secret.is_none() {
+                return Ok(arrival.into_visitor(None));
+            }
+            let lang = arrival.guessed_lang();
+            let pool = pool.ok_or_else(|| AppError::internal("application state missing"))?;
+            crate::http::with_conn(&pool, move |c| arrival.visitor(c))
+                .await
+                .map_err(|e| PageError::in_lang(e, lang))
         })
     }
 }
@@ -186,6 +255,24 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
+    fn from_visitor(
+        visitor: Visitor,
+        method: &actix_web::http::Method,
+    ) -> Result<SignedIn, PageError> {
+        match visitor.session.clone() {
+            Some(session) => Ok(SignedIn { visitor, session }),
+            // A form sent after the session ended cannot be replayed after sign-in: back to
+            // the page it came from is the best guess, and the events are the next best.
+            None => Err(PageError::SignIn {
+                next: if method == actix_web::http::Method::GET {
+                    visitor.here.clone()
+                } else {
+                    "/events".to_owned()
+                },
+            }),
+        }
+    }
+
     pub fn caller(&self) -> Caller {
         self.session.caller.clone()
     }
@@ -216,20 +303,6 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let visitor = Visitor::from_request(req, payload);
         let method = req.method().clone();
-        Box::pin(async move {
-            let visitor = visitor.await?;
-            match visitor.session.clone() {
-                Some(session) => Ok(SignedIn { visitor, session }),
-                // A form sent after the session ended cannot be replayed after sign-in: back to
-                // the page it came from is the best guess, and the events are the next best.
-                None => Err(PageError::SignIn {
-                    next: if method == actix_web::http::Method::GET {
-                        visitor.here.clone()
-                    } else {
-                        "/events".to_owned()
-                    },
-                }),
-            }
-        })
+        Box::pin(async move { SignedIn::from_visitor(visitor.await?, &method) })
     }
 }
