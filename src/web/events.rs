@@ -290,8 +290,12 @@ async fn list(
             };
             let mut wanted: Vec<Id> = caller.site_id.into_iter().collect();
             wanted.extend(chosen_site);
-            let mut ids: Vec<Id> = rows.iter().map(|e| Id::from(e.site_id)).collect();
-            ids.extend(&wanted);
+            // A page's events are mostly at a few sites: each asked for once.
+            let mut ids: Vec<uuid::Uuid> = rows.iter().map(|e| e.site_id).collect();
+            ids.extend(wanted.iter().map(|id| id.0));
+            ids.sort_unstable();
+            ids.dedup();
+            let ids: Vec<Id> = ids.into_iter().map(Id::from).collect();
             let named = crate::org::sites::names(c, &ids)?;
             let lookups = match cached {
                 Some(l) => l,
