@@ -16,9 +16,13 @@
 #
 # Every request is a new (employee, event) pair over 2,000 upcoming events 3 h long and 4 h apart,
 # each employee's events in shuffled order, so no overlap rule refuses one and the sign-ups a
-# run adds are spread over a year. They stay: a few runs in, each employee has several upcoming
-# sign-ups a day, far denser than a real employee's, and the database has grown (the connection
-# levels are therefore interleaved, below). Loopback only.
+# run adds are spread over a year. Every run (HTTP or pgbench) starts from the same database:
+# the one written for its history depth, copied before the first run and put back before each
+# (PostgreSQL: CREATE DATABASE ... TEMPLATE; SQLite: the file). Without that the sign-ups of
+# earlier runs stay: a few runs in, each employee has several upcoming sign-ups a day, far
+# denser than a real employee's, and whichever run comes later pays for them. KEEP_RUNS=1 keeps
+# them (the database grows run by run, as before session 17). The connection levels are also
+# interleaved, below. Loopback only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -117,6 +121,33 @@ setup_history() { # postgres|sqlite
     start_server
 }
 
+# The database as written for a depth, kept aside (server stopped) so that every run can start
+# from it.
+snapshot() {
+    [ "${KEEP_RUNS:-0}" = 1 ] && return
+    stop_server
+    if [ "$BACKEND" = postgres ]; then
+        psql "$ADMIN" -qc "DROP DATABASE IF EXISTS ${DB_NAME}_snap" -c "CREATE DATABASE ${DB_NAME}_snap TEMPLATE $DB_NAME" >/dev/null
+    else
+        sqlite3 "$SQLITE_FILE" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+        cp "$SQLITE_FILE" "$WORK/history.snap"
+    fi
+    start_server
+}
+
+# Puts the kept database back and restarts the server on it.
+restore() {
+    [ "${KEEP_RUNS:-0}" = 1 ] && return
+    stop_server
+    if [ "$BACKEND" = postgres ]; then
+        psql "$ADMIN" -qc "DROP DATABASE $DB_NAME WITH (FORCE)" -c "CREATE DATABASE $DB_NAME TEMPLATE ${DB_NAME}_snap" >/dev/null
+    else
+        rm -f "$SQLITE_FILE"*
+        cp "$WORK/history.snap" "$SQLITE_FILE"
+    fi
+    start_server
+}
+
 # One list of pairs per round and connection level, so that no request repeats a pair.
 slice_pairs() { # depth
     local n=$(( ${#LEVEL_LIST[@]} * REPEAT ))
@@ -147,17 +178,20 @@ run_history() { # postgres|sqlite
             cat "$WORK/h_${DEPTH}_1."* >"$WORK/pg_pairs.txt"
             load_pairs "$WORK/pg_pairs.txt"
         fi
+        snapshot
         for CONNECTIONS in "${LEVEL_LIST[@]}"; do : >"$WORK/http.$CONNECTIONS.runs"; : >"$WORK/pg.$CONNECTIONS.runs"; done
-        # Rounds outside, connection levels inside, every other round in reverse order: every
-        # sign-up a run makes stays, so the database grows run by run (on SQLite the same level
-        # measured three times in a row gave 1,683 / 1,523 / 1,520 req/s), and a level always
-        # measured after the others would pay for the growth.
+        # Rounds outside, connection levels inside, every other round in reverse order: the
+        # machine drifts over minutes, and with KEEP_RUNS=1 the database grows run by run (on
+        # SQLite the same level measured three times in a row gave 1,683 / 1,523 / 1,520 req/s),
+        # so a level always measured after the others would pay for the drift.
         for round in $(seq 0 $((REPEAT - 1))); do
             if (( round % 2 == 0 )); then order=("${LEVEL_LIST[@]}"); else order=("${levels_back[@]}"); fi
             for CONNECTIONS in "${order[@]}"; do
+                restore
                 settle
                 http_history "$round" >>"$WORK/http.$CONNECTIONS.runs"
                 if [ "$BACKEND" = postgres ]; then
+                    restore
                     settle
                     pgbench_run "$WORK/signup.sql" >>"$WORK/pg.$CONNECTIONS.runs"
                 fi
@@ -169,7 +203,16 @@ run_history() { # postgres|sqlite
     done
     [ "${DEFAULTS:-0}" = 1 ] && drain_mail
     stop_server
+    return 0
 }
+
+SINK=
+history_cleanup() {
+    [ -n "$SINK" ] && kill "$SINK" 2>/dev/null
+    psql "$ADMIN" -qc "DROP DATABASE IF EXISTS ${DB_NAME}_snap WITH (FORCE)" >/dev/null 2>&1
+    cleanup
+}
+trap history_cleanup EXIT
 
 # With the mail worker on: how long the queue of confirmations the runs left takes to go out
 # once the load has stopped (bounded: five minutes).
@@ -230,7 +273,6 @@ PY
     SINK=$!
     for _ in $(seq 50); do [ -s "$WORK/smtp.port" ] && break; sleep 0.1; done
     [ -s "$WORK/smtp.port" ] || { echo "the SMTP sink did not start" >&2; exit 1; }
-    trap 'kill "$SINK" 2>/dev/null || true; cleanup' EXIT
     SINK_PORT=$(cat "$WORK/smtp.port")
 }
 
