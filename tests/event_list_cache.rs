@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use serde_json::json;
 use tomoni::auth::Role;
 use tomoni::db::Id;
-use tomoni::db::schema::{events, users};
+use tomoni::db::schema::{events, sites, users};
 
 both_backends!(
     a_repeated_employee_list_is_answered_from_memory_until_a_write,
@@ -84,7 +84,7 @@ async fn metric(app: &TestApp, line_start: &str) -> String {
 }
 
 async fn a_repeated_employee_list_is_answered_from_memory_until_a_write(backend: Backend) {
-    let (app, _, event) = app_with_event(backend, 60_000).await;
+    let (app, running, event) = app_with_event(backend, 60_000).await;
     let employee = app.user(Role::Employee, None);
     let token = app.token(&employee);
     assert_eq!(
@@ -115,10 +115,19 @@ async fn a_repeated_employee_list_is_answered_from_memory_until_a_write(backend:
     let page = browser.get(&app, "/events").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("River clean-up"), "{}", page.body);
+    assert!(page.body.contains("Site CACHE"), "{}", page.body);
     rename_behind_the_apps_back(&app, &event, "Park clean-up");
+    // The listed events' site names are kept with the page, under the same rule.
+    let n = diesel::update(sites::table.filter(sites::id.eq(running.site)))
+        .set(sites::name.eq("Harbour site"))
+        .execute(&mut app.conn())
+        .unwrap();
+    assert_eq!(n, 1);
     let page = browser.get(&app, "/events").await;
     assert!(page.body.contains("River clean-up"), "{}", page.body);
     assert!(!page.body.contains("Park clean-up"), "{}", page.body);
+    assert!(page.body.contains("Site CACHE"), "{}", page.body);
+    assert!(!page.body.contains("Harbour site"), "{}", page.body);
 
     // Any write request to this instance (here: a sign-up) renews every page.
     app.sign_up(&employee, &event).await;
@@ -130,6 +139,7 @@ async fn a_repeated_employee_list_is_answered_from_memory_until_a_write(backend:
     assert_eq!(body["items"][0]["seats_taken"], 1, "{body}");
     let page = browser.get(&app, "/events").await;
     assert!(page.body.contains("Park clean-up"), "{}", page.body);
+    assert!(page.body.contains("Harbour site"), "{}", page.body);
 
     assert_eq!(
         metric(&app, r#"tomoni_event_list_pages_total{from="memory"}"#).await,

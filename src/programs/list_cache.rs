@@ -26,11 +26,23 @@ use crate::error::AppResult;
 /// stays within a few MiB whatever queries clients send.
 const MAX_ENTRIES: usize = 64;
 
+/// At most this many site names are kept (the model programme has 1,700 sites).
+const MAX_NAMES: usize = 10_000;
+
 /// Pages of the employees' event list by query, for `ttl`.
 pub struct ListCache {
     ttl: Duration,
     generation: AtomicU64,
     entries: Mutex<HashMap<String, Entry>>,
+    names: Mutex<Names>,
+}
+
+/// The names of the sites the kept pages list (the web page shows them beside each event),
+/// kept under the same rule as the pages: dropped after a write on this instance or `ttl`.
+struct Names {
+    at: Instant,
+    generation: u64,
+    by_id: HashMap<uuid::Uuid, String>,
 }
 
 struct Entry {
@@ -63,7 +75,54 @@ impl ListCache {
             ttl: Duration::from_millis(ttl_ms),
             generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
+            names: Mutex::new(Names {
+                at: Instant::now(),
+                generation: 0,
+                by_id: HashMap::new(),
+            }),
         }
+    }
+
+    /// The names of `ids`, those not kept read with `read` (and then kept). With a ttl of 0
+    /// every name is read.
+    pub fn site_names(
+        &self,
+        ids: &[uuid::Uuid],
+        read: impl FnOnce(&[uuid::Uuid]) -> AppResult<Vec<(uuid::Uuid, String)>>,
+    ) -> AppResult<HashMap<uuid::Uuid, String>> {
+        if self.ttl.is_zero() {
+            return Ok(read(ids)?.into_iter().collect());
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        {
+            let mut names = self.names.lock();
+            if names.generation != generation || names.at.elapsed() >= self.ttl {
+                names.by_id.clear();
+                names.generation = generation;
+                names.at = Instant::now();
+            }
+            for id in ids {
+                match names.by_id.get(id) {
+                    Some(name) => {
+                        found.insert(*id, name.clone());
+                    }
+                    None => missing.push(*id),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = read(&missing)?;
+        let mut names = self.names.lock();
+        // Kept only if no write finished while they were read.
+        if names.generation == generation && names.by_id.len() + read.len() <= MAX_NAMES {
+            names.by_id.extend(read.iter().cloned());
+        }
+        found.extend(read);
+        Ok(found)
     }
 
     /// A write request has finished on this instance: no page read before it is served again.
@@ -116,6 +175,30 @@ impl ListCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn site_names_are_read_once_until_a_write_and_never_kept_without_a_ttl() {
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let asked = std::cell::RefCell::new(Vec::new());
+        let read = |ids: &[uuid::Uuid]| {
+            asked.borrow_mut().push(ids.len());
+            Ok(ids.iter().map(|id| (*id, id.to_string())).collect())
+        };
+        let cache = ListCache::new(60_000);
+        assert_eq!(cache.site_names(&[a], read).unwrap()[&a], a.to_string());
+        // Only the one not kept is read.
+        assert_eq!(cache.site_names(&[a, b], read).unwrap().len(), 2);
+        assert_eq!(cache.site_names(&[a, b], read).unwrap().len(), 2);
+        assert_eq!(*asked.borrow(), [1, 1]);
+        cache.written();
+        cache.site_names(&[a, b], read).unwrap();
+        assert_eq!(*asked.borrow(), [1, 1, 2]);
+
+        let off = ListCache::new(0);
+        off.site_names(&[a], read).unwrap();
+        off.site_names(&[a], read).unwrap();
+        assert_eq!(*asked.borrow(), [1, 1, 2, 1, 1]);
+    }
 
     fn read(n: &mut u32) -> AppResult<Vec<Event>> {
         *n += 1;

@@ -295,8 +295,13 @@ async fn list(
             ids.extend(wanted.iter().map(|id| id.0));
             ids.sort_unstable();
             ids.dedup();
-            let ids: Vec<Id> = ids.into_iter().map(Id::from).collect();
-            let named = crate::org::sites::names(c, &ids)?;
+            let named = cache.site_names(&ids, |missing| {
+                let missing: Vec<Id> = missing.iter().copied().map(Id::from).collect();
+                Ok(crate::org::sites::names(c, &missing)?
+                    .into_iter()
+                    .map(|(id, name)| (id.into(), name))
+                    .collect())
+            })?;
             let lookups = match cached {
                 Some(l) => l,
                 None => lookups::load(c)?,
@@ -316,10 +321,7 @@ async fn list(
     let (who, reads) = read?;
     let (rows, problem, choices, named, lookups) = reads.map_err(|e| who.visitor.error(e))?;
     let lang = who.lang();
-    let site_name: std::collections::HashMap<uuid::Uuid, String> = named
-        .into_iter()
-        .map(|(id, name)| (id.into(), name))
-        .collect();
+    let site_name = named;
     let more = (rows.len() as i64 > limit)
         .then(|| rows.get(limit as usize - 1).map(events::cursor))
         .flatten()
