@@ -18,7 +18,8 @@
 # each employee's events in shuffled order, so no overlap rule refuses one and the sign-ups a
 # run adds are spread over a year. Every run (HTTP or pgbench) starts from the same database:
 # the one written for its history depth, copied before the first run and put back before each
-# (PostgreSQL: CREATE DATABASE ... TEMPLATE; SQLite: the file). Without that the sign-ups of
+# (PostgreSQL: CREATE DATABASE ... TEMPLATE with STRATEGY FILE_COPY, which copies the files
+# instead of writing the whole copy to the WAL; SQLite: the file). Without that the sign-ups of
 # earlier runs stay: a few runs in, each employee has several upcoming sign-ups a day, far
 # denser than a real employee's, and whichever run comes later pays for them. KEEP_RUNS=1 keeps
 # them (the database grows run by run, as before session 17). The connection levels are also
@@ -127,7 +128,7 @@ snapshot() {
     [ "${KEEP_RUNS:-0}" = 1 ] && return
     stop_server
     if [ "$BACKEND" = postgres ]; then
-        psql "$ADMIN" -qc "DROP DATABASE IF EXISTS ${DB_NAME}_snap" -c "CREATE DATABASE ${DB_NAME}_snap TEMPLATE $DB_NAME" >/dev/null
+        psql "$ADMIN" -qc "DROP DATABASE IF EXISTS ${DB_NAME}_snap" -c "CREATE DATABASE ${DB_NAME}_snap TEMPLATE $DB_NAME STRATEGY FILE_COPY" >/dev/null
     else
         sqlite3 "$SQLITE_FILE" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
         cp "$SQLITE_FILE" "$WORK/history.snap"
@@ -140,7 +141,7 @@ restore() {
     [ "${KEEP_RUNS:-0}" = 1 ] && return
     stop_server
     if [ "$BACKEND" = postgres ]; then
-        psql "$ADMIN" -qc "DROP DATABASE $DB_NAME WITH (FORCE)" -c "CREATE DATABASE $DB_NAME TEMPLATE ${DB_NAME}_snap" >/dev/null
+        psql "$ADMIN" -qc "DROP DATABASE $DB_NAME WITH (FORCE)" -c "CREATE DATABASE $DB_NAME TEMPLATE ${DB_NAME}_snap STRATEGY FILE_COPY" >/dev/null
     else
         rm -f "$SQLITE_FILE"*
         cp "$WORK/history.snap" "$SQLITE_FILE"
