@@ -171,7 +171,11 @@ run_history() { # postgres|sqlite
     write_pgbench_scripts
     local levels_back=() round order
     for (( i = ${#LEVEL_LIST[@]} - 1; i >= 0; i-- )); do levels_back+=("${LEVEL_LIST[i]}"); done
+    local depths=0
     for DEPTH in $HISTORIES; do
+        # From the second depth on, back to the starting database first, so that this depth's
+        # copy does not carry the previous depth's last run (its sign-ups and queued mail).
+        (( depths++ > 0 )) && restore
         slice_pairs "$DEPTH"
         if [ "$BACKEND" = postgres ]; then
             # pgbench walks the same kind of pairs on its own employees and events, each run

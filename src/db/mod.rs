@@ -4,6 +4,7 @@
 //! per backend `match` on the variant right where they are needed.
 
 pub mod backup;
+mod checkpoint;
 pub mod idempotency;
 pub mod literal;
 pub mod pool;
@@ -446,13 +447,13 @@ where
     let turn = sqlite_writers(&file);
     let mut held = turn
         .as_ref()
-        .and_then(|t| t.try_lock_for(SQLITE_BUSY_TIMEOUT));
+        .and_then(|t| t.writer.try_lock_for(SQLITE_BUSY_TIMEOUT));
     // The transaction runs on the process's writer connection when there is one (see
     // `sqlite_writers`), else on the caller's.
-    let conn = held
-        .as_mut()
-        .and_then(|slot| writer(slot, &file))
-        .unwrap_or(conn);
+    let on_writer = held.as_mut().and_then(|slot| writer(slot, &file));
+    let wrote_on_writer = on_writer.is_some();
+    let caller = conn;
+    let conn = on_writer.unwrap_or(&mut *caller);
     on_sqlite(conn, |c| {
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
     })?;
@@ -468,6 +469,15 @@ where
     // parking_lot's lock is eventually fair: a strict hand-over to the longest waiter on every
     // release (`unlock_fair`) measured slower with no better tail (2,128 vs 2,613 req/s).
     drop(held);
+    // The writer does not checkpoint (see `checkpoint`): this request does, if one is due, now
+    // that the next writer has its turn.
+    if let (Some(turn), true, Ok(_)) = (&turn, wrote_on_writer, &result) {
+        turn.checkpoints.committed();
+        if let AnyConnection::Sqlite(c) = caller {
+            turn.checkpoints
+                .after_write(c, || turn.writer.try_lock_for(SQLITE_BUSY_TIMEOUT));
+        }
+    }
     result
 }
 
@@ -518,7 +528,15 @@ fn writer<'a>(slot: &'a mut Option<Writer>, file: &str) -> Option<&'a mut AnyCon
             target: file.to_owned(),
             prepared_statements: true,
         };
-        match url.establish() {
+        // Checkpoints are taken after the turn, by the request that wrote (see `checkpoint`).
+        match url.establish().and_then(|mut conn| {
+            conn.batch_execute("PRAGMA wal_autocheckpoint = 0;")
+                .map_err(|e| DbError::Connect {
+                    backend: "SQLite",
+                    source: diesel::ConnectionError::CouldntSetupConfiguration(e),
+                })
+                .map(|()| conn)
+        }) {
             Ok(conn) => *slot = Some(Writer { conn, file: now }),
             Err(error) => {
                 tracing::warn!(%error, "the SQLite writer connection could not be opened");
@@ -542,16 +560,32 @@ fn writer<'a>(slot: &'a mut Option<Writer>, file: &str) -> Option<&'a mut AnyCon
 /// transaction, so with writes spread over the pool every turn began by reading its pages
 /// again (~50 reads per sign-up, BENCHMARKS.md). The one writer's cache stays warm, because
 /// only it writes. `None` for in-memory databases (each connection its own).
-fn sqlite_writers(file: &str) -> Option<std::sync::Arc<parking_lot::Mutex<Option<Writer>>>> {
+fn sqlite_writers(file: &str) -> Option<std::sync::Arc<Turn>> {
     use std::collections::HashMap;
     use std::sync::{Arc, OnceLock};
-    type Writers = parking_lot::Mutex<HashMap<String, Arc<parking_lot::Mutex<Option<Writer>>>>>;
+    type Writers = parking_lot::Mutex<HashMap<String, Arc<Turn>>>;
     static WRITERS: OnceLock<Writers> = OnceLock::new();
     if file.is_empty() {
         return None;
     }
     let mut writers = WRITERS.get_or_init(Default::default).lock();
-    Some(writers.entry(file.to_owned()).or_default().clone())
+    Some(
+        writers
+            .entry(file.to_owned())
+            .or_insert_with(|| {
+                Arc::new(Turn {
+                    writer: parking_lot::Mutex::new(None),
+                    checkpoints: checkpoint::Checkpoints::new(),
+                })
+            })
+            .clone(),
+    )
+}
+
+/// One SQLite file's writer connection (its lock is the turn) and its checkpoints.
+struct Turn {
+    writer: parking_lot::Mutex<Option<Writer>>,
+    checkpoints: checkpoint::Checkpoints,
 }
 
 fn on_sqlite(

@@ -44,11 +44,20 @@ pub fn redact_target(path_and_query: &str) -> String {
     format!("{path}?{}", pairs.join("&"))
 }
 
+/// The route pattern the request matched (`None`: no route), found once for the span and kept
+/// for the metrics: matching walks the routes with a regular expression each.
+#[derive(Clone)]
+pub struct MatchedPattern(pub Option<String>);
+
 /// The span builder `server` wraps around every request.
 pub struct RedactedRootSpan;
 
 impl RootSpanBuilder for RedactedRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
+        // Before `connection_info` below, which borrows the extensions until the span is made.
+        let pattern = request.match_pattern();
+        let route = pattern.clone().unwrap_or_else(|| "default".to_owned());
+        request.extensions_mut().insert(MatchedPattern(pattern));
         let trust = request
             .app_data::<actix_web::web::Data<TrustForwardedFor>>()
             .is_some_and(|t| t.0);
@@ -61,9 +70,6 @@ impl RootSpanBuilder for RedactedRootSpan {
                 .map(|a| a.ip().to_string())
                 .unwrap_or_default()
         };
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "default".to_owned());
         let target = redact_target(
             request
                 .uri()

@@ -33,10 +33,14 @@ pub async fn track(
     let method = method_label(req.method());
     let res = next.call(req).await?;
     if let Some(metrics) = metrics {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
+        let request = res.request();
+        let pattern = match actix_web::HttpMessage::extensions(request)
+            .get::<crate::http::log::MatchedPattern>()
+        {
+            Some(found) => found.0.clone(),
+            None => request.match_pattern(),
+        };
+        let route = pattern.unwrap_or_else(|| "unmatched".to_owned());
         metrics.observe(
             method,
             &route,
