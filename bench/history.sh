@@ -206,7 +206,15 @@ run_history() { # postgres|sqlite
             summarise "history $DEPTH, $CONNECTIONS conn" 0.50 "$WORK/http.$CONNECTIONS.runs" "$WORK/pg.$CONNECTIONS.runs"
         done
     done
-    [ "${DEFAULTS:-0}" = 1 ] && drain_mail
+    if [ "${DEFAULTS:-0}" = 1 ]; then
+        # The queue one HTTP run leaves, from the restored database: on PostgreSQL the last run
+        # was pgbench's, whose stand-in messages name no real sign-up and are never delivered.
+        restore
+        settle
+        SLICE=0
+        http_history 0 >/dev/null
+        drain_mail
+    fi
     stop_server
     return 0
 }
