@@ -2,6 +2,8 @@
 //! employee query is answered without reading the events again, while the caller is still
 //! checked on every request; a write request to the instance, or the end of
 //! `database.list_cache_ms`, makes it read afresh; lists that depend on the caller are never kept.
+//! With the cache off, every request reads its page, and the caller is checked in the page's own
+//! statement (`programs::events::list_signed_in`), with the same answers as a separate check.
 
 mod common;
 
@@ -13,13 +15,16 @@ use diesel::prelude::*;
 use serde_json::json;
 use tomoni::auth::Role;
 use tomoni::db::Id;
-use tomoni::db::schema::{events, sites, users};
+use tomoni::db::schema::{events, refresh_tokens, sites, users};
+use tomoni::programs::events::{EventQuery, ListFilter, list_signed_in};
 
 both_backends!(
     a_repeated_employee_list_is_answered_from_memory_until_a_write,
     the_caller_is_checked_when_the_list_comes_from_memory,
     lists_that_depend_on_the_caller_are_always_read,
     a_write_on_another_instance_shows_once_the_kept_page_expires,
+    without_the_cache_the_page_and_its_callers_check_are_one_statement,
+    without_the_cache_an_ended_or_deactivated_caller_gets_401_as_elsewhere,
 );
 
 /// An app with `ttl_ms` of list cache, and a coordinator's site with a published event starting
@@ -236,4 +241,150 @@ async fn a_write_on_another_instance_shows_once_the_kept_page_expires(backend: B
         actix_web::rt::task::yield_now().await;
     };
     assert!(shown >= TTL, "shown after {shown:?}, before the ttl");
+}
+
+/// Statements `f` sends on a connection of its own (diesel's instrumentation counts them),
+/// on its second run: a new PostgreSQL connection first looks up the type id of `uuid`.
+fn statements<T>(app: &TestApp, f: impl Fn(&mut tomoni::db::AnyConnection) -> T) -> (usize, T) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut conn = tomoni::db::connect(&app.settings.database).expect("connect");
+    f(&mut conn);
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+        if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let out = f(&mut conn);
+    (count.load(Ordering::SeqCst), out)
+}
+
+async fn without_the_cache_the_page_and_its_callers_check_are_one_statement(backend: Backend) {
+    let (app, running, _) = app_with_event(backend, 0).await;
+    let employee = app.user(Role::Employee, None);
+    let sign_in = Id::new();
+    tomoni::auth::refresh::issue(&mut app.conn(), employee.id, sign_in, 3600).expect("sign in");
+    let filter = |q: EventQuery| ListFilter::for_anyone(q, 50).unwrap().unwrap();
+
+    let (sent, listed) = statements(&app, |c| {
+        list_signed_in(c, employee.id, sign_in, &filter(EventQuery::default()))
+    });
+    let (role, page) = listed.expect("listed");
+    assert_eq!(role, Role::Employee);
+    assert_eq!(
+        page.iter().map(|e| e.title.as_str()).collect::<Vec<_>>(),
+        ["Beach clean-up"]
+    );
+    assert_eq!(sent, 1, "the page and the caller's check in one statement");
+
+    // An empty page tells nothing of the caller: it is then looked up on its own.
+    let nothing = EventQuery {
+        q: Some("no such title".into()),
+        ..EventQuery::default()
+    };
+    let (sent, listed) = statements(&app, |c| {
+        list_signed_in(c, employee.id, sign_in, &filter(nothing.clone()))
+    });
+    assert_eq!(listed.expect("listed").1.len(), 0);
+    assert_eq!(sent, 2);
+
+    // Drafts depend on who asks: no filter for anyone.
+    let drafts = EventQuery {
+        status: Some(tomoni::programs::events::EventStatus::Draft),
+        ..EventQuery::default()
+    };
+    assert!(ListFilter::for_anyone(drafts, 50).unwrap().is_none());
+
+    // Over HTTP, each role sees the published page; every page was read.
+    for token in [
+        app.token(&employee),
+        app.token(&running.coordinator),
+        app.token(&app.user(Role::Hr, None)),
+    ] {
+        assert_eq!(
+            titles(&app, &token, "/api/v1/events").await,
+            ["Beach clean-up"]
+        );
+    }
+    assert_eq!(
+        metric(&app, r#"tomoni_event_list_pages_total{from="database"}"#).await,
+        r#"tomoni_event_list_pages_total{from="database"} 3"#
+    );
+    assert_eq!(
+        metric(
+            &app,
+            r#"tomoni_db_replica_eligible_reads_total{from="primary"}"#
+        )
+        .await,
+        r#"tomoni_db_replica_eligible_reads_total{from="primary"} 1"#,
+        "the employee's page could have come from a replica, the others' could not"
+    );
+    // A coordinator's drafts take the usual way and are theirs only.
+    let c = app.token(&running.coordinator);
+    let (status, _, body) = app.get_as(&c, "/api/v1/events?status=draft").await;
+    assert_eq!(status, 200, "{body}");
+    let e = app.token(&employee);
+    let (status, _, body) = app.get_as(&e, "/api/v1/events?status=draft").await;
+    assert_eq!(status, 403, "{body}");
+}
+
+async fn without_the_cache_an_ended_or_deactivated_caller_gets_401_as_elsewhere(backend: Backend) {
+    let (app, _, _) = app_with_event(backend, 0).await;
+    let employee = app.user(Role::Employee, None);
+    let token = app.token(&employee);
+    assert_eq!(
+        titles(&app, &token, "/api/v1/events").await,
+        ["Beach clean-up"]
+    );
+
+    // The sign-in ended (a logout elsewhere): the page is there, the caller is not.
+    diesel::update(refresh_tokens::table.filter(refresh_tokens::user_id.eq(employee.id)))
+        .set(refresh_tokens::revoked_at.eq(tomoni::db::Timestamp::now()))
+        .execute(&mut app.conn())
+        .unwrap();
+    for path in [
+        "/api/v1/events",
+        "/api/v1/events?q=no+such+title",
+        "/api/v1/events?cursor=not-a-cursor",
+    ] {
+        let (status, _, body) = app.get_as(&token, path).await;
+        assert_eq!(status, 401, "{path}: {body}");
+        assert_eq!(body["code"], "invalid_token", "{path}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("sign-in has ended"),
+            "{path}: {body}"
+        );
+    }
+
+    // Deactivated with a live sign-in.
+    let other = app.user(Role::Employee, None);
+    let token = app.token(&other);
+    assert_eq!(
+        titles(&app, &token, "/api/v1/events").await,
+        ["Beach clean-up"]
+    );
+    diesel::update(users::table.filter(users::id.eq(other.id)))
+        .set(users::active.eq(false))
+        .execute(&mut app.conn())
+        .unwrap();
+    let (status, _, body) = app.get_as(&token, "/api/v1/events").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("deactivated"),
+        "{body}"
+    );
+    // A tampered token never reaches the database.
+    let (status, _, _) = app.get_as(&format!("{token}x"), "/api/v1/events").await;
+    assert_eq!(status, 401);
+    // A bad query from a live caller is still the query's fault.
+    let live = app.token(&app.user(Role::Employee, None));
+    let (status, _, body) = app
+        .get_as(&live, "/api/v1/events?cursor=not-a-cursor")
+        .await;
+    assert_eq!(status, 400, "{body}");
 }

@@ -680,3 +680,8 @@ diesel::table! {
 
 diesel::joinable!(stats_program_month -> programs (program_id));
 diesel::joinable!(stats_program_month -> sites (site_id));
+
+/// Events joined with their programmes: what the event list reads from, named so that a column
+/// from another layer can be written for it (`auth::caller::signed_in_role`).
+pub type EventsOfPrograms =
+    diesel::helper_types::InnerJoinQuerySource<events::table, programs::table>;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -585,7 +586,7 @@ pub struct ListFilter {
 
 /// The event list's query as both front doors take it (the API's parameters, the page's
 /// filters).
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     /// Default `published`; `draft`/`cancelled`/`completed` for those who run the site.
@@ -616,6 +617,26 @@ impl ListFilter {
     pub fn for_caller(caller: &Caller, q: EventQuery, limit: i64) -> AppResult<ListFilter> {
         let status = q.status.unwrap_or(EventStatus::Published);
         let draft_sites = draft_scope(caller, status)?;
+        ListFilter::with_drafts_of(q, status, draft_sites, limit)
+    }
+
+    /// The filter of `q` when it is the same whoever asks ([`for_caller`](Self::for_caller)
+    /// gives every caller this one): any status but drafts. `None` for drafts, whose sites
+    /// depend on the caller; an error for a bad query, which a caller should only see once their
+    /// token has been checked.
+    pub fn for_anyone(q: EventQuery, limit: i64) -> AppResult<Option<ListFilter>> {
+        match q.status.unwrap_or(EventStatus::Published) {
+            EventStatus::Draft => Ok(None),
+            status => ListFilter::with_drafts_of(q, status, None, limit).map(Some),
+        }
+    }
+
+    fn with_drafts_of(
+        q: EventQuery,
+        status: EventStatus,
+        draft_sites: Option<Vec<Id>>,
+        limit: i64,
+    ) -> AppResult<ListFilter> {
         use crate::time::Bound;
         let from = q
             .from
@@ -711,9 +732,51 @@ fn parse_cursor(c: &str) -> AppResult<(Timestamp, Id)> {
 
 /// Events by start time, then id.
 pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
+    let none = Box::new(diesel::dsl::sql::<Nullable<Text>>("NULL"));
+    Ok(page(conn, f, none)?.into_iter().map(|(e, _)| e).collect())
+}
+
+/// The list's page as the caller of one of tomoni's own tokens (`user`, `sign_in`) asks for
+/// it, with the caller checked in the same statement (`auth::caller::signed_in_role`), for a
+/// filter that is the same whoever asks ([`ListFilter::for_anyone`]). When the statement cannot
+/// tell (an empty page, or a token whose sign-in has ended) the caller is looked up on its own
+/// (`auth::caller::resolve`): 401 exactly as for any other request. With the caller's role.
+pub fn list_signed_in(
+    conn: &mut AnyConnection,
+    user: Id,
+    sign_in: Id,
+    f: &ListFilter,
+) -> AppResult<(Role, Vec<Event>)> {
+    let rows = page(conn, f, crate::auth::caller::signed_in_role(user, sign_in))?;
+    let role = rows
+        .first()
+        .and_then(|(_, role)| role.as_deref())
+        .and_then(|role| role.parse::<Role>().ok());
+    let role = match role {
+        Some(role) => role,
+        None => {
+            let subject = crate::auth::caller::Subject::Own(user, sign_in);
+            crate::auth::caller::resolve(conn, &subject)?.role
+        }
+    };
+    Ok((role, rows.into_iter().map(|(e, _)| e).collect()))
+}
+
+/// [`list`]'s statement, each event with `beside` (a column of the caller, or NULL).
+fn page(
+    conn: &mut AnyConnection,
+    f: &ListFilter,
+    beside: Box<
+        dyn BoxableExpression<
+                crate::db::schema::EventsOfPrograms,
+                <AnyConnection as diesel::Connection>::Backend,
+                SqlType = Nullable<Text>,
+            >,
+    >,
+) -> AppResult<Vec<(Event, Option<String>)>> {
     let mut q = events::table
         .inner_join(programs::table)
-        .select((EventRow::as_select(), programs::site_id))
+        .select((EventRow::as_select(), programs::site_id, beside))
         .into_boxed();
     // A plain `=` for the usual single status lets PostgreSQL use (status, starts_at, id); the
     // status, one of four fixed words, is written into the text (`db::literal`).
@@ -802,10 +865,10 @@ pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
     }
     // One more than the page tells whether another page follows.
     let page = u32::try_from(f.limit.saturating_add(1)).unwrap_or(u32::MAX);
-    let rows: Vec<(EventRow, Id)> =
+    let rows: Vec<(EventRow, Id, Option<String>)> =
         limit_in_text(q.order((events::starts_at, events::id)), page).load(conn)?;
     rows.into_iter()
-        .map(|(r, s)| Event::from_row(r, s))
+        .map(|(r, s, beside)| Ok((Event::from_row(r, s)?, beside)))
         .collect()
 }
 

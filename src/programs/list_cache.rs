@@ -83,6 +83,11 @@ impl ListCache {
         }
     }
 
+    /// Whether pages are kept at all (`list_cache_ms` > 0).
+    pub fn keeps_pages(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
     /// The names of `ids`, those not kept read with `read` (and then kept). With a ttl of 0
     /// every name is read.
     pub fn site_names(
