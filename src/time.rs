@@ -217,10 +217,20 @@ pub fn local_date(t: impl Into<DateTime<Utc>>, tz: &str) -> NaiveDate {
 /// An instant in an IANA zone, with the zone's offset at that instant (UTC if the zone is
 /// unknown, which validation prevents).
 pub fn local(t: impl Into<DateTime<Utc>>, tz: &str) -> DateTime<FixedOffset> {
+    in_zone(t, zone(tz))
+}
+
+/// The IANA zone named `tz`, looked up once for several instants ([`in_zone`]).
+pub fn zone(tz: &str) -> Option<chrono_tz::Tz> {
+    tz.parse().ok()
+}
+
+/// [`local`] with the zone already looked up (`None`: UTC).
+pub fn in_zone(t: impl Into<DateTime<Utc>>, zone: Option<chrono_tz::Tz>) -> DateTime<FixedOffset> {
     let t = t.into();
-    match tz.parse::<chrono_tz::Tz>() {
-        Ok(zone) => t.with_timezone(&zone).fixed_offset(),
-        Err(_) => t.fixed_offset(),
+    match zone {
+        Some(zone) => t.with_timezone(&zone).fixed_offset(),
+        None => t.fixed_offset(),
     }
 }
 
@@ -254,7 +264,79 @@ where
     S: serde::Serializer,
     Tz: chrono::TimeZone,
 {
-    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    let mut buf = [0u8; 40];
+    match rfc3339(t, &mut buf) {
+        Some(text) => s.serialize_str(text),
+        None => s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+    }
+}
+
+/// `t` as chrono's `to_rfc3339_opts(AutoSi, true)` writes it, into `buf` without allocating (an
+/// event carries six instants, a page of the list 300); `None` for what only chrono writes
+/// right: years outside 0–9999, a leap second, an offset with seconds.
+fn rfc3339<'b, Tz: chrono::TimeZone>(t: &DateTime<Tz>, buf: &'b mut [u8; 40]) -> Option<&'b str> {
+    use chrono::{Datelike, Offset, Timelike};
+    let local = t.naive_local();
+    let offset = t.offset().fix().local_minus_utc();
+    let (year, nanos) = (local.year(), local.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 || offset % 60 != 0 {
+        return None;
+    }
+    let mut out = Ascii { buf, len: 0 };
+    out.digits(year.unsigned_abs(), 4);
+    out.byte(b'-');
+    out.digits(local.month(), 2);
+    out.byte(b'-');
+    out.digits(local.day(), 2);
+    out.byte(b'T');
+    out.digits(local.hour(), 2);
+    out.byte(b':');
+    out.digits(local.minute(), 2);
+    out.byte(b':');
+    out.digits(local.second(), 2);
+    let fraction = match nanos {
+        0 => None,
+        f if f % 1_000_000 == 0 => Some((f / 1_000_000, 3)),
+        f if f % 1_000 == 0 => Some((f / 1_000, 6)),
+        f => Some((f, 9)),
+    };
+    if let Some((value, width)) = fraction {
+        out.byte(b'.');
+        out.digits(value, width);
+    }
+    if offset == 0 {
+        out.byte(b'Z');
+    } else {
+        out.byte(if offset < 0 { b'-' } else { b'+' });
+        let minutes = offset.unsigned_abs() / 60;
+        out.digits(minutes / 60, 2);
+        out.byte(b':');
+        out.digits(minutes % 60, 2);
+    }
+    let Ascii { buf, len } = out;
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
+/// ASCII written into a fixed buffer (at most 35 bytes are: [`rfc3339`]).
+struct Ascii<'b> {
+    buf: &'b mut [u8; 40],
+    len: usize,
+}
+
+impl Ascii<'_> {
+    fn byte(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    /// `value`'s last `width` decimal digits, zero-padded.
+    fn digits(&mut self, mut value: u32, width: usize) {
+        for i in (0..width).rev() {
+            self.buf[self.len + i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        self.len += width;
+    }
 }
 
 /// [`instant`] for an optional instant (`null` when absent).
@@ -291,9 +373,18 @@ mod tests {
             "2026-12-01T09:30:00.5-03:30",
             "1999-01-31T23:59:59.123456+00:00",
             "2026-06-30T12:00:00.000001+14:00",
+            "1900-01-01T00:00:00.000000001-12:00",
+            "2200-12-31T23:59:59.999999999+05:45",
+            "2026-03-09T07:05:03.120+00:00",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.010203-00:30",
+            "2016-12-31T23:59:60.5Z",
         ] {
             let t = chrono::DateTime::parse_from_rfc3339(text).unwrap();
             assert_eq!(ours(Some(t)), serde_json::to_string(&t).unwrap());
+            // Written without chrono, but for the leap second.
+            let own = super::rfc3339(&t, &mut [0; 40]).is_some();
+            assert_eq!(own, !text.contains(":60"), "{text}");
             let utc = t.with_timezone(&chrono::Utc);
             assert_eq!(ours(Some(utc)), serde_json::to_string(&utc).unwrap());
         }

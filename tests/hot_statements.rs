@@ -66,6 +66,23 @@ struct Plans {
     custom_plans: i64,
 }
 
+/// The one statement over `events` the connection has prepared (it fails on none or several).
+fn the_one_list_statement(conn: &mut tomoni::db::AnyConnection) -> Plans {
+    let mut plans: Vec<Plans> = diesel::sql_query(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+         WHERE statement LIKE '%events%'",
+    )
+    .load(conn)
+    .expect("prepared statements");
+    assert_eq!(
+        plans.len(),
+        1,
+        "one prepared statement for the list: {:?}",
+        plans.iter().map(|p| &p.statement).collect::<Vec<_>>()
+    );
+    plans.remove(0)
+}
+
 #[test]
 fn the_employees_event_list_is_planned_once_per_connection_postgres() {
     let Some((_db, mut conn)) = postgres_with(EVENTS) else {
@@ -87,19 +104,7 @@ fn the_employees_event_list_is_planned_once_per_connection_postgres() {
     assert!(page.windows(2).all(|w| w[0].starts_at <= w[1].starts_at));
     assert!(pages.iter().all(|p| p.len() == 51 && p[0].id == page[0].id));
 
-    let plans: Vec<Plans> = diesel::sql_query(
-        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
-         WHERE statement LIKE '%events%'",
-    )
-    .load(&mut conn)
-    .expect("prepared statements");
-    assert_eq!(
-        plans.len(),
-        1,
-        "one prepared statement for the list: {:?}",
-        plans.iter().map(|p| &p.statement).collect::<Vec<_>>()
-    );
-    let list = &plans[0];
+    let list = the_one_list_statement(&mut conn);
     assert!(
         !list.statement.contains('$'),
         "no parameter is bound: {}",
@@ -110,6 +115,45 @@ fn the_employees_event_list_is_planned_once_per_connection_postgres() {
         (list.generic_plans, list.custom_plans),
         (runs, 0),
         "every run used the one plan made for the statement"
+    );
+}
+
+#[test]
+fn the_list_with_its_callers_check_is_prepared_once_per_connection_postgres() {
+    let caller = "
+INSERT INTO users (id, employee_number, email, display_name, role, created_at, updated_at)
+  VALUES ('00000000-0000-7000-9000-000000000001', 'E1', 'e1@example.com', 'Employee 1',
+          'employee', now(), now());
+INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, created_at, expires_at)
+  VALUES (gen_random_uuid(), '00000000-0000-7000-9000-000000000001',
+          '00000000-0000-7000-9000-000000000002', 'hash', now(), now() + interval '1 hour');
+";
+    let Some((_db, mut conn)) = postgres_with(&format!("{EVENTS}{caller}")) else {
+        return;
+    };
+    let (user, sign_in): (Id, Id) = (
+        "00000000-0000-7000-9000-000000000001".parse().unwrap(),
+        "00000000-0000-7000-9000-000000000002".parse().unwrap(),
+    );
+    let runs = 12;
+    for _ in 0..runs {
+        let filter = ListFilter::for_anyone(EventQuery::default(), 50)
+            .expect("filter")
+            .expect("the same for anyone");
+        let (role, page) = events::list_signed_in(&mut conn, user, sign_in, &filter).expect("list");
+        assert_eq!((role, page.len()), (Role::Employee, 51));
+    }
+    let list = the_one_list_statement(&mut conn);
+    assert!(
+        list.statement.contains("refresh_tokens"),
+        "{}",
+        list.statement
+    );
+    assert_eq!(
+        list.generic_plans + list.custom_plans,
+        runs,
+        "{}",
+        list.statement
     );
 }
 

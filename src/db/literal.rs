@@ -89,6 +89,48 @@ impl<DB: Backend> QueryFragment<DB> for Condition {
     }
 }
 
+/// An expression of SQL type `ST` written as SQL text that the code holds for the process's
+/// life: [`Condition`]'s rule (the statement stays cacheable), for a select list or a `NULL`.
+#[derive(Debug)]
+pub struct Typed<ST> {
+    text: &'static str,
+    sql_type: std::marker::PhantomData<ST>,
+}
+
+/// `text` as an expression of SQL type `ST`: SQL the code writes, never a user's input.
+pub fn typed<ST>(text: &'static str) -> Typed<ST> {
+    Typed {
+        text,
+        sql_type: std::marker::PhantomData,
+    }
+}
+
+impl<ST: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType> Expression
+    for Typed<ST>
+{
+    type SqlType = ST;
+}
+
+impl<ST, QS> AppearsOnTable<QS> for Typed<ST> where Typed<ST>: Expression {}
+
+impl<ST, QS> SelectableExpression<QS> for Typed<ST> where Typed<ST>: Expression {}
+
+impl<ST> ValidGrouping<()> for Typed<ST> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl<ST> QueryId for Typed<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST, DB: Backend> QueryFragment<DB> for Typed<ST> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(self.text);
+        Ok(())
+    }
+}
+
 /// A hand-written statement that diesel prepares once per connection and reuses, like its
 /// query builder's. `diesel::sql_query` marks its statement as never to be cached, so one on a
 /// hot path (the sign-up's clash check, the outbox's insert) was parsed and planned again on

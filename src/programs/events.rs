@@ -111,22 +111,24 @@ pub struct Event {
 impl Event {
     pub fn from_row(r: EventRow, site_id: Id) -> AppResult<Event> {
         let tz = r.timezone.clone();
+        let zone = crate::time::zone(&tz);
+        let local = |t: Timestamp| crate::time::in_zone(t, zone);
         Ok(Event {
             id: r.id.into(),
             program_id: r.program_id.into(),
             site_id: site_id.into(),
             title: r.title,
             description: r.description,
-            starts_at: local(r.starts_at, &tz),
-            ends_at: local(r.ends_at, &tz),
+            starts_at: local(r.starts_at),
+            ends_at: local(r.ends_at),
             location: r.location,
             capacity: r.capacity,
             seats_taken: r.taken,
             seats_free: r.capacity.map(|c| (c - r.taken).max(0)),
             waitlist_enabled: r.waitlist_enabled,
             waitlist_length: r.waitlisted,
-            signup_deadline: r.signup_deadline.map(|t| local(t, &tz)),
-            cancel_deadline: r.cancel_deadline.map(|t| local(t, &tz)),
+            signup_deadline: r.signup_deadline.map(local),
+            cancel_deadline: r.cancel_deadline.map(local),
             status: EventStatus::parse(&r.status)?,
             created_at: r.created_at.into(),
             updated_at: r.updated_at.into(),
@@ -732,7 +734,7 @@ fn parse_cursor(c: &str) -> AppResult<(Timestamp, Id)> {
 
 /// Events by start time, then id.
 pub fn list(conn: &mut AnyConnection, f: &ListFilter) -> AppResult<Vec<Event>> {
-    let none = Box::new(diesel::dsl::sql::<Nullable<Text>>("NULL"));
+    let none = Box::new(crate::db::literal::typed::<Nullable<Text>>("NULL"));
     Ok(page(conn, f, none)?.into_iter().map(|(e, _)| e).collect())
 }
 
@@ -762,6 +764,26 @@ pub fn list_signed_in(
     Ok((role, rows.into_iter().map(|(e, _)| e).collect()))
 }
 
+/// `EventRow`'s columns as one piece of SQL text, rendered by diesel once per process. The
+/// list's statement is built anew for every request; quoting its 17 column names on each build
+/// took ~8 % of the server's time on the uncached list (BENCHMARKS.md, session 19).
+fn event_columns() -> crate::db::literal::Typed<
+    diesel::dsl::SqlTypeOf<
+        <EventRow as Selectable<<AnyConnection as diesel::Connection>::Backend>>::SelectExpression,
+    >,
+> {
+    static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let whole =
+            diesel::debug_query::<diesel::pg::Pg, _>(&events::table.select(EventRow::as_select()))
+                .to_string();
+        let columns = whole
+            .strip_prefix("SELECT ")
+            .and_then(|rest| rest.split(" FROM ").next());
+        columns.unwrap_or_default().to_owned()
+    });
+    crate::db::literal::typed(COLUMNS.as_str())
+}
+
 /// [`list`]'s statement, each event with `beside` (a column of the caller, or NULL).
 fn page(
     conn: &mut AnyConnection,
@@ -776,7 +798,7 @@ fn page(
 ) -> AppResult<Vec<(Event, Option<String>)>> {
     let mut q = events::table
         .inner_join(programs::table)
-        .select((EventRow::as_select(), programs::site_id, beside))
+        .select((event_columns(), programs::site_id, beside))
         .into_boxed();
     // A plain `=` for the usual single status lets PostgreSQL use (status, starts_at, id); the
     // status, one of four fixed words, is written into the text (`db::literal`).
@@ -945,4 +967,26 @@ pub fn publish_as(conn: &mut AnyConnection, caller: &Caller, id: Id) -> AppResul
         publish(c, id)
     })?;
     find(conn, id)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The columns' text is diesel's own rendering of `EventRow`'s selection, in its order.
+    #[test]
+    fn the_list_selects_event_rows_columns_as_diesel_writes_them() {
+        use diesel::query_builder::QueryFragment;
+        let literal = super::event_columns();
+        let mut sql = String::new();
+        let mut builder = diesel::pg::PgQueryBuilder::default();
+        literal
+            .to_sql(&mut builder, &diesel::pg::Pg)
+            .expect("rendered");
+        sql.push_str(&diesel::query_builder::QueryBuilder::finish(builder));
+        let columns: Vec<&str> = sql.split(", ").collect();
+        assert_eq!(columns.len(), 17, "{sql}");
+        assert_eq!(columns[0], r#""events"."id""#);
+        assert_eq!(columns[2], r#""events"."title""#);
+        assert_eq!(columns[3], r#""events"."description""#);
+        assert_eq!(columns[16], r#""events"."updated_at""#);
+    }
 }
