@@ -126,7 +126,8 @@ if part list; then
 # pgbench runs the list's two statements twice over: as literal text (PostgreSQL plans them once
 # and reuses the plan; the ratio the target is read against), and exactly as the server sends
 # them: the caller's ids bound as parameters, the list with its status, instants (now()) and page
-# size in its text (`db::literal`), so that one too is planned once per connection.
+# size in its text (`db::literal`), so that one too is planned once per connection; with the
+# cache off, the one statement the server then sends instead.
 cat >"$WORK/list.sql" <<SQL
 SELECT role, site_id, active, EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = '$READER_SIGN_IN' AND user_id = '$READER_ID' AND revoked_at IS NULL) FROM users WHERE id = '$READER_ID' LIMIT 1;
 SELECT events.id, events.program_id, events.title, events.description, events.starts_at, events.ends_at, events.timezone, events.location, events.capacity, events.taken, events.waitlisted, events.waitlist_enabled, events.signup_deadline, events.cancel_deadline, events.status, events.created_at, events.updated_at, programs.site_id FROM events INNER JOIN programs ON events.program_id = programs.id WHERE events.status = 'published' AND events.ends_at > now() AND events.starts_at > now() - interval '31 days' ORDER BY events.starts_at, events.id LIMIT 51;
@@ -135,7 +136,13 @@ cat >"$WORK/list-bound.sql" <<'SQL'
 SELECT role, site_id, active, EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = :sign_in::uuid AND user_id = :reader::uuid AND revoked_at IS NULL) FROM users WHERE id = :reader::uuid LIMIT :one;
 SELECT events.id, events.program_id, events.title, events.description, events.starts_at, events.ends_at, events.timezone, events.location, events.capacity, events.taken, events.waitlisted, events.waitlist_enabled, events.signup_deadline, events.cancel_deadline, events.status, events.created_at, events.updated_at, programs.site_id FROM events INNER JOIN programs ON events.program_id = programs.id WHERE events.status = 'published' AND events.ends_at > now() AND events.starts_at > now() - interval '31 days' ORDER BY events.starts_at, events.id LIMIT 51;
 SQL
-bound_vars=(-D sign_in="$READER_SIGN_IN" -D reader="$READER_ID" -D one=1)
+# With the cache off the server sends one statement a request: the page with the caller's check
+# as a column of it (`programs::events::list_signed_in`).
+cat >"$WORK/list-one.sql" <<'SQL'
+SELECT "events"."id", "events"."program_id", "events"."title", "events"."description", "events"."starts_at", "events"."ends_at", "events"."timezone", "events"."location", "events"."capacity", "events"."taken", "events"."waitlisted", "events"."waitlist_enabled", "events"."signup_deadline", "events"."cancel_deadline", "events"."status", "events"."created_at", "events"."updated_at", "programs"."site_id", (SELECT "users"."role" FROM "users" WHERE ((("users"."id" = :reader::uuid) AND ("users"."active" = :yes)) AND EXISTS (SELECT "refresh_tokens"."id", "refresh_tokens"."user_id", "refresh_tokens"."family_id", "refresh_tokens"."token_hash", "refresh_tokens"."created_at", "refresh_tokens"."expires_at", "refresh_tokens"."rotated_at", "refresh_tokens"."revoked_at" FROM "refresh_tokens" WHERE ((("refresh_tokens"."family_id" = :sign_in::uuid) AND ("refresh_tokens"."user_id" = :reader::uuid)) AND ("refresh_tokens"."revoked_at" IS NULL)))) LIMIT :one) FROM ("events" INNER JOIN "programs" ON ("events"."program_id" = "programs"."id")) WHERE (events.status = 'published' AND events.ends_at > now() AND events.starts_at > now() - interval '31 days') ORDER BY "events"."starts_at", "events"."id" LIMIT 51;
+SQL
+bound_vars=(-D sign_in="$READER_SIGN_IN" -D reader="$READER_ID" -D one=1 -D yes=true)
+BOUND_SQL=$WORK/list-bound.sql
 # Twice: as a user runs it (the employees' list cache on, `database.list_cache_ms` = 1,000, so the
 # page itself is read about once a second and the caller on every request), then with the cache
 # off, every request reading the page.
@@ -143,6 +150,7 @@ for cache in on off; do
 if [ "$cache" = off ]; then
     stop_server
     EXTRA_ENV="${EXTRA_ENV:-} TOMONI__DATABASE__LIST_CACHE_MS=0"
+    BOUND_SQL=$WORK/list-one.sql
     start_server
 fi
 : >"$WORK/http.runs"; : >"$WORK/pg.runs"; : >"$WORK/pg-bound.runs"
@@ -151,7 +159,7 @@ for _ in $(seq "$REPEAT"); do
         --base "http://127.0.0.1:$PORT" --connections "$CONNECTIONS" --seconds "$DURATION" >>"$WORK/http.runs"
     pgbench -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" -f "$WORK/list.sql" "$URL" 2>/dev/null \
         | awk '/^tps = / {print int($3)}' >>"$WORK/pg.runs"
-    pgbench -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" "${bound_vars[@]}" -f "$WORK/list-bound.sql" "$URL" 2>/dev/null \
+    pgbench -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" "${bound_vars[@]}" -f "$BOUND_SQL" "$URL" 2>/dev/null \
         | awk '/^tps = / {print int($3)}' >>"$WORK/pg-bound.runs"
 done
 python3 - "$WORK/http.runs" "$WORK/pg.runs" "$WORK/pg-bound.runs" "$CONNECTIONS" "$cache" <<'PY'
