@@ -321,6 +321,29 @@ async fn without_the_cache_the_page_and_its_callers_check_are_one_statement(back
         r#"tomoni_db_replica_eligible_reads_total{from="primary"} 1"#,
         "the employee's page could have come from a replica, the others' could not"
     );
+    // JSON, with the next page's cursor when there is one, and that page.
+    let c = app.token(&running.coordinator);
+    let program = app
+        .program(&c, running.site, json!({"code": "SECOND"}))
+        .await;
+    let later = chrono::Utc::now() + chrono::Duration::days(2);
+    app.published_event(&c, &program, later, 3, json!({"title": "River clean-up"}))
+        .await;
+    let e = app.token(&employee);
+    let (status, content_type, first) = app.get_as(&e, "/api/v1/events?limit=1").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/json"),
+        "{first}"
+    );
+    assert_eq!(first["items"][0]["title"], "Beach clean-up", "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let (status, _, second) = app
+        .get_as(&e, &format!("/api/v1/events?limit=1&cursor={cursor}"))
+        .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["items"][0]["title"], "River clean-up", "{second}");
+    assert!(second["next_cursor"].is_null(), "{second}");
     // A coordinator's drafts take the usual way and are theirs only.
     let c = app.token(&running.coordinator);
     let (status, _, body) = app.get_as(&c, "/api/v1/events?status=draft").await;
