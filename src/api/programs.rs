@@ -135,7 +135,7 @@ pub async fn list_events(
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     if let Some((role, rows, limit)) = list_in_one_statement(&state, &bearer, &q).await? {
-        if role == Role::Employee {
+        if may_lag(role) {
             state
                 .metrics
                 .replica_eligible_read(crate::db::replica::Source::Primary.as_str());
@@ -143,13 +143,11 @@ pub async fn list_events(
         state.metrics.event_list_page(Source::Database.as_str());
         return pagination::page_of(&rows, limit, events::cursor).respond(EVENT_JSON_BYTES);
     }
-    // Employees only browse published events, which may be a moment behind; coordinators, HR
-    // and administrators write events and expect to see them at once.
     let cache = state.event_lists.clone();
     let ((rows, from), limit) = read_as(
         &state,
         bearer,
-        |caller| caller.role == Role::Employee,
+        |caller| may_lag(caller.role),
         move |c, caller| {
             let limit = pagination::limit(q.limit)?;
             let filter = events::ListFilter::for_caller(caller, q, limit)?;
@@ -159,6 +157,12 @@ pub async fn list_events(
     .await?;
     state.metrics.event_list_page(from.as_str());
     pagination::page_of(&rows, limit, events::cursor).respond(EVENT_JSON_BYTES)
+}
+
+/// Employees only browse published events, which may be a moment behind; coordinators, HR and
+/// administrators write events and expect to see them at once.
+fn may_lag(role: Role) -> bool {
+    role == Role::Employee
 }
 
 /// About what an event takes in the list's JSON (~570 bytes with a short title and no

@@ -11,7 +11,7 @@ use crate::auth::idp::{ExternalIdp, Identity};
 use crate::auth::roles::Role;
 use crate::auth::tokens::TokenKeys;
 use crate::config::IdpMatch;
-use crate::db::schema::{EventsOfPrograms, coordinator_sites, users};
+use crate::db::schema::{EventsOfPrograms, coordinator_sites, refresh_tokens, users};
 use crate::db::{AnyConnection, Id};
 use crate::error::{AppError, AppResult};
 use crate::input::normalize_email;
@@ -228,19 +228,26 @@ pub fn signed_in_role(
             SqlType = Nullable<Text>,
         >,
 > {
-    use crate::db::schema::refresh_tokens as rt;
     Box::new(
         users::table
             .filter(users::id.eq(id))
             .filter(users::active.eq(true))
-            .filter(diesel::dsl::exists(
-                rt::table
-                    .filter(rt::family_id.eq(sign_in))
-                    .filter(rt::user_id.eq(id))
-                    .filter(rt::revoked_at.is_null()),
-            ))
+            .filter(sign_in_holds(id, sign_in))
             .select(users::role)
             .single_value(),
+    )
+}
+
+/// Whether user `id`'s sign-in `sign_in` still holds: its refresh-token family has a token not
+/// revoked (a logout, a reused refresh token or a password change revokes them all). The one
+/// rule behind `own_caller` and [`signed_in_role`].
+#[diesel::dsl::auto_type]
+fn sign_in_holds(id: Id, sign_in: Id) -> _ {
+    diesel::dsl::exists(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(sign_in))
+            .filter(refresh_tokens::user_id.eq(id))
+            .filter(refresh_tokens::revoked_at.is_null()),
     )
 }
 
@@ -248,19 +255,13 @@ pub fn signed_in_role(
 /// refresh token not reused, no password change since). The user row and the sign-in are read
 /// in one statement: this runs before every API request.
 fn own_caller(conn: &mut AnyConnection, id: Id, sign_in: Id) -> AppResult<Option<Caller>> {
-    use crate::db::schema::refresh_tokens as rt;
     let row: Option<(String, Option<Id>, bool, bool)> = users::table
         .filter(users::id.eq(id))
         .select((
             users::role,
             users::site_id,
             users::active,
-            diesel::dsl::exists(
-                rt::table
-                    .filter(rt::family_id.eq(sign_in))
-                    .filter(rt::user_id.eq(id))
-                    .filter(rt::revoked_at.is_null()),
-            ),
+            sign_in_holds(id, sign_in),
         ))
         .first(conn)
         .optional()?;
